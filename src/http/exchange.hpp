@@ -1,0 +1,85 @@
+// The HTTP layer's public face: plain request/response types and the Exchange through which one
+// request is answered, either at once or as a long-lived event stream. No Beast or Asio types
+// appear here, so transport/ and mcp/ never depend on them (DESIGN.md §3).
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace bastion::http {
+
+// Header fields in arrival order; names compare case-insensitively (RFC 9110 §5.1).
+class Headers {
+ public:
+  void add(std::string name, std::string value) { fields_.emplace_back(std::move(name), std::move(value)); }
+  void set(std::string_view name, std::string value);
+  // First value of a field, or nullptr.
+  const std::string* find(std::string_view name) const;
+  // Number of fields with this name (to refuse duplicated singleton headers).
+  std::size_t count(std::string_view name) const;
+  const std::vector<std::pair<std::string, std::string>>& fields() const { return fields_; }
+
+ private:
+  std::vector<std::pair<std::string, std::string>> fields_;
+};
+
+bool iequals(std::string_view a, std::string_view b);
+
+struct Request {
+  std::string method;        // "GET", "POST", ... as received
+  std::string target;        // request-target as received
+  std::string path;          // percent-decoded path of the target, without the query
+  std::string query;         // raw query string without '?'
+  Headers headers;
+  std::string body;
+  std::string remote_address;  // peer IP (the socket's, not X-Forwarded-For)
+  bool secure = false;         // arrived over TLS
+};
+
+// Value of one query parameter (percent-decoded), or nullopt.
+std::optional<std::string> query_param(const Request& request, std::string_view name);
+
+struct Response {
+  int status = 200;
+  Headers headers;
+  std::string body;
+};
+
+// One request's answer channel. Every member is safe to call from any thread: calls are posted
+// to the connection's strand. Exactly one of respond() or start_stream() is called.
+class Exchange {
+ public:
+  virtual ~Exchange() = default;
+
+  virtual const Request& request() const = 0;
+
+  // A complete response. Content-Length is set by the HTTP layer.
+  virtual void respond(Response response) = 0;
+
+  // Starts a streamed response (used for text/event-stream). The HTTP layer writes the head at
+  // once, then each write() as it comes, and a keep-alive comment line ": keep-alive\n\n" when
+  // nothing was written for `keepalive` (zero: none). The stream ends with finish() or when the
+  // peer goes away. Writes beyond the connection's write-queue bound close the connection (a
+  // client that does not read must not grow our memory).
+  virtual void start_stream(int status, Headers headers, std::chrono::milliseconds keepalive) = 0;
+  virtual void write(std::string data) = 0;
+  virtual void finish() = 0;
+
+  // Called once, on the connection's strand, when the peer closed the connection or the
+  // connection was torn down before the response (or stream) was complete.
+  virtual void on_peer_closed(std::function<void()> callback) = 0;
+  virtual bool peer_closed() const = 0;
+};
+
+using Handler = std::function<void(std::shared_ptr<Exchange>)>;
+
+// Convenience: a complete JSON response.
+Response json_response(int status, std::string body);
+
+}  // namespace bastion::http
