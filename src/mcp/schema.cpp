@@ -9,6 +9,7 @@
 #include <valijson/validation_results.hpp>
 #include <valijson/validator.hpp>
 
+#include <cstdint>
 #include <map>
 
 namespace bastion::mcp {
@@ -31,6 +32,32 @@ void collect_anchors(const json::value& node, const std::string& pointer, std::m
     for (const auto& [k, v] : *obj) collect_anchors(v, pointer + "/" + escape_pointer_token(k), anchors);
   } else if (const json::array* arr = node.if_array()) {
     for (std::size_t i = 0; i < arr->size(); ++i) collect_anchors((*arr)[i], pointer + "/" + std::to_string(i), anchors);
+  }
+}
+
+// valijson's Boost.JSON adapter treats only int64 as an integer, while Boost.JSON stores a
+// std::size_t (and any positive value built from an unsigned type) as uint64. Values that fit
+// are turned into int64 so they validate as the integers they are. Returns whether anything
+// needed converting (the caller can then skip copying).
+bool has_uint64(const json::value& node) {
+  if (node.is_uint64()) return true;
+  if (const json::object* obj = node.if_object()) {
+    for (const auto& [k, v] : *obj)
+      if (has_uint64(v)) return true;
+  } else if (const json::array* arr = node.if_array()) {
+    for (const auto& v : *arr)
+      if (has_uint64(v)) return true;
+  }
+  return false;
+}
+
+void uint64_to_int64(json::value& node) {
+  if (node.is_uint64()) {
+    if (node.get_uint64() <= static_cast<std::uint64_t>(INT64_MAX)) node = static_cast<std::int64_t>(node.get_uint64());
+  } else if (json::object* obj = node.if_object()) {
+    for (auto& [k, v] : *obj) uint64_to_int64(v);
+  } else if (json::array* arr = node.if_array()) {
+    for (auto& v : *arr) uint64_to_int64(v);
   }
 }
 
@@ -94,6 +121,7 @@ std::shared_ptr<const CompiledSchema> CompiledSchema::compile(const json::object
   }
   std::map<std::string, std::string> anchors;
   json::value doc = schema;
+  uint64_to_int64(doc);
   collect_anchors(doc, "", anchors);
   if (auto err = normalise(doc, anchors, 0)) {
     if (error) *error = *err;
@@ -116,7 +144,12 @@ std::shared_ptr<const CompiledSchema> CompiledSchema::compile(const json::object
 std::vector<std::string> CompiledSchema::validate(const json::value& instance, std::size_t max_errors) const {
   valijson::Validator validator;
   valijson::ValidationResults results;
-  valijson::adapters::BoostJsonAdapter target(instance);
+  std::optional<json::value> converted;
+  if (has_uint64(instance)) {
+    converted = instance;
+    uint64_to_int64(*converted);
+  }
+  valijson::adapters::BoostJsonAdapter target(converted ? *converted : instance);
   std::vector<std::string> out;
   try {
     if (validator.validate(impl_->schema, target, &results)) return out;

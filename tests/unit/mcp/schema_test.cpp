@@ -76,3 +76,13 @@ TEST(UriTemplate, BoundsTheWorkOnLongUris) {
   std::string uri = "x://" + std::string(100000, 'a');
   EXPECT_FALSE(bastion::mcp::match_uri_template("x://{+a}{+b}{+c}z", uri));
 }
+
+TEST(Schema, UnsignedValuesAreIntegers) {
+  // Schemas and results built from std::size_t hold uint64 values.
+  json::object schema{{"type", "object"},
+                      {"properties", json::object{{"n", json::object{{"type", "integer"}, {"maximum", std::size_t{10}}}}}}};
+  auto s = CompiledSchema::compile(schema, nullptr);
+  ASSERT_TRUE(s);
+  EXPECT_TRUE(s->validate(json::object{{"n", std::size_t{7}}}).empty());
+  EXPECT_FALSE(s->validate(json::object{{"n", std::size_t{11}}}).empty());
+}
