@@ -1,0 +1,84 @@
+// The bastion binary's wiring: a validated Config becomes server definitions, MCP endpoints, a
+// guard, a router and an HTTP server. main.cpp only parses the command line and calls these.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "bastion/server.hpp"
+#include "config/config.hpp"
+#include "http/guard.hpp"
+#include "http/server.hpp"
+#include "transport/mcp_endpoint.hpp"
+#include "transport/stdio.hpp"
+
+namespace bastion::app {
+
+// A start-up error caused by the configuration (exit code 2). The message already starts with
+// the config position ("file:line:col: ...") where one is known.
+class ConfigurationError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// Names of the built-in modules, for config::LoadOptions::known_modules.
+std::vector<std::string> builtin_module_names();
+config::LoadOptions load_options();
+
+// Config -> the layers' own option types.
+http::Limits http_limits(const config::LimitsConfig& limits);
+std::size_t io_threads(const config::LimitsConfig& limits);  // 0 -> hardware threads
+http::GuardConfig guard_config(const config::SecurityConfig& security);
+http::ListenerSpec listener_spec(const config::ListenerConfig& listener);
+transport::EndpointOptions endpoint_options(const config::Config& config, const config::RouteConfig& route);
+transport::StdioOptions stdio_options(const config::Config& config);
+
+// The definition one route serves: serverInfo, instructions, and its modules installed in order.
+// Throws ConfigurationError when a module refuses its settings.
+std::shared_ptr<ServerDefinition> build_definition(const config::Config& config, std::size_t route_index);
+
+// Everything start-up would build, without binding a port (`bastion check-config`).
+// Throws ConfigurationError.
+void check_startup(const config::Config& config);
+
+// `bastion serve`: the HTTP server with one MCP endpoint per route.
+class HttpApp {
+ public:
+  // Builds every route's definition and endpoint, the guard and the server. Throws
+  // ConfigurationError.
+  explicit HttpApp(const config::Config& config);
+  ~HttpApp();
+  HttpApp(const HttpApp&) = delete;
+  HttpApp& operator=(const HttpApp&) = delete;
+
+  // Binds every listener in order; returns the bound ports (port 0 becomes the real one).
+  // Throws std::runtime_error from the HTTP layer (address in use, unreadable TLS files...).
+  std::vector<std::uint16_t> listen();
+  // One URL per route per listener, e.g. http://127.0.0.1:8080/mcp (after listen()).
+  std::vector<std::string> route_urls() const;
+
+  void start();  // I/O threads in the background
+  void wait();   // until the server has stopped
+  // Endpoints first (no new sessions, streams ended, in-flight handlers awaited), then the
+  // server (stop accepting, drain for up to limits.shutdown_grace_ms).
+  void shutdown_gracefully();
+
+ private:
+  void handle_health(const std::shared_ptr<http::Exchange>& exchange) const;
+
+  config::Config config_;
+  std::vector<std::unique_ptr<transport::McpEndpoint>> endpoints_;
+  std::unique_ptr<http::Guard> guard_;
+  std::vector<std::uint16_t> ports_;
+  std::unique_ptr<http::Server> server_;  // last: destroyed first, while endpoints still exist
+};
+
+// The URL a client uses for `path` on a listener bound to `port`: wildcard addresses are shown
+// as loopback (that is where a local client connects), IPv6 in brackets.
+std::string route_url(const config::ListenerConfig& listener, std::uint16_t port, const std::string& path);
+
+}  // namespace bastion::app

@@ -1,0 +1,241 @@
+// bastion: command-line parsing and start-up only; the wiring lives in app.cpp.
+//
+// Exit codes: 0 success (and after a graceful shutdown), 1 run-time failure (e.g. the port is
+// taken), 2 bad configuration or bad command line (DESIGN.md §5).
+#include <CLI/CLI.hpp>
+#include <spdlog/spdlog.h>
+
+#include <atomic>
+#include <csignal>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <thread>
+
+#include "app.hpp"
+#include "json_log.hpp"
+
+namespace {
+
+using namespace bastion;
+
+constexpr int kExitOk = 0;
+constexpr int kExitFailure = 1;
+constexpr int kExitBadConfig = 2;
+
+// The config file, or the embedded default without one.
+std::optional<config::Config> load(const std::string& file) {
+  auto result = file.empty() ? config::LoadResult(config::default_config())
+                             : config::load_config_file(file, app::load_options());
+  if (!result) {
+    std::cerr << config::format_errors(result.error());
+    return std::nullopt;
+  }
+  return std::move(*result);
+}
+
+// Written once every listener is bound: what test harnesses poll instead of parsing stdout.
+// Written to a temporary name first, so a reader never sees a partial number.
+bool write_port_file(const std::string& path, std::uint16_t port) {
+  const std::string temporary = path + ".tmp";
+  {
+    std::ofstream out(temporary, std::ios::trunc);
+    out << port << '\n';
+    if (!out.flush()) return false;
+  }
+  std::error_code ec;
+  std::filesystem::rename(temporary, path, ec);
+  return !ec;
+}
+
+struct ServeArgs {
+  std::string config_file;
+  std::optional<std::uint16_t> port;
+  std::optional<std::string> listen;
+  bool allow_insecure = false;
+  std::string port_file;
+  bool print_config = false;
+};
+
+int serve(const ServeArgs& args) {
+  auto loaded = load(args.config_file);
+  if (!loaded) return kExitBadConfig;
+  config::Config cfg = std::move(*loaded);
+  const auto errors = config::apply_overrides(
+      cfg, config::ListenerOverrides{args.listen, args.port, args.allow_insecure}, app::builtin_module_names());
+  if (!errors.empty()) {
+    std::cerr << config::format_errors(errors);
+    return kExitBadConfig;
+  }
+  if (args.print_config) {
+    std::cout << config::dump_redacted(cfg);
+    return kExitOk;
+  }
+  app::setup_logging(cfg.logging.level);
+
+  // SIGINT/SIGTERM are taken with sigtimedwait() below, so they are blocked before any thread
+  // exists (threads inherit the mask) and never interrupt an I/O thread.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  // A peer that went away must cost an EPIPE, not the process.
+  std::signal(SIGPIPE, SIG_IGN);
+
+  std::unique_ptr<app::HttpApp> server;
+  try {
+    server = std::make_unique<app::HttpApp>(cfg);
+  } catch (const app::ConfigurationError& e) {
+    std::cerr << e.what() << '\n';
+    return kExitBadConfig;
+  }
+  std::vector<std::uint16_t> ports;
+  try {
+    ports = server->listen();
+  } catch (const std::exception& e) {
+    std::cerr << "bastion: cannot listen: " << e.what() << '\n';
+    return kExitFailure;
+  }
+  if (!args.port_file.empty() && !write_port_file(args.port_file, ports.front())) {
+    std::cerr << "bastion: cannot write port file " << args.port_file << '\n';
+    return kExitFailure;
+  }
+
+  const auto urls = server->route_urls();
+  for (const auto& url : urls) std::cout << "Bastion " << BASTION_VERSION << " serving MCP at " << url << '\n';
+  // The Inspector's own package: the standalone inspector-cli 1.0.3 only runs from its build/ folder.
+  std::cout << "Try it: npx @modelcontextprotocol/inspector --cli " << urls.front()
+            << " --transport http --method tools/list" << std::endl;
+
+  server->start();
+  spdlog::info("bastion {} started: {} route(s), {} listener(s)", BASTION_VERSION, cfg.routes.size(), cfg.listeners.size());
+
+  std::atomic<bool> stopped{false};
+  std::thread waiter([&] {
+    server->wait();
+    stopped = true;
+  });
+  std::thread shutdown;
+  int signals = 0;
+  while (!stopped) {
+    const timespec tick{0, 100'000'000};
+    const int signal = sigtimedwait(&stop_signals, nullptr, &tick);
+    if (signal <= 0) continue;
+    if (++signals == 1) {
+      spdlog::info("signal {}: shutting down gracefully (again to exit at once)", signal);
+      // On its own thread: endpoints wait for in-flight handlers, and a second signal must still
+      // be heard meanwhile.
+      shutdown = std::thread([&] { server->shutdown_gracefully(); });
+    } else {
+      spdlog::warn("signal {} again: exiting now", signal);
+      spdlog::default_logger()->flush();
+      std::_Exit(kExitFailure);
+    }
+  }
+  waiter.join();
+  if (shutdown.joinable()) shutdown.join();
+  server.reset();
+  spdlog::info("bastion stopped");
+  return kExitOk;
+}
+
+int stdio(const std::string& config_file, const std::string& route_path) {
+  auto loaded = load(config_file);
+  if (!loaded) return kExitBadConfig;
+  const config::Config& cfg = *loaded;
+  std::size_t index = 0;
+  if (!route_path.empty()) {
+    while (index < cfg.routes.size() && cfg.routes[index].path != route_path) ++index;
+    if (index == cfg.routes.size()) {
+      std::cerr << "bastion: no route " << route_path << " in " << cfg.source << " (routes:";
+      for (const auto& r : cfg.routes) std::cerr << ' ' << r.path;
+      std::cerr << ")\n";
+      return kExitBadConfig;
+    }
+  }
+  // stdout carries MCP messages only; logs go to stderr (MCP transports §stdio).
+  app::setup_logging(cfg.logging.level);
+  std::shared_ptr<ServerDefinition> definition;
+  try {
+    definition = app::build_definition(cfg, index);
+  } catch (const app::ConfigurationError& e) {
+    std::cerr << e.what() << '\n';
+    return kExitBadConfig;
+  }
+  spdlog::info("bastion {} serving {} over stdio", BASTION_VERSION, cfg.routes[index].path);
+  return transport::run_stdio(definition, app::stdio_options(cfg), std::cin, std::cout);
+}
+
+int check_config(const std::string& file) {
+  auto loaded = load(file);
+  if (!loaded) return kExitBadConfig;
+  try {
+    app::check_startup(*loaded);
+  } catch (const app::ConfigurationError& e) {
+    std::cerr << e.what() << '\n';
+    return kExitBadConfig;
+  }
+  // A fixed shape, for scripts: "ok: N routes, M listeners".
+  std::cout << "ok: " << loaded->routes.size() << " routes, " << loaded->listeners.size() << " listeners\n";
+  return kExitOk;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App cli{"Bastion: a secure remote MCP server.\n"
+               "Without --config, serves the built-in demo tools at http://127.0.0.1:8080/mcp.",
+               "bastion"};
+  cli.set_version_flag("--version", std::string("bastion ") + BASTION_VERSION, "Print the version and exit");
+  cli.require_subcommand(1);
+  cli.footer("Run 'bastion SUBCOMMAND --help' for a subcommand's options; the config file is described in "
+             "docs/configuration.md.");
+
+  ServeArgs serve_args;
+  int port = 0;
+  std::string listen;
+  auto* serve_cmd = cli.add_subcommand("serve", "Serve MCP over HTTP (Streamable HTTP and HTTP+SSE)");
+  serve_cmd->add_option("-c,--config", serve_args.config_file, "YAML config file (default: the built-in config)");
+  auto* port_opt = serve_cmd->add_option("-p,--port", port, "Port of the first listener (0: any free port)")
+                       ->check(CLI::Range(0, 65535));
+  auto* listen_opt = serve_cmd->add_option("-l,--listen", listen, "IP address of the first listener, e.g. 0.0.0.0");
+  serve_cmd->add_flag("--allow-insecure", serve_args.allow_insecure,
+                      "Allow plain HTTP on a non-loopback --listen address (behind a TLS proxy)");
+  serve_cmd->add_option("--port-file", serve_args.port_file, "Write the first listener's bound port to this file");
+  serve_cmd->add_flag("--print-config", serve_args.print_config,
+                      "Print the effective configuration (secrets redacted) and exit");
+
+  std::string stdio_config, stdio_route;
+  auto* stdio_cmd = cli.add_subcommand("stdio", "Serve one route over stdin/stdout (for local MCP clients)");
+  stdio_cmd->add_option("-c,--config", stdio_config, "YAML config file (default: the built-in config)");
+  stdio_cmd->add_option("-r,--route", stdio_route, "Path of the route to serve (default: the first)");
+
+  std::string check_file;
+  auto* check_cmd = cli.add_subcommand("check-config", "Validate a config file; exit 0 when it is valid, 2 when not");
+  check_cmd->add_option("file", check_file, "YAML config file")->required();
+
+  try {
+    cli.parse(argc, argv);
+  } catch (const CLI::Success& e) {
+    return cli.exit(e);  // --help, --version
+  } catch (const CLI::ParseError& e) {
+    cli.exit(e);
+    return kExitBadConfig;
+  }
+
+  try {
+    if (*serve_cmd) {
+      if (*port_opt) serve_args.port = static_cast<std::uint16_t>(port);
+      if (*listen_opt) serve_args.listen = listen;
+      return serve(serve_args);
+    }
+    if (*stdio_cmd) return stdio(stdio_config, stdio_route);
+    if (*check_cmd) return check_config(check_file);
+  } catch (const std::exception& e) {
+    std::cerr << "bastion: " << e.what() << '\n';
+    return kExitFailure;
+  }
+  return kExitBadConfig;
+}

@@ -1,0 +1,184 @@
+// The bastion binary's configuration: YAML -> plain structs, validated as a whole at load
+// (DESIGN.md §5 "Config"). Unknown keys, wrong types and broken cross-references are errors,
+// each reported as `file:line:col: what is wrong`, all of them at once. This is the only part of
+// the project that includes yaml-cpp; nothing here is on a request path.
+//
+// docs/configuration.md is the reference for every key; keep the two in step.
+#pragma once
+
+#include <boost/json.hpp>
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <expected>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace bastion::config {
+
+namespace json = boost::json;
+
+// Where a value came from. `line` and `column` are 1-based; 0 means "no position" (the embedded
+// default, a command-line override).
+struct Location {
+  std::string file;
+  int line = 0;
+  int column = 0;
+
+  std::string to_string() const;  // "file:line:col", or just "file" without a position
+};
+
+struct ConfigError {
+  Location where;
+  std::string message;
+
+  std::string to_string() const;  // "file:line:col: message"
+};
+
+// One line per error, in file order.
+std::string format_errors(const std::vector<ConfigError>& errors);
+
+struct TlsConfig {
+  std::string certificate_file;  // PEM chain; relative paths are resolved against the config file
+  std::string private_key_file;  // PEM key
+};
+
+struct ListenerConfig {
+  std::string address = "127.0.0.1";  // an IP literal (127.0.0.1, ::1, 0.0.0.0, ::) or "localhost"
+  std::uint16_t port = 8080;           // 0: any free port (tests)
+  std::optional<TlsConfig> tls;
+  // Plain HTTP on an address other than loopback must be asked for explicitly: tokens and
+  // session ids would cross the network in clear text.
+  bool allow_insecure = false;
+  std::string public_url;  // how clients reach this listener, e.g. https://mcp.example.com; optional
+};
+
+// Mirrors http::Limits (src/http/server.hpp), plus the I/O thread count.
+struct LimitsConfig {
+  std::size_t max_body_bytes = 4 * 1024 * 1024;
+  std::size_t max_header_bytes = 16 * 1024;
+  std::chrono::milliseconds read_timeout{30'000};
+  std::chrono::milliseconds idle_timeout{60'000};
+  std::chrono::milliseconds write_timeout{30'000};
+  std::size_t max_connections = 10'000;
+  std::size_t max_write_queue_bytes = 8 * 1024 * 1024;
+  std::chrono::milliseconds shutdown_grace{10'000};
+  std::size_t threads = 0;  // I/O threads; 0: one per hardware thread
+};
+
+struct SecurityConfig {
+  // Mirrors http::GuardConfig (src/http/guard.hpp).
+  std::vector<std::string> allowed_hosts;    // extra Host values accepted: host, host:port or "*"
+  std::vector<std::string> allowed_origins;  // extra Origins: scheme://host[:port], "null" or "*"
+  bool allow_loopback_names = true;          // localhost / 127.0.0.1 / [::1] on any port
+  std::vector<std::string> trusted_proxies;  // IPs or CIDRs whose X-Forwarded-* are believed
+  // AES-256 keys (base64 of 32 bytes) sealing the requestState of 2026-07-28 multi-round
+  // requests: the first seals, all open. Secrets: in the file only as ${env:...}/${file:...}
+  // references. Empty: a random key per process (single instance only).
+  std::vector<std::string> request_state_keys;
+};
+
+struct SessionsConfig {
+  std::chrono::seconds idle_timeout{1800};
+  std::size_t max_sessions = 10'000;
+  std::size_t max_sessions_per_client = 1'000;
+};
+
+// What every route reports about itself (serverInfo, instructions); a route may override each.
+struct ServerConfig {
+  std::string name = "bastion";
+  std::string title;
+  std::string instructions;
+};
+
+struct RouteConfig {
+  std::string path;                  // "/mcp"
+  ServerConfig server;               // the top-level `server` block, with the route's overrides
+  std::vector<std::string> modules;  // built-in module names, in install order
+  // Per-module settings (ModuleOptions.settings); only for modules listed in `modules`.
+  std::map<std::string, json::object> module_settings;
+};
+
+enum class LogLevel { trace, debug, info, warn, error, critical, off };
+std::string_view to_string(LogLevel level);
+
+struct LoggingConfig {
+  LogLevel level = LogLevel::info;
+};
+
+struct Config {
+  std::string source = "<default>";  // the file it was loaded from
+  ServerConfig server;
+  LoggingConfig logging;
+  std::vector<ListenerConfig> listeners;
+  LimitsConfig limits;
+  SecurityConfig security;
+  SessionsConfig sessions;
+  std::vector<RouteConfig> routes;
+
+  // Key path ("routes[0].module_settings.demo.token") -> the text as written, for every string
+  // that held a secret reference. The redacted dump prints these instead of the resolved value.
+  std::map<std::string, std::string> references;
+  // Key path -> where it was written; used by validate() to point at the offending value.
+  std::map<std::string, Location> locations;
+
+  // The recorded location of `path`, else of its nearest recorded parent, else the file.
+  Location location_of(const std::string& path) const;
+};
+
+// Module names a route may use; std::nullopt skips the check (the config library does not know
+// the modules; the binary passes the names of builtin_modules()).
+struct LoadOptions {
+  std::optional<std::vector<std::string>> known_modules;
+  // Environment lookup for ${env:NAME}; a seam for tests. Default: std::getenv.
+  std::function<std::optional<std::string>(const std::string&)> getenv;
+};
+
+using LoadResult = std::expected<Config, std::vector<ConfigError>>;
+
+LoadResult load_config_file(const std::string& path, const LoadOptions& options = {});
+// `source_name` is used in error messages and to resolve relative paths (its directory).
+LoadResult load_config_string(const std::string& yaml, const std::string& source_name,
+                              const LoadOptions& options = {});
+
+// The embedded default: one plain listener on 127.0.0.1:8080, one route /mcp serving `demo`.
+Config default_config();
+
+// Whole-config checks (cross-references, listener safety). load_* call it; call it again after
+// changing a loaded Config (command-line overrides).
+std::vector<ConfigError> validate(const Config& config,
+                                  const std::optional<std::vector<std::string>>& known_modules = std::nullopt);
+
+// Command-line overrides of the first listener (`bastion serve --listen/--port`).
+struct ListenerOverrides {
+  std::optional<std::string> address;
+  std::optional<std::uint16_t> port;
+  bool allow_insecure = false;
+};
+// Applies the overrides and re-validates; returns the errors (empty: fine).
+std::vector<ConfigError> apply_overrides(Config& config, const ListenerOverrides& overrides,
+                                         const std::optional<std::vector<std::string>>& known_modules = std::nullopt);
+
+// The effective configuration as YAML, every key explicit, loadable again. Secrets are never
+// printed: values that came from a ${...} reference are shown as the reference, and literal
+// module settings under secret-looking keys (password, secret, token, ...) as "<redacted>".
+std::string dump_redacted(const Config& config);
+
+// Secret references in string values: ${env:NAME} and ${file:/path} are replaced by the
+// variable's value / the file's content (trailing newlines removed); "$${" is a literal "${".
+// Exposed for tests and for later users (e.g. secrets/). Returns the resolved text or a message.
+struct ReferenceContext {
+  std::string base_directory;  // for relative ${file:...} paths
+  std::function<std::optional<std::string>(const std::string&)> getenv;
+};
+std::expected<std::string, std::string> resolve_references(const std::string& text,
+                                                           const ReferenceContext& context);
+// True when `text` holds at least one ${...} reference (not counting "$${" escapes).
+bool has_reference(const std::string& text);
+
+}  // namespace bastion::config

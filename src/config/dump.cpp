@@ -1,0 +1,210 @@
+// `bastion serve --print-config`: the effective configuration, with secrets kept out
+// (DESIGN.md §5: secrets are never logged, and the config dump redacts them).
+#include <yaml-cpp/yaml.h>
+
+#include <charconv>
+
+#include "config/config.hpp"
+#include "config/detail.hpp"
+
+namespace bastion::config {
+
+namespace {
+
+constexpr const char* kRedacted = "<redacted>";
+
+class Dumper {
+ public:
+  explicit Dumper(const Config& config) : config_(config) {}
+
+  std::string run() {
+    const Config& c = config_;
+    out_ << YAML::BeginMap;
+
+    out_ << YAML::Key << "server" << YAML::Value;
+    server("server", c.server);
+
+    out_ << YAML::Key << "logging" << YAML::Value << YAML::BeginMap;
+    out_ << YAML::Key << "level" << YAML::Value << std::string(to_string(c.logging.level));
+    out_ << YAML::EndMap;
+
+    out_ << YAML::Key << "listeners" << YAML::Value << YAML::BeginSeq;
+    for (std::size_t i = 0; i < c.listeners.size(); ++i) listener("listeners[" + std::to_string(i) + "]", c.listeners[i]);
+    out_ << YAML::EndSeq;
+
+    out_ << YAML::Key << "limits" << YAML::Value << YAML::BeginMap;
+    number("max_body_bytes", c.limits.max_body_bytes);
+    number("max_header_bytes", c.limits.max_header_bytes);
+    number("read_timeout_ms", c.limits.read_timeout.count());
+    number("idle_timeout_ms", c.limits.idle_timeout.count());
+    number("write_timeout_ms", c.limits.write_timeout.count());
+    number("max_connections", c.limits.max_connections);
+    number("max_write_queue_bytes", c.limits.max_write_queue_bytes);
+    number("shutdown_grace_ms", c.limits.shutdown_grace.count());
+    number("threads", c.limits.threads);
+    out_ << YAML::EndMap;
+
+    out_ << YAML::Key << "security" << YAML::Value << YAML::BeginMap;
+    string_list("security.allowed_hosts", "allowed_hosts", c.security.allowed_hosts);
+    string_list("security.allowed_origins", "allowed_origins", c.security.allowed_origins);
+    out_ << YAML::Key << "allow_loopback_names" << YAML::Value << c.security.allow_loopback_names;
+    string_list("security.trusted_proxies", "trusted_proxies", c.security.trusted_proxies);
+    out_ << YAML::Key << "request_state_keys" << YAML::Value << YAML::Flow << YAML::BeginSeq;
+    for (std::size_t i = 0; i < c.security.request_state_keys.size(); ++i) {
+      // Always a reference when loaded from a file; a key set in code is never printed.
+      const auto it = c.references.find("security.request_state_keys[" + std::to_string(i) + "]");
+      if (it != c.references.end()) text(it->second);
+      else out_ << kRedacted;
+    }
+    out_ << YAML::EndSeq;
+    out_ << YAML::EndMap;
+
+    out_ << YAML::Key << "sessions" << YAML::Value << YAML::BeginMap;
+    number("idle_timeout_s", c.sessions.idle_timeout.count());
+    number("max_sessions", c.sessions.max_sessions);
+    number("max_sessions_per_client", c.sessions.max_sessions_per_client);
+    out_ << YAML::EndMap;
+
+    out_ << YAML::Key << "routes" << YAML::Value << YAML::BeginSeq;
+    for (std::size_t i = 0; i < c.routes.size(); ++i) route("routes[" + std::to_string(i) + "]", c.routes[i]);
+    out_ << YAML::EndSeq;
+
+    out_ << YAML::EndMap;
+    return std::string("# Effective configuration (from ") + c.source + "); secrets are shown as references or " +
+           kRedacted + ".\n" + out_.c_str() + "\n";
+  }
+
+ private:
+  template <class T>
+  void number(const char* key, T value) {
+    out_ << YAML::Key << key << YAML::Value << value;
+  }
+
+  // A string as it would be read back: quoted when plain YAML would read it as something else.
+  void text(const std::string& value) {
+    if (!detail::plain_scalar_value(value).is_string()) out_ << YAML::DoubleQuoted;
+    out_ << value;
+  }
+
+  // A string field: the reference as written when it came from one.
+  void field(const std::string& path, const std::string& value) {
+    if (auto it = config_.references.find(path); it != config_.references.end()) {
+      text(it->second);
+    } else {
+      text(value);
+    }
+  }
+
+  void keyed_field(const std::string& parent, const char* key, const std::string& value) {
+    out_ << YAML::Key << key << YAML::Value;
+    field(parent + "." + key, value);
+  }
+
+  void string_list(const std::string& path, const char* key, const std::vector<std::string>& values) {
+    out_ << YAML::Key << key << YAML::Value << YAML::Flow << YAML::BeginSeq;
+    for (std::size_t i = 0; i < values.size(); ++i) field(path + "[" + std::to_string(i) + "]", values[i]);
+    out_ << YAML::EndSeq;
+  }
+
+  void server(const std::string& path, const ServerConfig& s) {
+    out_ << YAML::BeginMap;
+    keyed_field(path, "name", s.name);
+    keyed_field(path, "title", s.title);
+    keyed_field(path, "instructions", s.instructions);
+    out_ << YAML::EndMap;
+  }
+
+  void listener(const std::string& path, const ListenerConfig& l) {
+    out_ << YAML::BeginMap;
+    keyed_field(path, "address", l.address);
+    number("port", l.port);
+    if (l.tls) {
+      out_ << YAML::Key << "tls" << YAML::Value << YAML::BeginMap;
+      keyed_field(path + ".tls", "certificate", l.tls->certificate_file);
+      keyed_field(path + ".tls", "private_key", l.tls->private_key_file);
+      out_ << YAML::EndMap;
+    }
+    out_ << YAML::Key << "allow_insecure" << YAML::Value << l.allow_insecure;
+    if (!l.public_url.empty()) keyed_field(path, "public_url", l.public_url);
+    out_ << YAML::EndMap;
+  }
+
+  void route(const std::string& path, const RouteConfig& r) {
+    out_ << YAML::BeginMap;
+    keyed_field(path, "path", r.path);
+    // The route's own server block only when it differs from the top-level one.
+    const ServerConfig& top = config_.server;
+    if (r.server.name != top.name || r.server.title != top.title || r.server.instructions != top.instructions) {
+      out_ << YAML::Key << "server" << YAML::Value;
+      server(path + ".server", r.server);
+    }
+    string_list(path + ".modules", "modules", r.modules);
+    out_ << YAML::Key << "module_settings" << YAML::Value;
+    if (r.module_settings.empty()) out_ << YAML::Flow;
+    out_ << YAML::BeginMap;
+    for (const auto& [name, settings] : r.module_settings) {
+      out_ << YAML::Key << name << YAML::Value;
+      json_value(path + ".module_settings." + name, settings, false);
+    }
+    out_ << YAML::EndMap;
+    out_ << YAML::EndMap;
+  }
+
+  void json_value(const std::string& path, const json::value& value, bool secret) {
+    if (auto it = config_.references.find(path); it != config_.references.end()) {
+      text(it->second);
+      return;
+    }
+    switch (value.kind()) {
+      case json::kind::object:
+        out_ << YAML::BeginMap;
+        for (const auto& [key, child] : value.get_object()) {
+          const std::string name(key);
+          out_ << YAML::Key << name << YAML::Value;
+          json_value(path + "." + name, child, secret || detail::is_secret_key(name));
+        }
+        out_ << YAML::EndMap;
+        return;
+      case json::kind::array: {
+        out_ << YAML::BeginSeq;
+        std::size_t i = 0;
+        for (const auto& child : value.get_array()) json_value(path + "[" + std::to_string(i++) + "]", child, secret);
+        out_ << YAML::EndSeq;
+        return;
+      }
+      default: break;
+    }
+    if (secret) {
+      out_ << kRedacted;
+      return;
+    }
+    switch (value.kind()) {
+      case json::kind::string: text(std::string(value.get_string())); break;
+      case json::kind::bool_: out_ << value.get_bool(); break;
+      case json::kind::int64: out_ << value.get_int64(); break;
+      case json::kind::uint64: out_ << value.get_uint64(); break;
+      case json::kind::double_: {
+        char buffer[64];
+        auto [end, ec] = std::to_chars(buffer, buffer + sizeof buffer, value.get_double());
+        std::string number(buffer, end);
+        // Keep it a float when read back ("2" would come back as an integer).
+        if (number.find_first_of(".eE") == std::string::npos && number.find_first_of("0123456789") != std::string::npos) {
+          number += ".0";
+        }
+        out_ << number;
+        break;
+      }
+      case json::kind::null: out_ << YAML::Null; break;
+      default: break;
+    }
+  }
+
+  const Config& config_;
+  YAML::Emitter out_;
+};
+
+}  // namespace
+
+std::string dump_redacted(const Config& config) { return Dumper(config).run(); }
+
+}  // namespace bastion::config
