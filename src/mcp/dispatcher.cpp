@@ -113,6 +113,20 @@ std::string required_capability(const json::object& input_request) {
   return "";
 }
 
+// {"elicitation": {"url": {}}} for "elicitation.url": a ClientCapabilities object naming a
+// capability path (the shape of -32021's data.requiredCapabilities).
+void add_capability_path(json::object& caps, std::string_view path) {
+  json::object* node = &caps;
+  while (true) {
+    auto dot = path.find('.');
+    json::value& v = (*node)[path.substr(0, dot)];
+    if (!v.is_object()) v = json::object{};
+    if (dot == std::string_view::npos) return;
+    node = &v.get_object();
+    path.remove_prefix(dot + 1);
+  }
+}
+
 }  // namespace
 
 struct Dispatcher::Impl {
@@ -159,13 +173,62 @@ struct Dispatcher::Impl {
         return;
       }
       std::optional<InputRequired> need = round();
-      if (need) ask_client(ctx, std::move(*need), round, failure);
+      if (!need) return;
+      if (ctx->session()->modern) return_input_required(ctx, std::move(*need), failure);
+      else ask_client(ctx, std::move(*need), round, failure);
     };
     if (inline_ok) {
       job();
     } else if (!workers.post(job)) {
       failure("The server is busy; try again shortly.");
     }
+  }
+
+  // Modern wire: the server never asks the client itself. The handler's needs go back as an
+  // InputRequiredResult with the state sealed, and the client retries with the answers
+  // (2026-07-28 basic/patterns/mrtr.mdx).
+  void return_input_required(const std::shared_ptr<CallContext>& ctx, InputRequired need, const Failure& failure) {
+    // At least one of inputRequests and requestState (MUST).
+    if (need.input_requests.empty() && !need.request_state) {
+      failure("The handler asked for input without naming any.");
+      return;
+    }
+    auto& session = ctx->session();
+    json::object missing;
+    for (const auto& [key, value] : need.input_requests) {
+      std::string cap = value.is_object() ? required_capability(value.get_object()) : std::string();
+      if (cap.empty()) {
+        failure("Invalid input request '" + std::string(key) + "'.");
+        return;
+      }
+      if (!session->client_supports(cap)) add_capability_path(missing, cap);
+    }
+    // Never an input request the client did not declare: -32021 naming what is missing
+    // (basic/index.mdx §Per-request protocol fields; MissingRequiredClientCapabilityError).
+    if (!missing.empty()) {
+      ctx->finish(error_response(ctx->request_id(), rpc::kMissingRequiredClientCapability,
+                                 "Missing required client capability",
+                                 json::object{{"requiredCapabilities", std::move(missing)}}));
+      return;
+    }
+    json::object result{{"resultType", "input_required"}};
+    if (!need.input_requests.empty()) result["inputRequests"] = std::move(need.input_requests);
+    if (need.request_state) {
+      if (!session->round_trip || !session->round_trip->seal) {
+        failure("The server cannot keep request state for this request.");
+        return;
+      }
+      result["requestState"] = session->round_trip->seal(*need.request_state);
+    }
+    ctx->finish(rpc::make_result(ctx->request_id(), std::move(result)));
+  }
+
+  // Modern wire: the client's answers and the verified state of the previous round.
+  static void seed_round_trip(CallContext& ctx) {
+    const auto& round_trip = ctx.session()->round_trip;
+    if (!round_trip) return;
+    for (const auto& [key, value] : round_trip->input_responses) ctx.set_input(std::string(key), value);
+    ctx.set_request_state(round_trip->request_state);
   }
 
   // Legacy wire: the server asks the client itself, on the request's own stream (client
@@ -286,6 +349,7 @@ struct Dispatcher::Impl {
     }
     auto ctx = std::make_shared<CallContext>(session, req.id, std::move(out), std::move(progress_token));
     session->track(req.id, ctx);
+    seed_round_trip(*ctx);
     ToolSchemas schemas = schemas_for(tool);
     auto finish_tool = [this, ctx, tool, schemas](ToolResult r) {
       ctx->finish(rpc::make_result(ctx->request_id(), tool_result_json(*tool, schemas, std::move(r), *ctx->session())));
@@ -353,6 +417,7 @@ struct Dispatcher::Impl {
     }
     auto ctx = std::make_shared<CallContext>(session, req.id, std::move(out), std::move(progress_token));
     session->track(req.id, ctx);
+    seed_round_trip(*ctx);
     auto fail_call = [ctx](std::string msg) {
       ctx->finish(error_response(ctx->request_id(), rpc::kInternalError, msg));
     };
@@ -413,6 +478,7 @@ struct Dispatcher::Impl {
     }
     auto ctx = std::make_shared<CallContext>(session, req.id, std::move(out), std::move(progress_token));
     session->track(req.id, ctx);
+    seed_round_trip(*ctx);
     auto fail_call = [ctx](std::string msg) {
       ctx->finish(error_response(ctx->request_id(), rpc::kInternalError, msg));
     };

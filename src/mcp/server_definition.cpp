@@ -1,6 +1,7 @@
 #include <stdexcept>
 
 #include "bastion/server.hpp"
+#include "mcp/param_headers.hpp"
 #include "mcp/schema.hpp"
 
 namespace bastion {
@@ -32,6 +33,10 @@ void ServerDefinition::add_tool(Tool tool) {
     throw std::invalid_argument("tool '" + tool.name + "': inputSchema must have type \"object\"");
   if (auto problem = mcp::check_schema(tool.input_schema))
     throw std::invalid_argument("tool '" + tool.name + "': inputSchema: " + *problem);
+  // x-mcp-header annotations that break their constraints make the tool definition invalid
+  // (2026-07-28 transports/streamable-http.mdx §Schema Extension).
+  if (auto headers = mcp::param_headers(tool.input_schema); !headers)
+    throw std::invalid_argument("tool '" + tool.name + "': inputSchema: " + headers.error());
   if (tool.output_schema)
     if (auto problem = mcp::check_schema(*tool.output_schema))
       throw std::invalid_argument("tool '" + tool.name + "': outputSchema: " + *problem);

@@ -37,6 +37,16 @@ class Outbound {
 
 class CallContext;
 
+// A modern (2026-07-28) multi-round request: what the client sent back from the previous round
+// (requestState already verified and unsealed) and how to seal the state of the next one
+// (basic/patterns/mrtr.mdx). Only the ephemeral session of a modern tools/call, prompts/get or
+// resources/read carries one.
+struct RoundTrip {
+  json::object input_responses;
+  std::optional<std::string> request_state;
+  std::function<std::string(std::string_view state)> seal;
+};
+
 class Session : public CatalogueObserver, public std::enable_shared_from_this<Session> {
  public:
   using Clock = std::chrono::steady_clock;
@@ -53,6 +63,7 @@ class Session : public CatalogueObserver, public std::enable_shared_from_this<Se
   bool modern = false;
   std::string owner;  // principal or remote address: who may use this session
   const Principal* principal = nullptr;
+  std::shared_ptr<const RoundTrip> round_trip;  // modern multi-round requests only
 
   bool initialized() const { return initialized_.load(); }
   void mark_initialized() { initialized_ = true; }

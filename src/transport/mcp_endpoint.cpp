@@ -13,6 +13,7 @@
 #include "mcp/dispatcher.hpp"
 #include "mcp/versions.hpp"
 #include "transport/event_stream.hpp"
+#include "transport/modern_http.hpp"
 
 namespace bastion::transport {
 
@@ -218,6 +219,7 @@ struct McpEndpoint::Impl {
   core::WorkerPool workers;
   core::TimerQueue timers;
   mcp::Dispatcher dispatcher;
+  ModernHttp modern;  // 2026-07-28 requests, chosen per request
   std::string sse_path;
   std::string messages_path;
 
@@ -231,6 +233,7 @@ struct McpEndpoint::Impl {
         options(std::move(o)),
         workers(options.worker_threads, 10000),
         dispatcher(s, mcp::DispatchOptions{options.client_request_timeout}, workers, timers),
+        modern(s, dispatcher, options),
         sse_path(options.path + "/sse"),
         messages_path(options.path + "/messages") {
     schedule_reaper();
@@ -342,6 +345,8 @@ struct McpEndpoint::Impl {
     auto parsed = rpc::parse(req.body);
     if (!parsed) return ex->respond(rpc_error(400, rpc::kParseError, parsed.error().message));
     if (parsed->is_array()) return handle_batch(ex, parsed->get_array());
+    // The era is chosen per request (MCP-REQUIREMENTS item 104).
+    if (ModernHttp::claims_post(req, *parsed)) return modern.handle_post(ex, *parsed);
 
     std::optional<rpc::Id> id;
     auto message = rpc::decode(*parsed, &id);
@@ -539,6 +544,7 @@ struct McpEndpoint::Impl {
       for (auto& [id, _] : sessions) ids.push_back(id);
     }
     for (auto& id : ids) end_session(id);
+    modern.shutdown();
     timers.stop();
     workers.stop();
   }
@@ -564,6 +570,9 @@ void McpEndpoint::handle(std::shared_ptr<http::Exchange> ex) {
     if (m == "POST") return impl_->handle_sse_message(ex);
   } else {
     if (m == "POST") return impl_->handle_post(ex);
+    // The modern wire has neither GET nor DELETE (2026-07-28 streamable-http.mdx).
+    if ((m == "GET" || m == "DELETE") && ModernHttp::claims_get_or_delete(req))
+      return impl_->modern.reject_get_or_delete(ex);
     if (m == "GET") return impl_->handle_get(ex);
     if (m == "DELETE") return impl_->handle_delete(ex);
   }

@@ -1,12 +1,13 @@
 // One MCP route over HTTP: Streamable HTTP (2025-03-26 .. 2025-11-25, sessionful) at <path>,
 // and the deprecated 2024-11-05 HTTP+SSE transport at <path>/sse + <path>/messages.
-// (The 2026-07-28 stateless revision joins here too; it is chosen per request.)
+// The 2026-07-28 stateless revision is served on <path> too, chosen per request (modern_http.hpp).
 #pragma once
 
 #include <chrono>
 #include <cstddef>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "bastion/server.hpp"
 #include "http/exchange.hpp"
@@ -26,6 +27,20 @@ struct EndpointOptions {
   std::chrono::milliseconds client_request_timeout{std::chrono::seconds(60)};
   // Threads that run tool/resource/prompt handlers (handlers may block).
   std::size_t worker_threads = 8;
+
+  // 2026-07-28 (stateless) requests, src/transport/modern_http.hpp.
+  // AES-256 keys sealing MRTR requestState, each the standard base64 of 32 random bytes: the
+  // first seals, every one opens (rotate by putting a new key first). Secrets: fill from secret
+  // references, never literals. Empty: one random key per process, which only suits a single
+  // instance (a retry reaching another instance fails verification).
+  std::vector<std::string> request_state_keys;
+  std::chrono::milliseconds request_state_ttl{std::chrono::minutes(10)};
+  // Caching hints (ttlMs) of server/discover, the four list methods and resources/read.
+  std::chrono::milliseconds discover_ttl{std::chrono::minutes(5)};
+  std::chrono::milliseconds list_ttl{std::chrono::seconds(60)};
+  std::chrono::milliseconds resource_read_ttl{0};
+  // Open subscriptions/listen streams on the route.
+  std::size_t max_subscriptions = 10000;
 };
 
 class McpEndpoint {
