@@ -467,6 +467,23 @@ void add_modern_tools(ServerDefinition& server) {
                               return ToolResult::text("Logged three messages (debug, info, warning).");
                             }));
 
+  // http-custom-header-server-validation (SEP-2243): `region` is mirrored into the
+  // Mcp-Param-Region request header, which the transport checks against the body (plain or
+  // =?base64?...?= encoded) before the tool runs; the tool itself only echoes what it got.
+  server.add_tool(make_tool(
+      "test_custom_headers", "Echoes a region that clients also send in the Mcp-Param-Region header.",
+      [](const json::object& args, RequestContext&) -> ToolOutcome {
+        std::string region = args.contains("region") ? std::string(args.at("region").as_string()) : "";
+        return ToolResult::text("region=" + region);
+      },
+      json::object{{"type", "object"},
+                   {"properties",
+                    json::object{{"region", json::object{{"type", "string"},
+                                                          {"description", "Region to query"},
+                                                          {"x-mcp-header", "Region"}}},
+                                 {"query", json::object{{"type", "string"}, {"description", "Free text"}}}}},
+                   {"required", json::array{"region"}}}));
+
   auto catalogue = std::make_shared<DynamicCatalogue>();
   catalogue->server = &server;
 
