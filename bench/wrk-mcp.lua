@@ -1,0 +1,51 @@
+-- wrk script for bench/run.sh: POSTs a JSON-RPC tools/call of `echo` on one MCP session.
+-- Each request gets its own JSON-RPC id (ids must not repeat while in flight on a session).
+-- Environment: MCP_SESSION (Mcp-Session-Id, optional), MCP_VERSION (default 2025-06-18),
+-- ECHO_MESSAGE (default "hello").
+-- The last line it prints is machine-readable:
+--   RESULT rps=... p50_ms=... p99_ms=... requests=... errors=... non2xx=... timeouts=...
+
+local session = os.getenv("MCP_SESSION") or ""
+local version = os.getenv("MCP_VERSION") or "2025-06-18"
+local message = os.getenv("ECHO_MESSAGE") or "hello"
+
+local thread_count = 0
+function setup(thread)
+  thread_count = thread_count + 1
+  thread:set("tid", thread_count)
+end
+
+local counter = 0
+function init(args)
+  wrk.method = "POST"
+  wrk.headers["Content-Type"] = "application/json"
+  wrk.headers["Accept"] = "application/json, text/event-stream"
+  wrk.headers["MCP-Protocol-Version"] = version
+  if session ~= "" then
+    wrk.headers["Mcp-Session-Id"] = session
+  end
+end
+
+function request()
+  counter = counter + 1
+  -- tid is set per thread by setup(); ids stay below 2^31 for up to 20 threads.
+  local id = (tid or 1) * 100000000 + counter
+  local body = string.format(
+    '{"jsonrpc":"2.0","id":%d,"method":"tools/call","params":{"name":"echo","arguments":{"message":"%s"}}}',
+    id, message)
+  return wrk.format(nil, nil, nil, body)
+end
+
+function done(summary, latency, requests)
+  local secs = summary.duration / 1000000
+  local e = summary.errors
+  io.write(string.format(
+    "RESULT rps=%.1f p50_ms=%.3f p99_ms=%.3f requests=%d errors=%d non2xx=%d timeouts=%d\n",
+    summary.requests / secs,
+    latency:percentile(50) / 1000,
+    latency:percentile(99) / 1000,
+    summary.requests,
+    e.connect + e.read + e.write + e.timeout,
+    e.status,
+    e.timeout))
+end
