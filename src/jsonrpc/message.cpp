@@ -40,7 +40,12 @@ Result<json::value> parse(std::string_view text, std::size_t max_depth) {
 }
 
 Result<Message> decode(const json::value& v, std::optional<Id>* id_out) {
-  const json::object* obj = v.if_object();
+  json::value copy = v;
+  return decode(std::move(copy), id_out);
+}
+
+Result<Message> decode(json::value&& v, std::optional<Id>* id_out) {
+  json::object* obj = v.if_object();
   if (!obj) return fail(kInvalidRequest, "Invalid Request: a message must be a JSON object");
 
   std::optional<Id> id;
@@ -58,10 +63,10 @@ Result<Message> decode(const json::value& v, std::optional<Id>* id_out) {
     if (!method->is_string()) return fail(kInvalidRequest, "Invalid Request: method must be a string");
     json::object params;
     bool has_params = false;
-    if (const json::value* p = obj->if_contains("params")) {
+    if (json::value* p = obj->if_contains("params")) {
       // MCP params are always objects (by-name); positional arrays are not used by any method.
       if (!p->is_object()) return fail(kInvalidRequest, "Invalid Request: params must be an object");
-      params = p->get_object();
+      params = std::move(p->get_object());
       has_params = true;
     }
     if (!idv) return Message{Notification{std::string(method->get_string()), std::move(params)}};
@@ -78,10 +83,10 @@ Result<Message> decode(const json::value& v, std::optional<Id>* id_out) {
     return fail(kInvalidRequest, "Invalid Request: a response carries exactly one of result and error");
   Response r{*id, {}, std::nullopt};
   if (result) {
-    r.result = *result;
+    r.result = std::move(*obj->if_contains("result"));
   } else {
     if (!error->is_object()) return fail(kInvalidRequest, "Invalid Request: error must be an object");
-    r.error = error->get_object();
+    r.error = std::move(obj->if_contains("error")->get_object());
   }
   return Message{std::move(r)};
 }

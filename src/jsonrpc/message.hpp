@@ -57,6 +57,8 @@ using Message = std::variant<Request, Notification, Response>;
 // Decodes one message from an already parsed JSON value. Errors carry kInvalidRequest and,
 // where the id could be read, that id in `id_out` so the answer can echo it.
 Result<Message> decode(const json::value& v, std::optional<Id>* id_out = nullptr);
+// The same, taking the parsed value over: params and results are moved, not copied.
+Result<Message> decode(json::value&& v, std::optional<Id>* id_out = nullptr);
 
 // Parses text into JSON without throwing; kParseError on malformed JSON or on nesting deeper
 // than `max_depth` (a bound against stack exhaustion).

@@ -244,6 +244,7 @@ struct Dispatcher::Impl {
       return;
     }
     auto& session = ctx->session();
+    session->track(ctx->request_id(), ctx);  // now it can be cancelled while the client answers
     for (const auto& [key, value] : need.input_requests) {
       if (!value.is_object()) {
         failure("Invalid input request '" + std::string(key) + "'.");
@@ -327,7 +328,7 @@ struct Dispatcher::Impl {
     return o;
   }
 
-  void tools_call(const std::shared_ptr<Session>& session, const rpc::Request& req, std::shared_ptr<Outbound> out,
+  void tools_call(const std::shared_ptr<Session>& session, rpc::Request& req, std::shared_ptr<Outbound> out,
                   std::optional<json::value> progress_token) {
     auto name = get_string(req.params, "name");
     if (!name) {
@@ -340,15 +341,18 @@ struct Dispatcher::Impl {
       return;
     }
     json::object args;
-    if (const json::value* a = req.params.if_contains("arguments"); a && !a->is_null()) {
+    if (json::value* a = req.params.if_contains("arguments"); a && !a->is_null()) {
       if (!a->is_object()) {
         out->respond(error_response(req.id, rpc::kInvalidParams, "Invalid params: 'arguments' must be an object"));
         return;
       }
-      args = a->get_object();
+      args = std::move(a->get_object());
     }
     auto ctx = std::make_shared<CallContext>(session, req.id, std::move(out), std::move(progress_token));
-    session->track(req.id, ctx);
+    // An inline handler runs to completion right here and cannot be cancelled midway, so it
+    // needs no entry in the in-flight table (the hot path of cheap tools); ask_client tracks
+    // the call when it turns out to need another round.
+    if (!tool->inline_handler) session->track(req.id, ctx);
     seed_round_trip(*ctx);
     ToolSchemas schemas = schemas_for(tool);
     auto finish_tool = [this, ctx, tool, schemas](ToolResult r) {

@@ -30,13 +30,24 @@ http::Response rpc_error(int status, int code, std::string_view message, const s
   return http::json_response(status, rpc::serialize(rpc::make_error(id, code, message)));
 }
 
+// Case-insensitive substring search (media types compare case-insensitively, RFC 9110
+// §8.3.1), without copying the header.
+bool contains_ci(std::string_view haystack, std::string_view needle) {
+  if (needle.size() > haystack.size()) return false;
+  for (std::size_t i = 0; i + needle.size() <= haystack.size(); ++i) {
+    std::size_t k = 0;
+    while (k < needle.size() &&
+           std::tolower(static_cast<unsigned char>(haystack[i + k])) == static_cast<unsigned char>(needle[k]))
+      ++k;
+    if (k == needle.size()) return true;
+  }
+  return false;
+}
+
+// `value` must be lowercase.
 bool header_lists(const http::Request& req, std::string_view header, std::string_view value) {
   const std::string* h = req.headers.find(header);
-  if (!h) return false;
-  std::string lower;
-  lower.reserve(h->size());
-  for (char c : *h) lower += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return lower.find(value) != std::string::npos;
+  return h && contains_ci(*h, value);
 }
 
 // POST must accept both response forms (transports.mdx §Sending Messages; 406 as the TS SDK).
@@ -48,9 +59,10 @@ bool accepts_json_and_sse(const http::Request& req) {
 bool is_json_content(const http::Request& req) {
   const std::string* ct = req.headers.find("Content-Type");
   if (!ct) return false;
-  std::string lower;
-  for (char c : *ct) lower += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return lower.rfind("application/json", 0) == 0;
+  std::string_view v = *ct;
+  while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
+  constexpr std::string_view kJson = "application/json";
+  return v.size() >= kJson.size() && contains_ci(v.substr(0, kJson.size()), kJson);
 }
 
 }  // namespace
@@ -349,7 +361,7 @@ struct McpEndpoint::Impl {
     if (ModernHttp::claims_post(req, *parsed)) return modern.handle_post(ex, *parsed);
 
     std::optional<rpc::Id> id;
-    auto message = rpc::decode(*parsed, &id);
+    auto message = rpc::decode(std::move(*parsed), &id);
     if (!message) return ex->respond(rpc_error(400, message.error().code, message.error().message, id));
 
     if (auto* r = std::get_if<rpc::Request>(&*message); r && r->method == "initialize")
