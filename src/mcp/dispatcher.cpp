@@ -567,6 +567,15 @@ struct Dispatcher::Impl {
   }
 };
 
+json::object server_info_json(const ServerInfo& info) {
+  json::object o{{"name", info.name}, {"version", info.version}};
+  put_if(o, "title", info.title);
+  put_if(o, "description", info.description);
+  put_if(o, "websiteUrl", info.website_url);
+  if (!info.icons.empty()) o["icons"] = info.icons;
+  return o;
+}
+
 Dispatcher::Dispatcher(std::shared_ptr<ServerDefinition> server, DispatchOptions options, core::WorkerPool& workers,
                        core::TimerQueue& timers)
     : server_(server), impl_(std::make_unique<Impl>(std::move(server), options, workers, timers)) {}
@@ -595,15 +604,9 @@ Result<json::object> Dispatcher::initialize(Session& session, const json::object
   if (const json::value* c = params.if_contains("clientInfo"); c && c->is_object()) session.client_info = c->get_object();
   session.mark_initialize_seen();
 
-  const ServerInfo& info = server_->info;
-  json::object server_info{{"name", info.name}, {"version", info.version}};
-  put_if(server_info, "title", info.title);
-  put_if(server_info, "description", info.description);
-  put_if(server_info, "websiteUrl", info.website_url);
-  if (!info.icons.empty()) server_info["icons"] = info.icons;
   json::object result{{"protocolVersion", session.protocol_version},
                       {"capabilities", capabilities()},
-                      {"serverInfo", std::move(server_info)}};
+                      {"serverInfo", server_info_json(server_->info)}};
   if (!server_->instructions.empty()) result["instructions"] = server_->instructions;
   return result;
 }

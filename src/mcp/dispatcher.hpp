@@ -18,6 +18,9 @@ struct DispatchOptions {
   std::size_t page_size = 100;     // list pagination
 };
 
+// The serverInfo object of initialize (legacy) and server/discover (modern).
+json::object server_info_json(const ServerInfo& info);
+
 class Dispatcher {
  public:
   Dispatcher(std::shared_ptr<ServerDefinition> server, DispatchOptions options, core::WorkerPool& workers,

@@ -30,19 +30,6 @@ json::object invalid_params(const rpc::Id& id, std::string message) {
   return rpc::make_error(id, rpc::kInvalidParams, "Invalid params: " + message);
 }
 
-void put_if(json::object& o, std::string_view key, const std::string& value) {
-  if (!value.empty()) o[key] = value;
-}
-
-json::object server_info_json(const ServerInfo& info) {
-  json::object o{{"name", info.name}, {"version", info.version}};
-  put_if(o, "title", info.title);
-  put_if(o, "description", info.description);
-  put_if(o, "websiteUrl", info.website_url);
-  if (!info.icons.empty()) o["icons"] = info.icons;
-  return o;
-}
-
 // Caching hints of one response (caching.mdx): how long, and for whom.
 struct CacheHint {
   std::chrono::milliseconds ttl{0};

@@ -13,6 +13,7 @@
 #include "mcp/dispatcher.hpp"
 #include "mcp/versions.hpp"
 #include "transport/event_stream.hpp"
+#include "transport/headers.hpp"
 #include "transport/modern_http.hpp"
 
 namespace bastion::transport {
@@ -22,8 +23,6 @@ namespace json = boost::json;
 
 namespace {
 
-constexpr std::string_view kSessionHeader = "Mcp-Session-Id";
-constexpr std::string_view kVersionHeader = "MCP-Protocol-Version";
 constexpr std::size_t kRetainedEndedStreams = 32;
 
 http::Response rpc_error(int status, int code, std::string_view message, const std::optional<rpc::Id>& id = std::nullopt) {

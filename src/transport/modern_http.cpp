@@ -16,6 +16,7 @@
 #include "mcp/request_state.hpp"
 #include "mcp/versions.hpp"
 #include "transport/event_stream.hpp"
+#include "transport/headers.hpp"
 
 namespace bastion::transport {
 
@@ -24,10 +25,6 @@ namespace json = boost::json;
 
 namespace {
 
-constexpr std::string_view kSessionHeader = "Mcp-Session-Id";
-constexpr std::string_view kVersionHeader = "MCP-Protocol-Version";
-constexpr std::string_view kMethodHeader = "Mcp-Method";
-constexpr std::string_view kNameHeader = "Mcp-Name";
 constexpr std::string_view kParamHeaderPrefix = "Mcp-Param-";
 constexpr std::string_view kSentinelPrefix = "=?base64?";
 constexpr std::string_view kSentinelSuffix = "?=";

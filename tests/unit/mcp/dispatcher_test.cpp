@@ -6,6 +6,7 @@
 #include "bastion/server.hpp"
 #include "jsonrpc/error_codes.hpp"
 #include "mcp/dispatcher.hpp"
+#include "support/recording_outbound.hpp"
 
 namespace json = boost::json;
 namespace rpc = bastion::jsonrpc;
@@ -14,40 +15,7 @@ using namespace std::chrono_literals;
 
 namespace {
 
-// Records what the dispatcher sends for one request.
-class RecordingOutbound : public mcp::Outbound {
- public:
-  void send(json::object m) override {
-    std::lock_guard l(mu);
-    sent.push_back(std::move(m));
-    cv.notify_all();
-  }
-  void respond(json::object r) override {
-    std::lock_guard l(mu);
-    response = std::move(r);
-    cv.notify_all();
-  }
-  void abandon() override {
-    std::lock_guard l(mu);
-    abandoned = true;
-    cv.notify_all();
-  }
-  json::object wait_response() {
-    std::unique_lock l(mu);
-    EXPECT_TRUE(cv.wait_for(l, 10s, [&] { return response.has_value(); })) << "no response";
-    return response.value_or(json::object{});
-  }
-  json::object wait_sent(std::size_t n) {
-    std::unique_lock l(mu);
-    EXPECT_TRUE(cv.wait_for(l, 10s, [&] { return sent.size() >= n; })) << "fewer than " << n << " messages";
-    return sent.size() >= n ? sent[n - 1] : json::object{};
-  }
-  std::mutex mu;
-  std::condition_variable cv;
-  std::vector<json::object> sent;
-  std::optional<json::object> response;
-  bool abandoned = false;
-};
+using bastion::testing::RecordingOutbound;
 
 rpc::Request request(std::int64_t id, std::string method, std::string_view params = "{}") {
   return rpc::Request{rpc::Id(id), std::move(method), json::parse(params).as_object(), true};
@@ -222,7 +190,7 @@ TEST_F(DispatcherTest, ChecksStructuredOutputAgainstOutputSchema) {
 TEST_F(DispatcherTest, AsksTheClientAndRunsTheHandlerAgain) {
   auto out = std::make_shared<RecordingOutbound>();
   dispatcher->handle_request(session, request(9, "tools/call", R"({"name":"ask"})"), out);
-  json::object asked = out->wait_sent(1);
+  json::object asked = out->wait_message(1);
   EXPECT_EQ(asked.at("method").as_string(), "elicitation/create");
   EXPECT_EQ(asked.at("params").at("message").as_string(), "Your name?");
   auto id = rpc::Id::from_json(asked.at("id"));
@@ -245,7 +213,7 @@ TEST_F(DispatcherTest, RefusesInputRequestsTheClientCannotServe) {
 TEST_F(DispatcherTest, ClientRequestsTimeOut) {
   auto out = std::make_shared<RecordingOutbound>();
   dispatcher->handle_request(session, request(1, "tools/call", R"({"name":"ask"})"), out);
-  out->wait_sent(1);
+  EXPECT_TRUE(out->wait_sent(1));
   auto r = out->wait_response();  // the 2 s client timeout of this fixture
   EXPECT_TRUE(r.at("result").at("isError").as_bool());
 }
@@ -253,11 +221,11 @@ TEST_F(DispatcherTest, ClientRequestsTimeOut) {
 TEST_F(DispatcherTest, ProgressLoggingAndCancellation) {
   auto out = std::make_shared<RecordingOutbound>();
   dispatcher->handle_request(session, request(5, "tools/call", R"({"name":"slow","_meta":{"progressToken":"tok"}})"), out);
-  auto p = out->wait_sent(3);
+  auto p = out->wait_message(3);
   EXPECT_EQ(p.at("method").as_string(), "notifications/progress");
   EXPECT_EQ(p.at("params").at("progressToken").as_string(), "tok");
   EXPECT_EQ(p.at("params").at("progress").as_double(), 3.0);
-  out->wait_sent(5);  // both log lines: no level set means everything is sent
+  EXPECT_TRUE(out->wait_sent(5));  // both log lines: no level set means everything is sent
   dispatcher->handle_notification(session, rpc::Notification{"notifications/cancelled", json::parse(R"({"requestId":5})").as_object()});
   {
     std::unique_lock l(out->mu);
@@ -273,7 +241,7 @@ TEST_F(DispatcherTest, LogLevelFilters) {
   call(2, "logging/setLevel", R"({"level":"warning"})");
   auto out = std::make_shared<RecordingOutbound>();
   dispatcher->handle_request(session, request(3, "tools/call", R"({"name":"slow"})"), out);
-  auto first = out->wait_sent(1);
+  auto first = out->wait_message(1);
   EXPECT_EQ(first.at("params").at("level").as_string(), "error");  // debug dropped, no progress token
   dispatcher->handle_notification(session, rpc::Notification{"notifications/cancelled", json::parse(R"({"requestId":3})").as_object()});
 }

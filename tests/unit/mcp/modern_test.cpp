@@ -10,6 +10,7 @@
 #include "core/base64.hpp"
 #include "jsonrpc/error_codes.hpp"
 #include "mcp/modern.hpp"
+#include "support/recording_outbound.hpp"
 
 namespace json = boost::json;
 namespace rpc = bastion::jsonrpc;
@@ -18,51 +19,7 @@ using namespace std::chrono_literals;
 
 namespace {
 
-// Records what the server sends for one request.
-class Recorder : public mcp::Outbound {
- public:
-  void send(json::object m) override {
-    std::lock_guard l(mu);
-    sent.push_back(std::move(m));
-    cv.notify_all();
-  }
-  void respond(json::object r) override {
-    std::lock_guard l(mu);
-    response = std::move(r);
-    cv.notify_all();
-  }
-  void abandon() override {
-    std::lock_guard l(mu);
-    abandoned = true;
-    cv.notify_all();
-  }
-  json::object wait_response() {
-    std::unique_lock l(mu);
-    EXPECT_TRUE(cv.wait_for(l, 10s, [&] { return response.has_value(); })) << "no response";
-    return response.value_or(json::object{});
-  }
-  bool wait_sent(std::size_t n, std::chrono::milliseconds timeout = 10s) {
-    std::unique_lock l(mu);
-    return cv.wait_for(l, timeout, [&] { return sent.size() >= n; });
-  }
-  bool wait_abandoned() {
-    std::unique_lock l(mu);
-    return cv.wait_for(l, 10s, [&] { return abandoned; });
-  }
-  std::vector<json::object> messages() {
-    std::lock_guard l(mu);
-    return sent;
-  }
-  bool has_response() {
-    std::lock_guard l(mu);
-    return response.has_value();
-  }
-  std::mutex mu;
-  std::condition_variable cv;
-  std::vector<json::object> sent;
-  std::optional<json::object> response;
-  bool abandoned = false;
-};
+using Recorder = bastion::testing::RecordingOutbound;
 
 json::object obj(std::string_view text) { return json::parse(text).as_object(); }
 
