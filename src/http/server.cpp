@@ -75,10 +75,10 @@ constexpr std::size_t kReadChunkBytes = 8 * 1024;
 constexpr std::size_t kMaxGatherPieces = 16;
 // TLS writes are staged into one contiguous buffer so that a small response is one record.
 constexpr std::size_t kTlsStagingBytes = 16 * 1024;
-// Lingering close (RFC 9112 §9.6): how long, and how much, we keep reading after our FIN so the
-// client receives our final response instead of a reset.
-constexpr auto kMaxLinger = std::chrono::milliseconds(2000);
-constexpr std::size_t kMaxLingerDiscardBytes = 256 * 1024;
+// Lingering close when nothing more is expected from the client (after a complete exchange, an
+// idle keep-alive timeout, a graceful stop): a short wait, only so that a request racing our
+// close is not met with a reset. Refused requests linger for Limits::lingering_close_timeout.
+constexpr auto kQuietLinger = std::chrono::milliseconds(2000);
 // A body is never pre-allocated beyond this from a claimed Content-Length: the claim costs the
 // client nothing, the memory would cost us (10k connections x 4 MiB).
 constexpr std::size_t kMaxBodyReserve = 64 * 1024;
@@ -755,10 +755,11 @@ class Connection final : public ConnectionBase, public std::enable_shared_from_t
   }
 
   void ensure_reading() {
-    if (read_in_progress_ || state_ == State::closed || state_ == State::handshaking) return;
+    if (read_in_progress_ || input_ended_ || state_ == State::closed || state_ == State::handshaking) return;
     // While answering, a client that keeps sending (pipelining) can fill the buffer; then we stop
     // reading, and so stop noticing a close, until the buffer drains. Memory stays bounded.
-    if (state_ != State::closing && unparsed_.size() + kReadChunkBytes > unparsed_.max_size()) return;
+    if (state_ != State::closing && !discarding_input_ && unparsed_.size() + kReadChunkBytes > unparsed_.max_size())
+      return;
     read_in_progress_ = true;
     stream_.async_read_some(
         asio::buffer(read_chunk_.get(), kReadChunkBytes),
@@ -770,6 +771,10 @@ class Connection final : public ConnectionBase, public std::enable_shared_from_t
     if (state_ == State::closed) return;
     if (state_ == State::closing) {
       continue_closing_after_read(ec, bytes);
+      return;
+    }
+    if (discarding_input_) {
+      discard_while_answering(ec, bytes);
       return;
     }
     if (ec) {
@@ -790,6 +795,34 @@ class Connection final : public ConnectionBase, public std::enable_shared_from_t
     } else {
       ensure_reading();  // awaiting/writing/streaming: bytes are kept for the next request
     }
+  }
+
+  // A request was refused and its answer is still being written; the client keeps sending.
+  void discard_while_answering(const error_code& ec, std::size_t bytes) {
+    if (ec == asio::error::eof) {
+      // The client finished sending (FIN, or close_notify over TLS) and waits for the answer:
+      // it still gets it, then the connection closes. No more reads: they would only repeat EOF.
+      input_ended_ = true;
+      return;
+    }
+    if (ec || !count_discarded(bytes)) {
+      hard_close();
+      return;
+    }
+    ensure_reading();
+  }
+
+  // Adds to the bytes thrown away since the request was refused; false once over the budget.
+  bool count_discarded(std::size_t bytes) {
+    lingering_discarded_ += bytes;
+    return lingering_discarded_ <= core_->limits.lingering_close_bytes;
+  }
+
+  // What was received but not parsed is of no use once the connection is closing; the memory
+  // goes back while it lingers.
+  void release_read_buffer() {
+    unparsed_.clear();
+    unparsed_.shrink_to_fit();
   }
 
   void dispatch_request() {
@@ -815,14 +848,20 @@ class Connection final : public ConnectionBase, public std::enable_shared_from_t
 
   // Answers a request that failed at the HTTP level, then closes: after a framing error the
   // position of the next request in the byte stream is unknown (RFC 9112 §9.6 on errors).
+  // The client may still be sending (the body of a 413, say): from here on whatever arrives is
+  // read and thrown away, counted against lingering_close_bytes, so that the client is not
+  // stuck writing into a full window and receives the answer (see begin_graceful_close).
   void reject_request(int status) {
     parser_.reset();
     keep_alive_ = false;
     head_request_ = false;
     state_ = State::writing_response;
+    discarding_input_ = true;
+    release_read_buffer();
     Headers headers;
     headers.add("Content-Type", "application/json");
     send_response(status, headers, error_body(status));
+    ensure_reading();
   }
 
   // ---- responses
@@ -1195,15 +1234,38 @@ class Connection final : public ConnectionBase, public std::enable_shared_from_t
     }
   }
 
-  // Close after a complete response: our FIN first, then keep reading for a short while so that
-  // a client still sending (a 413'd body, pipelined requests) gets our response rather than a
-  // reset (RFC 9112 §9.6). Over TLS, close_notify first (RFC 9112 §9.8).
+  // Lingering close after a complete response (RFC 9112 §9.6): closing a socket that still has
+  // unread input makes the kernel send a reset, which can destroy our response before the client
+  // reads it (typically a 413 while the client is still uploading the body). So:
+  //
+  //   plain TCP: our FIN first (shutdown send), then read and discard until the client closes,
+  //     or lingering_close_bytes (counted since a refusal) or the time budget (from now) runs
+  //     out; then close. The time budget is lingering_close_timeout after a refused request
+  //     (the client may still be uploading), at most kQuietLinger otherwise.
+  //   TLS, after a refused request: there is no half-close below TLS, and once our close_notify
+  //     is out the client's further data is consumed inside OpenSSL's shutdown, where we could
+  //     neither count it nor rule out a reset. So the same bounded read-and-discard comes first
+  //     (the answer said Connection: close, so the client closes once it has sent its body and
+  //     read the answer); when its close_notify arrives we answer with ours (RFC 9112 §9.8)
+  //     and close. A client that just drops TCP, or overruns a budget, is closed outright.
+  //   TLS otherwise (nothing expected from the client): close_notify at once, then wait for the
+  //     client's, within the same (short) time budget.
+  //
+  // Either way the connection stays counted against max_connections, is bounded in time and
+  // bytes, and is cut by post_force_close when a graceful stop's grace period ends.
   void begin_graceful_close() {
     if (state_ == State::closing || state_ == State::closed) return;
     state_ = State::closing;
     parser_.reset();
-    set_deadline(Clock::now() + std::min<Clock::duration>(kMaxLinger, core_->limits.read_timeout));
+    release_read_buffer();
+    Clock::duration linger = core_->limits.lingering_close_timeout;
+    if (!discarding_input_) linger = std::min<Clock::duration>(linger, kQuietLinger);
+    set_deadline(Clock::now() + linger);
     if constexpr (kTls) {
+      if (discarding_input_ && !input_ended_) {
+        ensure_reading();  // on_read continues the close
+        return;
+      }
       if (read_in_progress_) {
         // The SSL shutdown reads too; one reader at a time. on_read continues the close.
         error_code ignored;
@@ -1214,21 +1276,29 @@ class Connection final : public ConnectionBase, public std::enable_shared_from_t
     } else {
       error_code ignored;  // the peer may already be gone; the close below is what matters
       socket().shutdown(tcp::socket::shutdown_send, ignored);
+      if (input_ended_) {
+        hard_close();  // the client already finished sending: nothing left to drain
+        return;
+      }
       ensure_reading();
     }
   }
 
   void continue_closing_after_read(const error_code& ec, std::size_t bytes) {
     if constexpr (kTls) {
-      if (!tls_shutdown_started_) start_tls_shutdown();
-    } else {
-      lingering_discarded_ += bytes;
-      if (ec || lingering_discarded_ > kMaxLingerDiscardBytes) {
-        hard_close();
+      if (tls_shutdown_started_) return;
+      if (!discarding_input_ || ec == asio::error::eof) {
+        // The read cancelled for the shutdown, or the client's close_notify (asio reports it as
+        // EOF): send ours.
+        start_tls_shutdown();
         return;
       }
-      ensure_reading();
     }
+    if (ec || !count_discarded(bytes)) {
+      hard_close();  // the client closed (or reset), or sent more than we are willing to read
+      return;
+    }
+    ensure_reading();
   }
 
   void start_tls_shutdown() {
@@ -1275,7 +1345,11 @@ class Connection final : public ConnectionBase, public std::enable_shared_from_t
   bool write_in_progress_ = false;
   bool draining_ = false;
   bool tls_shutdown_started_ = false;
-  std::size_t lingering_discarded_ = 0;
+  // After a refused request: input is read and discarded, never parsed (see reject_request).
+  bool discarding_input_ = false;
+  // The client finished sending (EOF) while we were still answering a refused request.
+  bool input_ended_ = false;
+  std::size_t lingering_discarded_ = 0;  // bytes discarded since the refusal, or while lingering
 
   // reading
   beast::flat_buffer unparsed_;  // received, not yet parsed (the current and pipelined requests)
@@ -1498,6 +1572,7 @@ const Limits& checked(const Limits& limits) {
   require(limits.shutdown_grace.count() >= 0, "shutdown_grace must not be negative");
   require(limits.max_connections > 0, "max_connections must be positive");
   require(limits.max_write_queue_bytes > 0, "max_write_queue_bytes must be positive");
+  require(limits.lingering_close_timeout.count() >= 0, "lingering_close_timeout must not be negative");
   return limits;
 }
 

@@ -49,6 +49,25 @@ struct Limits {
   std::size_t max_write_queue_bytes = 8 * 1024 * 1024;
   // stop_gracefully(): how long in-flight requests get to finish before connections are cut.
   std::chrono::milliseconds shutdown_grace{std::chrono::seconds(10)};
+  // Lingering close (RFC 9112 §9.6). When we close a connection the client may still be
+  // sending: typically the rest of a body we refused with 413 (or 400/408/431/501) before
+  // reading it. Closing with unread bytes makes the kernel send a reset, and the client then
+  // sees a network error instead of our answer. So after a refusal we write the answer
+  // (Connection: close), half-close, and keep reading and discarding what arrives until the
+  // client closes, or it sent more than lingering_close_bytes (counted from the refusal), or
+  // lingering_close_timeout passed (counted from the end of our answer); then we close. Over
+  // TLS our close_notify answers the client's instead of preceding the discarding (details in
+  // server.cpp). Other closes, where nothing more is expected from the client (after a
+  // complete exchange, idle keep-alive, graceful stop), linger the same way but for at most
+  // 2 s. A lingering connection still counts against max_connections and is cut when a
+  // graceful stop's shutdown_grace runs out.
+  //
+  // Bytes: keep it above max_body_bytes, since a body refused on its Content-Length is not read
+  // at all before the 413 and the client may send all of it afterwards (default: 4 x the
+  // default max_body_bytes).
+  std::size_t lingering_close_bytes = 16 * 1024 * 1024;
+  // Time; 0: no lingering (the connection is closed as soon as the answer is written).
+  std::chrono::milliseconds lingering_close_timeout{std::chrono::seconds(5)};
 };
 
 struct TlsFiles {

@@ -2,16 +2,33 @@
 // exercises them; every wait is bounded and nothing asserts on speed.
 #include "http/server.hpp"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include <algorithm>
 #include <atomic>
+#include <cerrno>
+#include <cstdio>
+#include <filesystem>
 #include <future>
 #include <memory>
 #include <mutex>
+#include <ostream>
 #include <random>
 #include <stdexcept>
+#include <string_view>
 #include <thread>
 #include <vector>
 
 #include <gtest/gtest.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/ssl/stream.hpp>
 
 #include "test_client.hpp"
 
@@ -654,6 +671,381 @@ TEST_F(HttpServerTest, GracefulStopEndsStreamsAndCutsAfterGrace) {
   EXPECT_EQ(server->connection_count(), 0u);
   server.reset();
   held.clear();  // exchanges outliving the server are harmless
+}
+
+// ---------------------------------------------------------------------------------------------
+// Lingering close (RFC 9112 §9.6): a client still uploading a body we refused must receive our
+// answer, not a reset; and the lingering is bounded in bytes and time.
+
+// A plain blocking socket whose every send and receive gives up after kWaitLimit: the tests
+// below need to write far more than the socket buffers hold and to tell "the server closed"
+// from "the server stopped reading".
+class RawClient {
+ public:
+  enum class SendResult { ok, closed, timed_out };
+
+  explicit RawClient(std::uint16_t port) : fd_(::socket(AF_INET, SOCK_STREAM, 0)) {
+    if (fd_ < 0) return;
+    timeval timeout{};
+    timeout.tv_sec = std::chrono::duration_cast<std::chrono::seconds>(testing::kWaitLimit).count();
+    ::setsockopt(fd_, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof timeout);
+    ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+    // A small, fixed send buffer: what we send must really be taken by the server, not parked
+    // in an auto-tuned multi-megabyte kernel buffer (which would hide a premature close).
+    int send_buffer = 64 * 1024;
+    ::setsockopt(fd_, SOL_SOCKET, SO_SNDBUF, &send_buffer, sizeof send_buffer);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_port = htons(port);
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    connected_ = ::connect(fd_, reinterpret_cast<const sockaddr*>(&address), sizeof address) == 0;
+  }
+  ~RawClient() { close(); }
+  RawClient(const RawClient&) = delete;
+  RawClient& operator=(const RawClient&) = delete;
+
+  bool connected() const { return connected_; }
+
+  SendResult send(std::string_view bytes) {
+    while (!bytes.empty()) {
+      ssize_t sent = ::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL);
+      if (sent > 0) {
+        bytes.remove_prefix(static_cast<std::size_t>(sent));
+      } else if (sent < 0 && errno == EINTR) {
+        continue;
+      } else if (sent < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+        return SendResult::timed_out;
+      } else {
+        return SendResult::closed;  // EPIPE, ECONNRESET
+      }
+    }
+    return SendResult::ok;
+  }
+
+  void shutdown_send() { ::shutdown(fd_, SHUT_WR); }
+
+  // Everything received until the server ends the connection; `closed` tells whether it did
+  // (EOF or reset) before a receive timed out.
+  std::string read_until_closed(bool& closed) {
+    std::string received;
+    closed = false;
+    char chunk[4096];
+    const auto deadline = std::chrono::steady_clock::now() + 2 * testing::kWaitLimit;
+    while (std::chrono::steady_clock::now() < deadline && received.size() < 1024 * 1024) {
+      ssize_t got = ::recv(fd_, chunk, sizeof chunk, 0);
+      if (got > 0) {
+        received.append(chunk, static_cast<std::size_t>(got));
+      } else if (got < 0 && errno == EINTR) {
+        continue;
+      } else {
+        closed = got == 0 || (errno != EAGAIN && errno != EWOULDBLOCK);
+        break;
+      }
+    }
+    return received;
+  }
+
+  // Bytes until `needle` was seen (or a timeout / close).
+  std::string read_until(std::string_view needle) {
+    std::string received;
+    char chunk[4096];
+    const auto deadline = std::chrono::steady_clock::now() + 2 * testing::kWaitLimit;
+    while (received.find(needle) == std::string::npos && received.size() < 1024 * 1024 &&
+           std::chrono::steady_clock::now() < deadline) {
+      ssize_t got = ::recv(fd_, chunk, sizeof chunk, 0);
+      if (got < 0 && errno == EINTR) continue;
+      if (got <= 0) break;
+      received.append(chunk, static_cast<std::size_t>(got));
+    }
+    return received;
+  }
+
+  void close() {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = -1;
+  }
+
+ private:
+  int fd_ = -1;
+  bool connected_ = false;
+};
+
+std::ostream& operator<<(std::ostream& out, RawClient::SendResult result) {
+  switch (result) {
+    case RawClient::SendResult::ok: return out << "ok";
+    case RawClient::SendResult::closed: return out << "closed by the server (EPIPE/ECONNRESET)";
+    case RawClient::SendResult::timed_out: return out << "timed out";
+  }
+  return out;
+}
+
+constexpr std::string_view kTooLargeBody = R"({"error":"payload_too_large"})";
+
+// The whole 413, exactly as framed: status line, Connection: close, and all of its content.
+void expect_complete_413(const std::string& received) {
+  ASSERT_EQ(received.rfind("HTTP/1.1 413 ", 0), 0u) << received.substr(0, 200);
+  std::size_t head_end = received.find("\r\n\r\n");
+  ASSERT_NE(head_end, std::string::npos) << received;
+  std::string head = received.substr(0, head_end + 2);
+  EXPECT_NE(head.find("\r\nConnection: close\r\n"), std::string::npos) << head;
+  EXPECT_NE(head.find("\r\nContent-Length: " + std::to_string(kTooLargeBody.size()) + "\r\n"), std::string::npos)
+      << head;
+  EXPECT_EQ(received.substr(head_end + 4), kTooLargeBody);
+}
+
+std::string content_length_upload(std::size_t size) {
+  return "POST /upload HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: " +
+         std::to_string(size) + "\r\n\r\n" + std::string(size, 'b');
+}
+
+std::string chunked_upload(std::size_t size) {
+  std::string out = "POST /upload HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n\r\n";
+  const std::size_t chunk = 8 * 1024;
+  for (std::size_t sent = 0; sent < size; sent += chunk) {
+    std::size_t n = std::min(chunk, size - sent);
+    char size_line[32];
+    std::snprintf(size_line, sizeof size_line, "%zx\r\n", n);
+    out += size_line;
+    out.append(n, 'c');
+    out += "\r\n";
+  }
+  return out + "0\r\n\r\n";
+}
+
+Limits lingering_limits() {
+  Limits limits;
+  limits.max_body_bytes = 64 * 1024;
+  limits.lingering_close_bytes = 2 * 1024 * 1024;
+  // Generous: these tests end the linger by closing the client, never by waiting it out.
+  limits.lingering_close_timeout = 30s;
+  return limits;
+}
+
+// The e2e failure: a client that writes the whole (too large) body before reading, as Node's
+// fetch does, must get the complete 413 rather than EPIPE/ECONNRESET.
+TEST_F(HttpServerTest, ClientStreamingOversizedBodyReceivesComplete413) {
+  const Limits limits = lingering_limits();
+  std::atomic<int> handled{0};
+  start_server(
+      [&](std::shared_ptr<Exchange> exchange) {
+        ++handled;
+        exchange->respond(json_response(200, "{}"));
+      },
+      limits);
+  const std::size_t size = limits.max_body_bytes + 1024 * 1024;
+  struct Case {
+    const char* name;
+    std::string request;
+    bool half_close;
+  };
+  const std::vector<Case> cases = {
+      {"content-length (refused before the body)", content_length_upload(size), false},
+      {"chunked (refused in the middle of the body)", chunked_upload(size), false},
+      {"content-length, then the client half-closes", content_length_upload(size), true},
+  };
+  for (const auto& c : cases) {
+    RawClient client(port_);
+    ASSERT_TRUE(client.connected()) << c.name;
+    ASSERT_EQ(client.send(c.request), RawClient::SendResult::ok) << c.name;
+    if (c.half_close) client.shutdown_send();
+    bool closed = false;
+    std::string received = client.read_until_closed(closed);
+    EXPECT_TRUE(closed) << c.name;  // our FIN follows the response
+    expect_complete_413(received);
+    client.close();
+    EXPECT_TRUE(eventually([&] { return server_->connection_count() == 0; })) << c.name;
+  }
+  EXPECT_EQ(handled.load(), 0);
+}
+
+// Whatever the client keeps sending after a refusal is discarded only up to the byte budget.
+TEST_F(HttpServerTest, LingeringCloseCutsOffAtByteBudget) {
+  Limits limits = lingering_limits();
+  limits.lingering_close_bytes = 256 * 1024;
+  start_server(echo_handler(), limits);
+  RawClient client(port_);
+  ASSERT_TRUE(client.connected());
+  ASSERT_EQ(client.send("POST /upload HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 1000000000\r\n\r\n"),
+            RawClient::SendResult::ok);
+  const std::string piece(64 * 1024, 'f');
+  RawClient::SendResult result = RawClient::SendResult::ok;
+  // Far more than the budget plus every socket buffer on the way: the loop must end in a close.
+  for (int i = 0; i < 1024 && result == RawClient::SendResult::ok; ++i) result = client.send(piece);
+  EXPECT_EQ(result, RawClient::SendResult::closed);
+  EXPECT_TRUE(eventually([&] { return server_->connection_count() == 0; }));
+}
+
+// A client that trickles bytes after a refusal is cut off when the lingering time is up, even
+// though it stays far below the byte budget.
+TEST_F(HttpServerTest, LingeringCloseCutsOffAtTimeBudget) {
+  Limits limits = lingering_limits();
+  limits.lingering_close_bytes = 64 * 1024 * 1024;
+  limits.lingering_close_timeout = 300ms;
+  start_server(echo_handler(), limits);
+  RawClient client(port_);
+  ASSERT_TRUE(client.connected());
+  ASSERT_EQ(client.send("POST /upload HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 1000000000\r\n\r\n"),
+            RawClient::SendResult::ok);
+  std::string answer = client.read_until(kTooLargeBody);
+  EXPECT_NE(answer.find("HTTP/1.1 413 "), std::string::npos) << answer;
+  bool cut = false;
+  for (int i = 0; i < 1000 && !cut; ++i) {  // at most 1000 x 16 bytes: nowhere near the budget
+    cut = client.send("trickle trickle ") != RawClient::SendResult::ok || server_->connection_count() == 0;
+    if (!cut) std::this_thread::sleep_for(10ms);
+  }
+  EXPECT_TRUE(cut);
+  EXPECT_TRUE(eventually([&] { return server_->connection_count() == 0; }));
+}
+
+// A lingering connection occupies a slot of max_connections until it ends.
+TEST_F(HttpServerTest, LingeringConnectionCountsAgainstConnectionCap) {
+  Limits limits = lingering_limits();
+  limits.max_connections = 1;
+  start_server(echo_handler(), limits);
+  RawClient lingering(port_);
+  ASSERT_TRUE(lingering.connected());
+  ASSERT_EQ(lingering.send("POST /upload HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 1000000000\r\n\r\n"),
+            RawClient::SendResult::ok);
+  bool closed = false;
+  expect_complete_413(lingering.read_until_closed(closed));
+  EXPECT_TRUE(closed);
+  // Our side is closed; the server still waits for the client's end (it never comes).
+  EXPECT_EQ(server_->connection_count(), 1u);
+  {
+    TestClient refused(port_);
+    EXPECT_TRUE(refused.wait_closed());
+    EXPECT_TRUE(eventually([&] { return server_->refused_connection_count() == 1; }));
+  }
+  lingering.close();
+  ASSERT_TRUE(eventually([&] { return server_->connection_count() == 0; }));
+  TestClient next(port_);
+  ASSERT_TRUE(next.send(get("/")));
+  auto response = next.read_response();
+  ASSERT_TRUE(response);
+  EXPECT_EQ(response->result_int(), 200);
+}
+
+// A graceful stop does not wait for a lingering close beyond its grace period.
+TEST_F(HttpServerTest, GracefulStopEndsLingeringClose) {
+  Limits limits = lingering_limits();
+  limits.lingering_close_timeout = 60s;
+  limits.shutdown_grace = 200ms;
+  auto server = std::make_unique<Server>(limits, echo_handler(), 2);
+  std::uint16_t port = server->listen(ListenerSpec{});
+  server->start();
+  RawClient client(port);
+  ASSERT_TRUE(client.connected());
+  ASSERT_EQ(client.send("POST /upload HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 1000000000\r\n\r\n"),
+            RawClient::SendResult::ok);
+  std::string answer = client.read_until(kTooLargeBody);
+  EXPECT_NE(answer.find("HTTP/1.1 413 "), std::string::npos) << answer;
+  ASSERT_EQ(client.send(std::string(1024, 'x')), RawClient::SendResult::ok);  // still lingering
+  EXPECT_EQ(server->connection_count(), 1u);
+  server->stop_gracefully();
+  EXPECT_TRUE(eventually([&] { return server->connection_count() == 0; }));
+  server->wait();
+}
+
+TEST(HttpServerConstruction, RefusesNegativeLingeringTimeout) {
+  Limits limits;
+  limits.lingering_close_timeout = -1ms;
+  EXPECT_THROW(Server(limits, echo_handler(), 1), std::invalid_argument);
+  limits.lingering_close_timeout = 0ms;  // allowed: no lingering
+  EXPECT_NO_THROW(Server(limits, echo_handler(), 1));
+}
+
+// Over TLS the discarding comes before the close_notify; the client gets the whole 413 and a
+// proper TLS close.
+struct LingerCertificate {
+  std::filesystem::path directory;
+  std::string certificate;
+  std::string key;
+  ~LingerCertificate() {
+    std::error_code ignored;
+    std::filesystem::remove_all(directory, ignored);
+  }
+};
+
+std::unique_ptr<LingerCertificate> make_linger_certificate() {
+  auto files = std::make_unique<LingerCertificate>();
+  files->directory =
+      std::filesystem::temp_directory_path() / ("bastion-http-linger-tls-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(files->directory);
+  files->certificate = (files->directory / "cert.pem").string();
+  files->key = (files->directory / "key.pem").string();
+  std::unique_ptr<EVP_PKEY, decltype(&EVP_PKEY_free)> key(EVP_EC_gen("P-256"), EVP_PKEY_free);
+  std::unique_ptr<X509, decltype(&X509_free)> cert(X509_new(), X509_free);
+  if (!key || !cert) return nullptr;
+  X509_set_version(cert.get(), 2);
+  ASN1_INTEGER_set(X509_get_serialNumber(cert.get()), 1);
+  X509_gmtime_adj(X509_getm_notBefore(cert.get()), -60);
+  X509_gmtime_adj(X509_getm_notAfter(cert.get()), 3600);
+  X509_set_pubkey(cert.get(), key.get());
+  X509_NAME* name = X509_get_subject_name(cert.get());
+  X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, reinterpret_cast<const unsigned char*>("localhost"), -1, -1, 0);
+  X509_set_issuer_name(cert.get(), name);
+  if (X509_sign(cert.get(), key.get(), EVP_sha256()) == 0) return nullptr;
+  std::FILE* cert_file = std::fopen(files->certificate.c_str(), "w");
+  std::FILE* key_file = std::fopen(files->key.c_str(), "w");
+  bool ok = cert_file && key_file && PEM_write_X509(cert_file, cert.get()) == 1 &&
+            PEM_write_PrivateKey(key_file, key.get(), nullptr, nullptr, 0, nullptr, nullptr) == 1;
+  if (cert_file) std::fclose(cert_file);
+  if (key_file) std::fclose(key_file);
+  return ok ? std::move(files) : nullptr;
+}
+
+TEST(HttpServerTlsLinger, ClientStreamingOversizedBodyOverTlsReceivesComplete413) {
+  namespace asio = boost::asio;
+  namespace beast = boost::beast;
+  namespace ssl = asio::ssl;
+  using tcp = asio::ip::tcp;
+  auto files = make_linger_certificate();
+  ASSERT_TRUE(files);
+  Limits limits = lingering_limits();
+  Server server(limits, echo_handler(), 2);
+  ListenerSpec spec;
+  spec.tls = TlsFiles{files->certificate, files->key};
+  std::uint16_t port = server.listen(spec);
+  server.start();
+
+  for (const std::string& request : {content_length_upload(limits.max_body_bytes + 1024 * 1024),
+                                     chunked_upload(limits.max_body_bytes + 1024 * 1024)}) {
+    asio::io_context io;
+    ssl::context context(ssl::context::tls_client);
+    context.set_verify_mode(ssl::verify_none);  // self-signed test certificate
+    ssl::stream<tcp::socket> stream(io, context);
+    beast::flat_buffer buffer;
+    beast::http::response_parser<beast::http::string_body> parser;
+    beast::error_code write_error = asio::error::would_block;
+    beast::error_code read_error = asio::error::would_block;
+    beast::error_code shutdown_error = asio::error::would_block;
+    stream.next_layer().async_connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port), [&](auto ec) {
+      if (ec) return;
+      stream.async_handshake(ssl::stream_base::client, [&](auto ec) {
+        if (ec) return;
+        // The whole body first, as a client that does not read while uploading.
+        asio::async_write(stream, asio::buffer(request), [&](auto ec, std::size_t) {
+          write_error = ec;
+          if (ec) return;
+          beast::http::async_read(stream, buffer, parser, [&](auto ec, std::size_t) {
+            read_error = ec;
+            if (ec) return;
+            stream.async_shutdown([&](auto ec) { shutdown_error = ec; });
+          });
+        });
+      });
+    });
+    io.run_for(testing::kWaitLimit * 2);
+    EXPECT_FALSE(write_error) << write_error.message();
+    ASSERT_FALSE(read_error) << read_error.message();
+    auto response = parser.release();
+    EXPECT_EQ(response.result_int(), 413);
+    EXPECT_EQ(response.body(), kTooLargeBody);
+    EXPECT_FALSE(response.keep_alive());
+    // Our close_notify answered the client's.
+    EXPECT_FALSE(shutdown_error) << shutdown_error.message();
+    EXPECT_TRUE(eventually([&] { return server.connection_count() == 0; }));
+  }
 }
 
 TEST(HttpServerConstruction, RefusesNonsensicalLimits) {
