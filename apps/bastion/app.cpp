@@ -42,6 +42,9 @@ http::Limits http_limits(const config::LimitsConfig& limits) {
   out.max_connections = limits.max_connections;
   out.max_write_queue_bytes = limits.max_write_queue_bytes;
   out.shutdown_grace = limits.shutdown_grace;
+  // Enough to drain a body refused on its Content-Length, which is not read before the 413.
+  out.lingering_close_bytes = limits.lingering_close_bytes.value_or(4 * limits.max_body_bytes);
+  out.lingering_close_timeout = limits.lingering_close_timeout;
   return out;
 }
 

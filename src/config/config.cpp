@@ -503,7 +503,8 @@ class Parser {
     constexpr std::uint64_t kMaxMs = static_cast<std::uint64_t>(INT32_MAX);
     for (const auto& e : map_entries(item, {"max_body_bytes", "max_header_bytes", "read_timeout_ms", "idle_timeout_ms",
                                             "write_timeout_ms", "max_connections", "max_write_queue_bytes",
-                                            "shutdown_grace_ms", "threads"})) {
+                                            "shutdown_grace_ms", "lingering_close_bytes",
+                                            "lingering_close_timeout_ms", "threads"})) {
       if (e.key.ends_with("_ms")) {
         auto v = uint_value(e.value, kMaxMs);
         if (!v) continue;
@@ -511,6 +512,7 @@ class Parser {
         if (e.key == "read_timeout_ms") limits.read_timeout = ms;
         else if (e.key == "idle_timeout_ms") limits.idle_timeout = ms;
         else if (e.key == "write_timeout_ms") limits.write_timeout = ms;
+        else if (e.key == "lingering_close_timeout_ms") limits.lingering_close_timeout = ms;
         else limits.shutdown_grace = ms;
         continue;
       }
@@ -520,6 +522,7 @@ class Parser {
       else if (e.key == "max_header_bytes") limits.max_header_bytes = *v;
       else if (e.key == "max_connections") limits.max_connections = *v;
       else if (e.key == "max_write_queue_bytes") limits.max_write_queue_bytes = *v;
+      else if (e.key == "lingering_close_bytes") limits.lingering_close_bytes = *v;
       else limits.threads = *v;
     }
   }

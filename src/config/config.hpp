@@ -68,6 +68,10 @@ struct LimitsConfig {
   std::size_t max_connections = 10'000;
   std::size_t max_write_queue_bytes = 8 * 1024 * 1024;
   std::chrono::milliseconds shutdown_grace{10'000};
+  // After refusing a request (413, 431, ...) the server reads and discards what the client still
+  // sends so that it can read the answer (RFC 9112 §9.6). Unset: 4 × max_body_bytes.
+  std::optional<std::size_t> lingering_close_bytes;
+  std::chrono::milliseconds lingering_close_timeout{5'000};
   std::size_t threads = 0;  // I/O threads; 0: one per hardware thread
 };
 

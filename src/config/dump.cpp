@@ -41,6 +41,8 @@ class Dumper {
     number("max_connections", c.limits.max_connections);
     number("max_write_queue_bytes", c.limits.max_write_queue_bytes);
     number("shutdown_grace_ms", c.limits.shutdown_grace.count());
+    number("lingering_close_bytes", c.limits.lingering_close_bytes.value_or(4 * c.limits.max_body_bytes));
+    number("lingering_close_timeout_ms", c.limits.lingering_close_timeout.count());
     number("threads", c.limits.threads);
     out_ << YAML::EndMap;
 

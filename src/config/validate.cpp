@@ -227,6 +227,8 @@ class Validator {
     range("limits.max_connections", l.max_connections, 1, 1'000'000);
     range("limits.max_write_queue_bytes", l.max_write_queue_bytes, 64 * 1024, 1ull << 30);
     range("limits.shutdown_grace_ms", ms(l.shutdown_grace), 0, 600'000);
+    if (l.lingering_close_bytes) range("limits.lingering_close_bytes", *l.lingering_close_bytes, 0, 1ull << 34);
+    range("limits.lingering_close_timeout_ms", ms(l.lingering_close_timeout), 0, 600'000);
     range("limits.threads", l.threads, 0, 256);
   }
 

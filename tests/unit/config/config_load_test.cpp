@@ -65,6 +65,8 @@ limits:
   max_connections: 100
   max_write_queue_bytes: 65536
   shutdown_grace_ms: 0
+  lingering_close_bytes: 2097152
+  lingering_close_timeout_ms: 250
   threads: 2
 security:
   allowed_hosts: [mcp.example.com, "mcp.example.com:8443", "[::1]:8080"]
@@ -105,6 +107,8 @@ routes:
   EXPECT_EQ(c.limits.max_connections, 100u);
   EXPECT_EQ(c.limits.max_write_queue_bytes, 65536u);
   EXPECT_EQ(c.limits.shutdown_grace, std::chrono::milliseconds(0));
+  EXPECT_EQ(c.limits.lingering_close_bytes, std::optional<std::size_t>(2097152));
+  EXPECT_EQ(c.limits.lingering_close_timeout, std::chrono::milliseconds(250));
   EXPECT_EQ(c.limits.threads, 2u);
   EXPECT_EQ(c.security.allowed_hosts,
             (std::vector<std::string>{"mcp.example.com", "mcp.example.com:8443", "[::1]:8080"}));
@@ -172,6 +176,8 @@ TEST(ConfigLoad, DefaultConfig) {
   EXPECT_EQ(c.limits.max_connections, 10000u);
   EXPECT_EQ(c.limits.max_write_queue_bytes, 8u * 1024 * 1024);
   EXPECT_EQ(c.limits.shutdown_grace, std::chrono::seconds(10));
+  EXPECT_FALSE(c.limits.lingering_close_bytes);  // follows max_body_bytes
+  EXPECT_EQ(c.limits.lingering_close_timeout, std::chrono::seconds(5));
   EXPECT_EQ(c.limits.threads, 0u);
   EXPECT_EQ(c.sessions.idle_timeout, std::chrono::seconds(1800));
   EXPECT_EQ(c.sessions.max_sessions, 10000u);

@@ -203,7 +203,8 @@ TEST(RedactedDump, ShowsEveryKey) {
                           "port: 8080", "allow_insecure: false", "limits:", "max_body_bytes: 4194304",
                           "max_header_bytes: 16384", "read_timeout_ms: 30000", "idle_timeout_ms: 60000",
                           "write_timeout_ms: 30000", "max_connections: 10000", "max_write_queue_bytes: 8388608",
-                          "shutdown_grace_ms: 10000", "threads: 0", "security:", "allowed_hosts: []",
+                          "shutdown_grace_ms: 10000", "lingering_close_bytes: 16777216",
+                          "lingering_close_timeout_ms: 5000", "threads: 0", "security:", "allowed_hosts: []",
                           "allowed_origins: []", "allow_loopback_names: true", "trusted_proxies: []", "sessions:",
                           "idle_timeout_s: 1800", "max_sessions: 10000", "max_sessions_per_client: 1000", "routes:",
                           "path: /mcp", "modules: [demo]"}) {
