@@ -336,13 +336,17 @@ std::function<void()> ModernServer::handle_request(rpc::Request request, Request
       }
       round_trip->input_responses = answers->get_object();
     }
-    RequestBinding binding{method, params_digest(request.params), principal_binding(principal)};
+    // The digest (canonical JSON + SHA-256) is only needed when a state is opened or sealed,
+    // which most calls never do; keep what it covers and hash it on demand.
+    auto bound = std::make_shared<const json::object>(bound_params(request.params));
+    RequestBinding binding{method, {}, principal_binding(principal)};
     if (const json::value* state = request.params.if_contains("requestState")) {
       // Attacker-controlled until it verifies (mrtr.mdx §Security Considerations).
       if (!state->is_string()) {
         decorated->respond(invalid_params(request.id, "requestState must be a string"));
         return nothing;
       }
+      binding.params_digest = digest_of_bound_params(*bound);
       auto opened = sealer_->open(binding, state->get_string());
       if (!opened) {
         decorated->respond(rpc::make_error(request.id, opened.error().code, opened.error().message));
@@ -350,7 +354,8 @@ std::function<void()> ModernServer::handle_request(rpc::Request request, Request
       }
       round_trip->request_state = std::move(*opened);
     }
-    round_trip->seal = [sealer = sealer_, binding = std::move(binding)](std::string_view state) {
+    round_trip->seal = [sealer = sealer_, binding = std::move(binding), bound](std::string_view state) mutable {
+      if (binding.params_digest.empty()) binding.params_digest = digest_of_bound_params(*bound);
       return sealer->seal(binding, state);
     };
     session->round_trip = std::move(round_trip);

@@ -96,16 +96,22 @@ Error invalid_state(std::string why) {
 
 }  // namespace
 
-std::string params_digest(const json::object& params) {
+json::object bound_params(const json::object& params) {
   json::object salient;
   for (const auto& kv : params) {
     if (kv.key() == "_meta" || kv.key() == "inputResponses" || kv.key() == "requestState") continue;
     salient.emplace(kv.key(), kv.value());
   }
+  return salient;
+}
+
+std::string digest_of_bound_params(const json::object& bound) {
   std::string text;
-  canonical(salient, text);
+  canonical(bound, text);
   return core::sha256_hex(text);
 }
+
+std::string params_digest(const json::object& params) { return digest_of_bound_params(bound_params(params)); }
 
 std::string principal_binding(const Principal* principal) {
   if (principal == nullptr) return {};

@@ -39,6 +39,10 @@ struct RequestBinding {
 // recursively), leaving out what changes between rounds of one request: `_meta`,
 // `inputResponses` and `requestState`.
 std::string params_digest(const json::object& params);
+// The two halves of params_digest(), so a caller can keep the (cheap) copy of what is bound and
+// hash it only when a state is actually sealed or opened.
+json::object bound_params(const json::object& params);
+std::string digest_of_bound_params(const json::object& bound);
 
 // Who a state belongs to: issuer and subject of the principal, or "" without one.
 std::string principal_binding(const Principal* principal);
