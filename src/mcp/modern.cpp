@@ -41,7 +41,8 @@ struct CacheHint {
 // `_meta.io.modelcontextprotocol/serverInfo` (basic/index.mdx §Per-response protocol fields).
 class ModernOutbound final : public Outbound {
  public:
-  ModernOutbound(std::shared_ptr<Outbound> inner, std::optional<CacheHint> cache, json::object server_info)
+  ModernOutbound(std::shared_ptr<Outbound> inner, std::optional<CacheHint> cache,
+                 std::shared_ptr<const json::object> server_info)
       : inner_(std::move(inner)), cache_(cache), server_info_(std::move(server_info)) {}
 
   void send(json::object message) override { inner_->send(std::move(message)); }
@@ -72,13 +73,13 @@ class ModernOutbound final : public Outbound {
     }
     json::value& meta = out["_meta"];
     if (meta.is_null()) meta = json::object{};
-    if (json::object* m = meta.if_object(); m && !m->contains(kMetaServerInfo)) (*m)[kMetaServerInfo] = server_info_;
+    if (json::object* m = meta.if_object(); m && !m->contains(kMetaServerInfo)) (*m)[kMetaServerInfo] = *server_info_;
     result = std::move(out);
   }
 
   std::shared_ptr<Outbound> inner_;
   std::optional<CacheHint> cache_;
-  json::object server_info_;
+  std::shared_ptr<const json::object> server_info_;
 };
 
 }  // namespace
@@ -270,7 +271,10 @@ std::function<void()> ModernServer::handle_request(rpc::Request request, Request
                                                    std::shared_ptr<Outbound> out) {
   auto nothing = [] {};
   const std::string method = request.method;
-  const json::object server_info = server_info_json(server_->info);
+  // serverInfo is fixed once the route is assembled; build it on first use, not per request.
+  std::call_once(server_info_once_, [this] {
+    server_info_ = std::make_shared<const json::object>(server_info_json(server_->info));
+  });
 
   if (!serves(method)) {
     // Removed methods are unknown methods on this wire (basic/index.mdx; versioning.mdx asks a
@@ -297,7 +301,7 @@ std::function<void()> ModernServer::handle_request(rpc::Request request, Request
     else cache = CacheHint{options_.list_ttl, principal ? "private" : "public"};
     if (retry) cache = CacheHint{std::chrono::milliseconds(0), "private"};
   }
-  auto decorated = std::make_shared<ModernOutbound>(std::move(out), cache, server_info);
+  auto decorated = std::make_shared<ModernOutbound>(std::move(out), cache, server_info_);
 
   if (method == "server/discover") {
     decorated->respond(rpc::make_result(request.id, discover_result(principal)));

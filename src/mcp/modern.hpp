@@ -12,6 +12,7 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -115,6 +116,8 @@ class ModernServer {
   ModernOptions options_;
   // Shared with the cancellations handed to transports, which may outlive this object.
   std::shared_ptr<SubscriptionRegistry> subscriptions_;
+  std::once_flag server_info_once_;
+  std::shared_ptr<const json::object> server_info_;
 };
 
 }  // namespace bastion::mcp
