@@ -3,6 +3,7 @@
 #include <atomic>
 #include <charconv>
 #include <cmath>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -292,11 +293,27 @@ struct ModernHttp::Impl {
     return std::nullopt;
   }
 
+  // The x-mcp-header parameters of a tool, derived from its schema once and kept while the
+  // tool is registered (this runs on every tools/call).
+  using ParamHeaders = std::shared_ptr<const std::vector<mcp::ParamHeader>>;
+  ParamHeaders param_headers_of(const std::shared_ptr<const Tool>& tool) {
+    std::lock_guard lock(param_headers_mutex);
+    auto it = param_headers_cache.find(tool.get());
+    if (it != param_headers_cache.end() && it->second.first.lock() == tool) return it->second.second;
+    auto parsed = mcp::param_headers(tool->input_schema);
+    ParamHeaders headers = parsed ? std::make_shared<const std::vector<mcp::ParamHeader>>(std::move(*parsed)) : nullptr;
+    std::erase_if(param_headers_cache, [](auto& kv) { return kv.second.first.expired(); });
+    param_headers_cache[tool.get()] = {tool, headers};
+    return headers;
+  }
+  std::mutex param_headers_mutex;
+  std::map<const Tool*, std::pair<std::weak_ptr<const Tool>, ParamHeaders>> param_headers_cache;
+
   std::optional<std::string> check_param_headers(const http::Request& req, const rpc::Request& request) {
     auto name = string_param(request.params, "name");
     auto tool = name ? server->find_tool(*name) : nullptr;
     if (!tool) return std::nullopt;  // unknown tool: -32602 from the dispatcher
-    auto headers = mcp::param_headers(tool->input_schema);
+    auto headers = param_headers_of(tool);
     if (!headers) return std::nullopt;  // refused at registration; nothing to check against
     json::object no_arguments;
     const json::object* arguments = &no_arguments;
