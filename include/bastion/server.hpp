@@ -79,6 +79,7 @@ class ServerDefinition {
   std::vector<std::shared_ptr<const ResourceTemplate>> templates_;
   std::vector<std::shared_ptr<const Prompt>> prompts_;
   std::vector<std::weak_ptr<CatalogueObserver>> observers_;
+  std::size_t prune_at_ = 64;  // sweep expired observers when the list reaches this size
 };
 
 }  // namespace bastion

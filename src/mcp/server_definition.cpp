@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <stdexcept>
 
 #include "bastion/server.hpp"
@@ -165,8 +166,12 @@ void ServerDefinition::notify_resource_updated(const std::string& uri) {
 
 void ServerDefinition::subscribe(std::weak_ptr<CatalogueObserver> observer) {
   std::lock_guard lock(mutex_);
-  // Drop observers that are gone while we are here, so the list stays as long as the live set.
-  std::erase_if(observers_, [](auto& w) { return w.expired(); });
+  // Drop observers that are gone, but only when the list has doubled since the last sweep:
+  // sweeping on every subscribe made opening n sessions cost O(n^2).
+  if (observers_.size() >= prune_at_) {
+    std::erase_if(observers_, [](auto& w) { return w.expired(); });
+    prune_at_ = std::max<std::size_t>(64, 2 * observers_.size());
+  }
   observers_.push_back(std::move(observer));
 }
 

@@ -294,3 +294,23 @@ TEST_F(DispatcherTest, ListChangedReachesInitializedSessions) {
   def->notify_resource_updated("test://static");
   EXPECT_EQ(sink->size(), 2u);
 }
+
+TEST(ServerDefinitionObservers, GoneObserversAreSweptAndLiveOnesStillNotified) {
+  struct Counter : CatalogueObserver {
+    int changes = 0;
+    void tools_changed() override { ++changes; }
+    void prompts_changed() override {}
+    void resources_changed() override {}
+    void resource_updated(const std::string&) override {}
+  };
+  ServerDefinition def;
+  auto live = std::make_shared<Counter>();
+  def.subscribe(live);
+  for (int i = 0; i < 1000; ++i) def.subscribe(std::make_shared<Counter>());  // each gone at once
+  Tool t;
+  t.name = "t";
+  t.description = "d";
+  t.handler = [](const json::object&, RequestContext&) -> ToolOutcome { return ToolResult::text(""); };
+  def.add_tool(t);
+  EXPECT_EQ(live->changes, 1);
+}
