@@ -29,6 +29,16 @@ now() { date +%s; }
 add_stage() { stages+=("$1|$2|$3|$4"); }
 banner() { printf '\n==== %s ====\n' "$*"; }
 
+# Adds a test stage's counts to the totals. A non-zero exit without a counted failure (a crash,
+# a test-discovery error) still counts as one failure.
+record_stage() {  # name exit-code passed failed start-time label
+  local name=$1 rc=$2 passed=$3 failed=$4 started=$5 label=$6
+  if (( rc != 0 && failed == 0 )); then failed=1; fi
+  total_passed=$((total_passed + passed))
+  total_failed=$((total_failed + failed))
+  add_stage "$name" "$([[ $rc == 0 ]] && echo PASS || echo FAIL)" $(( $(now) - started )) "$label: ${passed} passed, ${failed} failed"
+}
+
 summary() {
   banner "summary"
   for s in "${stages[@]}"; do
@@ -80,11 +90,7 @@ else
     passed=0
     failed=1
   fi
-  # ctest failing without a failed test (e.g. discovery error) still counts as a failure.
-  if (( rc != 0 && failed == 0 )); then failed=1; fi
-  total_passed=$((total_passed + passed))
-  total_failed=$((total_failed + failed))
-  add_stage unit "$([[ $rc == 0 ]] && echo PASS || echo FAIL)" $(( $(now) - t )) "ctest: ${passed} passed, ${failed} failed"
+  record_stage unit "$rc" "$passed" "$failed" "$t" ctest
 fi
 
 # ---- 4. end-to-end --------------------------------------------------------------------------------
@@ -104,10 +110,7 @@ else
     passed=0
     failed=1
   fi
-  if (( rc != 0 && failed == 0 )); then failed=1; fi
-  total_passed=$((total_passed + passed))
-  total_failed=$((total_failed + failed))
-  add_stage e2e "$([[ $rc == 0 ]] && echo PASS || echo FAIL)" $(( $(now) - t )) "e2e: ${passed} passed, ${failed} failed"
+  record_stage e2e "$rc" "$passed" "$failed" "$t" e2e
 fi
 
 summary

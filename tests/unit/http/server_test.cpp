@@ -1,6 +1,7 @@
 // Server tests over real sockets on 127.0.0.1, port 0. Timeouts are shortened where a test
 // exercises them; every wait is bounded and nothing asserts on speed.
 #include "http/server.hpp"
+#include "test_certificate.hpp"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -24,9 +25,6 @@
 #include <vector>
 
 #include <gtest/gtest.h>
-#include <openssl/evp.h>
-#include <openssl/pem.h>
-#include <openssl/x509.h>
 #include <boost/asio/ssl/context.hpp>
 #include <boost/asio/ssl/stream.hpp>
 
@@ -956,50 +954,14 @@ TEST(HttpServerConstruction, RefusesNegativeLingeringTimeout) {
 
 // Over TLS the discarding comes before the close_notify; the client gets the whole 413 and a
 // proper TLS close.
-struct LingerCertificate {
-  std::filesystem::path directory;
-  std::string certificate;
-  std::string key;
-  ~LingerCertificate() {
-    std::error_code ignored;
-    std::filesystem::remove_all(directory, ignored);
-  }
-};
 
-std::unique_ptr<LingerCertificate> make_linger_certificate() {
-  auto files = std::make_unique<LingerCertificate>();
-  files->directory =
-      std::filesystem::temp_directory_path() / ("bastion-http-linger-tls-" + std::to_string(::getpid()));
-  std::filesystem::create_directories(files->directory);
-  files->certificate = (files->directory / "cert.pem").string();
-  files->key = (files->directory / "key.pem").string();
-  std::unique_ptr<EVP_PKEY, decltype(&EVP_PKEY_free)> key(EVP_EC_gen("P-256"), EVP_PKEY_free);
-  std::unique_ptr<X509, decltype(&X509_free)> cert(X509_new(), X509_free);
-  if (!key || !cert) return nullptr;
-  X509_set_version(cert.get(), 2);
-  ASN1_INTEGER_set(X509_get_serialNumber(cert.get()), 1);
-  X509_gmtime_adj(X509_getm_notBefore(cert.get()), -60);
-  X509_gmtime_adj(X509_getm_notAfter(cert.get()), 3600);
-  X509_set_pubkey(cert.get(), key.get());
-  X509_NAME* name = X509_get_subject_name(cert.get());
-  X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, reinterpret_cast<const unsigned char*>("localhost"), -1, -1, 0);
-  X509_set_issuer_name(cert.get(), name);
-  if (X509_sign(cert.get(), key.get(), EVP_sha256()) == 0) return nullptr;
-  std::FILE* cert_file = std::fopen(files->certificate.c_str(), "w");
-  std::FILE* key_file = std::fopen(files->key.c_str(), "w");
-  bool ok = cert_file && key_file && PEM_write_X509(cert_file, cert.get()) == 1 &&
-            PEM_write_PrivateKey(key_file, key.get(), nullptr, nullptr, 0, nullptr, nullptr) == 1;
-  if (cert_file) std::fclose(cert_file);
-  if (key_file) std::fclose(key_file);
-  return ok ? std::move(files) : nullptr;
-}
 
 TEST(HttpServerTlsLinger, ClientStreamingOversizedBodyOverTlsReceivesComplete413) {
   namespace asio = boost::asio;
   namespace beast = boost::beast;
   namespace ssl = asio::ssl;
   using tcp = asio::ip::tcp;
-  auto files = make_linger_certificate();
+  auto files = testing::make_self_signed_certificate("linger-tls");
   ASSERT_TRUE(files);
   Limits limits = lingering_limits();
   Server server(limits, echo_handler(), 2);
