@@ -71,4 +71,26 @@ std::optional<std::string> base64_decode(std::string_view in) {
   return out;
 }
 
+std::string base64url_encode(std::string_view in) {
+  std::string out = base64_encode(in);
+  while (!out.empty() && out.back() == '=') out.pop_back();
+  for (char& c : out) {
+    if (c == '+') c = '-';
+    else if (c == '/') c = '_';
+  }
+  return out;
+}
+
+std::optional<std::string> base64url_decode(std::string_view in) {
+  if (in.size() % 4 == 1) return std::nullopt;
+  std::string standard;
+  standard.reserve(in.size() + 2);
+  for (char c : in) {
+    if (c == '+' || c == '/' || c == '=') return std::nullopt;
+    standard += c == '-' ? '+' : c == '_' ? '/' : c;
+  }
+  while (standard.size() % 4 != 0) standard += '=';
+  return base64_decode(standard);
+}
+
 }  // namespace bastion::core
