@@ -72,12 +72,13 @@ std::shared_ptr<const JwksSnapshot> JwksCache::keys_for(std::string_view kid) {
     auto again = current();
     if (again && (kid.empty() || again->has_kid(kid))) return again;
     const auto t = now();
-    if (last_on_demand_ && t - *last_on_demand_ < options_.unknown_kid_refetch_interval) {
+    auto& last = again ? last_unknown_kid_ : last_empty_fetch_;
+    if (last && t - *last < options_.unknown_kid_refetch_interval) {
       ++throttled_;
       return again;
     }
-    last_on_demand_ = t;
-    ++unknown_kid_refetches_;
+    last = t;
+    if (again) ++unknown_kid_refetches_;
   }
   refresh();
   return current();

@@ -90,7 +90,9 @@ class JwksCache {
 
   std::mutex fetch_mutex_;  // one fetch at a time
   std::string jwks_uri_;    // under fetch_mutex_
-  std::optional<std::chrono::system_clock::time_point> last_on_demand_;  // under fetch_mutex_
+  // Last on-demand fetch, under fetch_mutex_: one clock for "no set at all" (issuer down at
+  // start) and one for unknown kids, so a first fetch does not delay a rotation right after it.
+  std::optional<std::chrono::system_clock::time_point> last_empty_fetch_, last_unknown_kid_;
 
   std::atomic<std::uint64_t> fetches_ok_{0}, fetches_failed_{0}, unknown_kid_refetches_{0}, throttled_{0},
       keys_skipped_{0};
