@@ -134,7 +134,7 @@ class Parser {
     ServerOverride top;
     bool have_listeners = false, have_routes = false;
     std::vector<ServerOverride> route_servers;
-    const auto entries = map_entries(item, {"server", "logging", "listeners", "limits", "security", "sessions", "routes"});
+    const auto entries = map_entries(item, {"server", "logging", "listeners", "limits", "security", "sessions", "auth", "routes"});
     for (const auto& e : entries) {
       if (e.key == "server") {
         top = parse_server(e.value);
@@ -149,6 +149,8 @@ class Parser {
         parse_security(e.value);
       } else if (e.key == "sessions") {
         parse_sessions(e.value);
+      } else if (e.key == "auth") {
+        parse_auth(e.value);
       } else if (e.key == "routes") {
         have_routes = !e.value.node.IsNull();
         route_servers = parse_routes(e.value);
@@ -574,7 +576,7 @@ class Parser {
       RouteConfig route;
       ServerOverride own;
       bool have_path = false, have_modules = false;
-      for (const auto& e : map_entries(element, {"path", "server", "modules", "module_settings"})) {
+      for (const auto& e : map_entries(element, {"path", "server", "modules", "module_settings", "auth"})) {
         if (e.key == "path") {
           have_path = true;
           if (auto v = string_value(e.value)) route.path = *v;
@@ -585,6 +587,8 @@ class Parser {
           route.modules = string_list(e.value);
         } else if (e.key == "module_settings") {
           parse_module_settings(e.value, route);
+        } else if (e.key == "auth") {
+          route.auth = parse_route_auth(e.value);
         }
       }
       if (element.node.IsMap() || element.node.IsNull()) {
@@ -597,6 +601,144 @@ class Parser {
       overrides.push_back(std::move(own));
     }
     return overrides;
+  }
+
+  std::optional<std::chrono::seconds> seconds_value(const Item& item) {
+    auto v = uint_value(item, static_cast<std::uint64_t>(INT32_MAX));
+    if (!v) return std::nullopt;
+    return std::chrono::seconds(static_cast<std::int64_t>(*v));
+  }
+
+  void parse_auth(const Item& item) {
+    auto& auth = config_.auth;
+    for (const auto& e : map_entries(item, {"issuers", "max_token_bytes", "token_cache_entries", "token_cache_max_age_s"})) {
+      if (e.key == "issuers") {
+        auth.issuers.clear();
+        for (const Item& element : list_items(e.value)) auth.issuers.push_back(parse_issuer(element));
+      } else if (e.key == "max_token_bytes") {
+        if (auto v = uint_value(e.value, 1024 * 1024)) auth.max_token_bytes = *v;
+      } else if (e.key == "token_cache_entries") {
+        if (auto v = uint_value(e.value, 10'000'000)) auth.token_cache_entries = *v;
+      } else if (auto v = seconds_value(e.value)) {
+        auth.token_cache_max_age = *v;
+      }
+    }
+  }
+
+  IssuerConfig parse_issuer(const Item& item) {
+    IssuerConfig out;
+    bool have_name = false, have_issuer = false;
+    for (const auto& e : map_entries(item, {"name", "issuer", "jwks_uri", "discovery", "algorithms", "audiences", "profile",
+                                            "allow_http_loopback", "ca_file", "refresh_interval_s",
+                                            "unknown_kid_refetch_interval_s", "max_staleness_s", "clock_skew_s",
+                                            "fetch_timeout_ms", "require_at_jwt", "introspection"})) {
+      const std::string& k = e.key;
+      if (k == "name") {
+        have_name = true;
+        if (auto v = string_value(e.value)) out.name = *v;
+      } else if (k == "issuer") {
+        have_issuer = true;
+        if (auto v = string_value(e.value)) out.issuer = *v;
+      } else if (k == "jwks_uri") {
+        if (auto v = string_value(e.value)) out.jwks_uri = *v;
+      } else if (k == "profile") {
+        if (auto v = string_value(e.value)) out.profile = *v;
+      } else if (k == "ca_file") {
+        if (auto v = string_value(e.value)) {
+          out.ca_file = absolute_file(*v);
+          require_readable_file(e.value, out.ca_file);
+        }
+      } else if (k == "algorithms") {
+        out.algorithms = string_list(e.value);
+      } else if (k == "audiences") {
+        out.audiences = string_list(e.value);
+      } else if (k == "discovery" || k == "allow_http_loopback" || k == "require_at_jwt") {
+        if (auto v = bool_value(e.value)) (k == "discovery" ? out.discovery : k == "require_at_jwt" ? out.require_at_jwt : out.allow_http_loopback) = *v;
+      } else if (k == "fetch_timeout_ms") {
+        if (auto v = uint_value(e.value, 600'000)) out.fetch_timeout = std::chrono::milliseconds(static_cast<std::int64_t>(*v));
+      } else if (k == "introspection") {
+        out.introspection = parse_introspection(e.value);
+      } else if (auto v = seconds_value(e.value)) {
+        if (k == "refresh_interval_s") out.refresh_interval = *v;
+        else if (k == "unknown_kid_refetch_interval_s") out.unknown_kid_refetch_interval = *v;
+        else if (k == "max_staleness_s") out.max_staleness = *v;
+        else out.clock_skew = *v;
+      }
+    }
+    if (item.node.IsMap() || item.node.IsNull()) {
+      if (!have_name) fail_at(item.mark, item.path, "missing required key 'name'", item.path + ".name");
+      if (!have_issuer) fail_at(item.mark, item.path, "missing required key 'issuer'", item.path + ".issuer");
+    }
+    return out;
+  }
+
+  std::optional<IntrospectionConfig> parse_introspection(const Item& item) {
+    if (item.node.IsNull()) return std::nullopt;
+    IntrospectionConfig out;
+    for (const auto& e : map_entries(item, {"endpoint", "client_id", "client_secret", "max_cache_s"})) {
+      if (e.key == "max_cache_s") {
+        if (auto v = seconds_value(e.value)) out.max_cache = *v;
+      } else if (e.key == "client_secret") {
+        // A secret (DESIGN.md §5): never a literal in a file that gets copied or committed.
+        if (e.value.node.IsScalar() && !has_reference(e.value.node.Scalar())) {
+          fail(e.value, "a secret: write it as a reference (${env:NAME} or ${file:/path}), not as a literal");
+          continue;
+        }
+        if (auto v = string_value(e.value)) out.client_secret = *v;
+      } else if (auto v = string_value(e.value)) {
+        (e.key == "endpoint" ? out.endpoint : out.client_id) = *v;
+      }
+    }
+    return out;
+  }
+
+  std::vector<ScopeRuleConfig> scope_rules(const Item& item) {
+    std::vector<ScopeRuleConfig> out;
+    if (item.node.IsNull()) return out;
+    if (!check_tag(item)) return out;
+    if (!item.node.IsMap()) {
+      fail(item, "expected a map of pattern -> list of scopes, got " + describe(item.node));
+      return out;
+    }
+    std::set<std::string> seen;
+    for (auto it = item.node.begin(); it != item.node.end(); ++it) {
+      const YAML::Node key = it->first;
+      if (!key.IsScalar()) {
+        fail_at(key.Mark(), item.path, "keys must be plain names, got " + describe(key), item.path);
+        continue;
+      }
+      const std::string path = join_path(item.path, key.Scalar());
+      if (!seen.insert(key.Scalar()).second) {
+        fail_at(key.Mark(), item.path, "duplicate key '" + key.Scalar() + "'", path);
+        continue;
+      }
+      Item child{it->second, it->second.IsNull() ? key.Mark() : it->second.Mark(), path};
+      remember(child);
+      out.push_back(ScopeRuleConfig{key.Scalar(), string_list(child)});
+    }
+    return out;
+  }
+
+  std::optional<RouteAuthConfig> parse_route_auth(const Item& item) {
+    RouteAuthConfig out;
+    for (const auto& e : map_entries(item, {"issuers", "audiences", "scopes", "method_scopes", "tool_scopes", "prompt_scopes",
+                                            "resource_scopes", "filter_lists", "resource_name", "resource_documentation",
+                                            "primary"})) {
+      const std::string& k = e.key;
+      if (k == "issuers") out.issuers = string_list(e.value);
+      else if (k == "audiences") out.audiences = string_list(e.value);
+      else if (k == "scopes") out.scopes = string_list(e.value);
+      else if (k == "method_scopes") out.method_scopes = scope_rules(e.value);
+      else if (k == "tool_scopes") out.tool_scopes = scope_rules(e.value);
+      else if (k == "prompt_scopes") out.prompt_scopes = scope_rules(e.value);
+      else if (k == "resource_scopes") out.resource_scopes = scope_rules(e.value);
+      else if (k == "filter_lists" || k == "primary") {
+        if (auto v = bool_value(e.value)) (k == "primary" ? out.primary : out.filter_lists) = *v;
+      } else if (auto v = string_value(e.value)) {
+        (k == "resource_name" ? out.resource_name : out.resource_documentation) = *v;
+      }
+    }
+    return out;
   }
 
   void parse_module_settings(const Item& item, RouteConfig& route) {

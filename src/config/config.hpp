@@ -100,12 +100,67 @@ struct ServerConfig {
   std::string instructions;
 };
 
+// OAuth 2.1 resource server (docs/configuration.md "auth"). Plain strings here; the app turns
+// them into auth::IssuerSettings (algorithm and profile names were checked by validate()).
+struct IntrospectionConfig {
+  std::string endpoint;       // empty: the issuer's introspection_endpoint from discovery
+  std::string client_id;
+  std::string client_secret;  // a secret: only as a ${env:}/${file:} reference in the file
+  std::chrono::seconds max_cache{60};
+};
+
+struct IssuerConfig {
+  std::string name;
+  std::string issuer;
+  std::string jwks_uri;
+  bool discovery = true;
+  std::vector<std::string> algorithms{"RS256"};
+  std::vector<std::string> audiences;
+  std::string profile = "generic";  // generic | keycloak | entra | auth0 | okta
+  bool allow_http_loopback = false;
+  std::string ca_file;
+  std::chrono::seconds refresh_interval{300};
+  std::chrono::seconds unknown_kid_refetch_interval{30};
+  std::chrono::seconds max_staleness{24 * 3600};
+  std::chrono::seconds clock_skew{60};
+  std::chrono::milliseconds fetch_timeout{3000};
+  bool require_at_jwt = false;
+  std::optional<IntrospectionConfig> introspection;
+};
+
+struct AuthConfig {
+  std::vector<IssuerConfig> issuers;
+  std::size_t max_token_bytes = 8 * 1024;
+  std::size_t token_cache_entries = 10'000;     // verified tokens per route
+  std::chrono::seconds token_cache_max_age{300};
+};
+
+struct ScopeRuleConfig {
+  std::string pattern;  // `*` matches any run of characters
+  std::vector<std::string> scopes;
+};
+
+struct RouteAuthConfig {
+  std::vector<std::string> issuers;    // names from auth.issuers; empty: all of them
+  std::vector<std::string> audiences;  // accepted besides the route's canonical URI
+  std::vector<std::string> scopes;     // every request on the route
+  std::vector<ScopeRuleConfig> method_scopes;
+  std::vector<ScopeRuleConfig> tool_scopes;
+  std::vector<ScopeRuleConfig> prompt_scopes;
+  std::vector<ScopeRuleConfig> resource_scopes;
+  bool filter_lists = true;
+  std::string resource_name;
+  std::string resource_documentation;
+  bool primary = false;  // also served at /.well-known/oauth-protected-resource
+};
+
 struct RouteConfig {
   std::string path;                  // "/mcp"
   ServerConfig server;               // the top-level `server` block, with the route's overrides
   std::vector<std::string> modules;  // built-in module names, in install order
   // Per-module settings (ModuleOptions.settings); only for modules listed in `modules`.
   std::map<std::string, json::object> module_settings;
+  std::optional<RouteAuthConfig> auth;  // set: the route requires a bearer token
 };
 
 enum class LogLevel { trace, debug, info, warn, error, critical, off };
@@ -123,6 +178,7 @@ struct Config {
   LimitsConfig limits;
   SecurityConfig security;
   SessionsConfig sessions;
+  AuthConfig auth;
   std::vector<RouteConfig> routes;
 
   // Key path ("routes[0].module_settings.demo.token") -> the text as written, for every string

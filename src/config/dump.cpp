@@ -67,6 +67,15 @@ class Dumper {
     number("max_sessions_per_client", c.sessions.max_sessions_per_client);
     out_ << YAML::EndMap;
 
+    out_ << YAML::Key << "auth" << YAML::Value << YAML::BeginMap;
+    out_ << YAML::Key << "issuers" << YAML::Value << YAML::BeginSeq;
+    for (std::size_t i = 0; i < c.auth.issuers.size(); ++i) issuer("auth.issuers[" + std::to_string(i) + "]", c.auth.issuers[i]);
+    out_ << YAML::EndSeq;
+    number("max_token_bytes", c.auth.max_token_bytes);
+    number("token_cache_entries", c.auth.token_cache_entries);
+    number("token_cache_max_age_s", c.auth.token_cache_max_age.count());
+    out_ << YAML::EndMap;
+
     out_ << YAML::Key << "routes" << YAML::Value << YAML::BeginSeq;
     for (std::size_t i = 0; i < c.routes.size(); ++i) route("routes[" + std::to_string(i) + "]", c.routes[i]);
     out_ << YAML::EndSeq;
@@ -131,6 +140,62 @@ class Dumper {
     out_ << YAML::EndMap;
   }
 
+  void issuer(const std::string& path, const IssuerConfig& is) {
+    out_ << YAML::BeginMap;
+    keyed_field(path, "name", is.name);
+    keyed_field(path, "issuer", is.issuer);
+    if (!is.jwks_uri.empty()) keyed_field(path, "jwks_uri", is.jwks_uri);
+    out_ << YAML::Key << "discovery" << YAML::Value << is.discovery;
+    string_list(path + ".algorithms", "algorithms", is.algorithms);
+    string_list(path + ".audiences", "audiences", is.audiences);
+    keyed_field(path, "profile", is.profile);
+    out_ << YAML::Key << "allow_http_loopback" << YAML::Value << is.allow_http_loopback;
+    if (!is.ca_file.empty()) keyed_field(path, "ca_file", is.ca_file);
+    number("refresh_interval_s", is.refresh_interval.count());
+    number("unknown_kid_refetch_interval_s", is.unknown_kid_refetch_interval.count());
+    number("max_staleness_s", is.max_staleness.count());
+    number("clock_skew_s", is.clock_skew.count());
+    number("fetch_timeout_ms", is.fetch_timeout.count());
+    out_ << YAML::Key << "require_at_jwt" << YAML::Value << is.require_at_jwt;
+    if (is.introspection) {
+      const std::string ip = path + ".introspection";
+      out_ << YAML::Key << "introspection" << YAML::Value << YAML::BeginMap;
+      if (!is.introspection->endpoint.empty()) keyed_field(ip, "endpoint", is.introspection->endpoint);
+      keyed_field(ip, "client_id", is.introspection->client_id);
+      // Always a reference when loaded from a file; a secret set in code is never printed.
+      out_ << YAML::Key << "client_secret" << YAML::Value;
+      if (auto it = config_.references.find(ip + ".client_secret"); it != config_.references.end()) text(it->second);
+      else out_ << kRedacted;
+      number("max_cache_s", is.introspection->max_cache.count());
+      out_ << YAML::EndMap;
+    }
+    out_ << YAML::EndMap;
+  }
+
+  void scope_rules(const std::string& path, const char* key, const std::vector<ScopeRuleConfig>& rules) {
+    out_ << YAML::Key << key << YAML::Value;
+    if (rules.empty()) out_ << YAML::Flow;
+    out_ << YAML::BeginMap;
+    for (const auto& r : rules) string_list(path + "." + r.pattern, r.pattern.c_str(), r.scopes);
+    out_ << YAML::EndMap;
+  }
+
+  void route_auth(const std::string& path, const RouteAuthConfig& a) {
+    out_ << YAML::Key << "auth" << YAML::Value << YAML::BeginMap;
+    string_list(path + ".issuers", "issuers", a.issuers);
+    string_list(path + ".audiences", "audiences", a.audiences);
+    string_list(path + ".scopes", "scopes", a.scopes);
+    scope_rules(path + ".method_scopes", "method_scopes", a.method_scopes);
+    scope_rules(path + ".tool_scopes", "tool_scopes", a.tool_scopes);
+    scope_rules(path + ".prompt_scopes", "prompt_scopes", a.prompt_scopes);
+    scope_rules(path + ".resource_scopes", "resource_scopes", a.resource_scopes);
+    out_ << YAML::Key << "filter_lists" << YAML::Value << a.filter_lists;
+    keyed_field(path, "resource_name", a.resource_name);
+    keyed_field(path, "resource_documentation", a.resource_documentation);
+    out_ << YAML::Key << "primary" << YAML::Value << a.primary;
+    out_ << YAML::EndMap;
+  }
+
   void route(const std::string& path, const RouteConfig& r) {
     out_ << YAML::BeginMap;
     keyed_field(path, "path", r.path);
@@ -149,6 +214,7 @@ class Dumper {
       json_value(path + ".module_settings." + name, settings, false);
     }
     out_ << YAML::EndMap;
+    if (r.auth) route_auth(path + ".auth", *r.auth);
     out_ << YAML::EndMap;
   }
 

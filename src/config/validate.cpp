@@ -111,6 +111,7 @@ class Validator {
     check_sessions();
     check_security();
     check_routes();
+    check_auth();
     return std::move(errors_);
   }
 
@@ -302,6 +303,93 @@ class Validator {
                        "'" + mine + "' is served by " + other_path + " (" + shown(other_path + ".path", other) +
                            ") for the HTTP+SSE transport");
         }
+      }
+    }
+  }
+
+  // An issuer-side URL: https, or http to a loopback host when the issuer allows it (MCP
+  // authorization: every authorization server endpoint uses HTTPS).
+  void check_issuer_url(const std::string& path, const std::string& value, bool allow_http_loopback, bool templated) {
+    std::string checked = value;
+    if (const auto at = checked.find("{tenantid}"); templated && at != std::string::npos)
+      checked.replace(at, 10, "tenant");
+    auto parsed = boost::urls::parse_absolute_uri(checked);
+    if (!parsed || !parsed->has_authority() || parsed->encoded_host().empty()) {
+      report_value(path, value, "'" + value + "' is not an absolute URL");
+      return;
+    }
+    if (parsed->has_fragment() || parsed->has_query()) {
+      report_value(path, value, "'" + value + "' must have no query or fragment");
+      return;
+    }
+    if (checked.find('{') != std::string::npos) {
+      report_value(path, value, "'" + value + "': {tenantid} is only for the entra profile with a jwks_uri");
+      return;
+    }
+    const std::string scheme(parsed->scheme());
+    if (scheme == "https") return;
+    const std::string host(parsed->encoded_host());
+    const bool loopback = host == "localhost" || host.starts_with("127.") || host == "[::1]";
+    if (scheme == "http" && allow_http_loopback && loopback) return;
+    report_value(path, value,
+                 "'" + value + "' must use https (http only to a loopback host with allow_http_loopback: true)");
+  }
+
+  void check_auth() {
+    // Names the resource server implements (src/auth/jose.hpp, src/auth/auth_types.hpp).
+    static const std::set<std::string> kAlgorithms{"RS256", "RS384", "RS512", "PS256", "PS384",
+                                                   "PS512", "ES256", "ES384", "EdDSA"};
+    static const std::set<std::string> kProfiles{"generic", "keycloak", "entra", "auth0", "okta"};
+    std::set<std::string> names;
+    for (std::size_t i = 0; i < config_.auth.issuers.size(); ++i) {
+      const auto& is = config_.auth.issuers[i];
+      const std::string path = "auth.issuers[" + std::to_string(i) + "]";
+      if (is.name.empty()) report(path + ".name", "must not be empty");
+      else if (!names.insert(is.name).second) report_value(path + ".name", is.name, "issuer '" + is.name + "' is listed twice");
+      const bool templated = is.profile == "entra" && !is.jwks_uri.empty();
+      check_issuer_url(path + ".issuer", is.issuer, is.allow_http_loopback, templated);
+      if (!is.jwks_uri.empty()) check_issuer_url(path + ".jwks_uri", is.jwks_uri, is.allow_http_loopback, false);
+      if (is.algorithms.empty()) report(path + ".algorithms", "at least one algorithm is needed");
+      for (std::size_t j = 0; j < is.algorithms.size(); ++j) {
+        if (!kAlgorithms.contains(is.algorithms[j]))
+          report_value(path + ".algorithms[" + std::to_string(j) + "]", is.algorithms[j],
+                       "unsupported algorithm '" + is.algorithms[j] +
+                           "' (expected RS256, RS384, RS512, PS256, PS384, PS512, ES256, ES384 or EdDSA; never none or HS*)");
+      }
+      if (!kProfiles.contains(is.profile))
+        report_value(path + ".profile", is.profile,
+                     "unknown profile '" + is.profile + "' (expected generic, keycloak, entra, auth0 or okta)");
+      if (is.jwks_uri.empty() && !is.discovery && !is.introspection)
+        report(path, "needs jwks_uri, discovery: true or introspection");
+      if (is.refresh_interval.count() == 0) report(path + ".refresh_interval_s", "must be at least 1");
+      if (is.max_staleness < is.refresh_interval)
+        report(path + ".max_staleness_s", "must be at least refresh_interval_s");
+      if (is.clock_skew > std::chrono::seconds(600)) report(path + ".clock_skew_s", "at most 600 seconds");
+      if (is.introspection) {
+        if (is.introspection->client_id.empty()) report(path + ".introspection.client_id", "is required");
+        if (is.introspection->client_secret.empty()) report(path + ".introspection.client_secret", "is required");
+        if (!is.introspection->endpoint.empty())
+          check_issuer_url(path + ".introspection.endpoint", is.introspection->endpoint, is.allow_http_loopback, false);
+        else if (!is.discovery)
+          report(path + ".introspection.endpoint", "is required when discovery is off");
+      }
+    }
+    std::string primary;
+    for (std::size_t i = 0; i < config_.routes.size(); ++i) {
+      const auto& route = config_.routes[i];
+      if (!route.auth) continue;
+      const std::string path = "routes[" + std::to_string(i) + "].auth";
+      if (config_.auth.issuers.empty()) report(path, "a protected route needs at least one issuer in auth.issuers");
+      for (std::size_t j = 0; j < route.auth->issuers.size(); ++j) {
+        if (!names.contains(route.auth->issuers[j]))
+          report_value(path + ".issuers[" + std::to_string(j) + "]", route.auth->issuers[j],
+                       "unknown issuer '" + route.auth->issuers[j] + "' (not in auth.issuers)");
+      }
+      for (const auto& s : route.auth->scopes)
+        if (s.empty() || s.find_first_of(" \"\\") != std::string::npos) report(path + ".scopes", "scopes are single words without quotes");
+      if (route.auth->primary) {
+        if (!primary.empty()) report(path + ".primary", "only one route can be primary (already " + primary + ")");
+        else primary = path;
       }
     }
   }
