@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "auth/route_authenticator.hpp"
+#include "auth/token_verifier.hpp"
 #include "bastion/server.hpp"
 #include "config/config.hpp"
 #include "http/guard.hpp"
@@ -41,6 +43,22 @@ transport::StdioOptions stdio_options(const config::Config& config);
 // Throws ConfigurationError when a module refuses its settings.
 std::shared_ptr<ServerDefinition> build_definition(const config::Config& config, std::size_t route_index);
 
+// auth.issuers[i] -> the resource server's runtime settings (names were validated already).
+auth::IssuerSettings issuer_settings(const config::IssuerConfig& issuer);
+// routes[i].auth -> the route's authentication and scope policy.
+auth::RouteAuthSettings route_auth_settings(const config::Config& config, const config::RouteAuthConfig& route);
+
+// What other parts of the binary hand the HTTP app besides the config.
+struct HttpAppHooks {
+  // Issuers added in code, trusted by every protected route that names them (or names none):
+  // the embedded authorization server adds its own loopback issuer here (allow_http_loopback).
+  std::vector<auth::IssuerSettings> extra_issuers;
+  // Authentication outcomes and authorization denials (observability); never carries a token.
+  auth::AuthEventCallback on_auth_event;
+  // The network seam for JWKS, discovery and introspection; default: http::default_fetcher().
+  http::Fetcher fetcher;
+};
+
 // Everything start-up would build, without binding a port (`bastion check-config`).
 // Throws ConfigurationError.
 void check_startup(const config::Config& config);
@@ -50,7 +68,7 @@ class HttpApp {
  public:
   // Builds every route's definition and endpoint, the guard and the server. Throws
   // ConfigurationError.
-  explicit HttpApp(const config::Config& config);
+  explicit HttpApp(const config::Config& config, HttpAppHooks hooks = {});
   ~HttpApp();
   HttpApp(const HttpApp&) = delete;
   HttpApp& operator=(const HttpApp&) = delete;
@@ -67,10 +85,17 @@ class HttpApp {
   // server (stop accepting, drain for up to limits.shutdown_grace_ms).
   void shutdown_gracefully();
 
+  // Per protected route (route order) and per issuer, for observability; empty without auth.
+  std::vector<std::pair<std::string, auth::AuthStats>> auth_stats() const;
+  std::vector<std::pair<std::string, auth::JwksStats>> jwks_stats() const;
+
  private:
   void handle_health(const std::shared_ptr<http::Exchange>& exchange) const;
 
   config::Config config_;
+  std::shared_ptr<auth::TokenVerifier> verifier_;  // null when no issuer is configured
+  // One per route, null for routes without `auth` (same index as config_.routes).
+  std::vector<std::unique_ptr<auth::RouteAuthenticator>> authenticators_;
   std::vector<std::unique_ptr<transport::McpEndpoint>> endpoints_;
   std::unique_ptr<http::Guard> guard_;
   std::vector<std::uint16_t> ports_;

@@ -548,6 +548,25 @@ struct Dispatcher::Impl {
 
   // ---- lists --------------------------------------------------------------------------
 
+  // The entries `session`'s principal may use (DispatchOptions::may_use), before pagination so
+  // cursors count what the client sees.
+  template <class T, class Name>
+  std::vector<std::shared_ptr<const T>> visible(const Session& session, const std::vector<std::shared_ptr<const T>>& items,
+                                                ListedKind kind, Name name) const {
+    std::vector<std::shared_ptr<const T>> out;
+    out.reserve(items.size());
+    for (const auto& item : items)
+      if (options.may_use(session.principal, kind, name(*item))) out.push_back(item);
+    return out;
+  }
+
+  template <class T, class ToJson, class Name>
+  json::object list(const Session& session, const rpc::Request& req, const std::vector<std::shared_ptr<const T>>& all,
+                    std::string_view key, ToJson to_json, ListedKind kind, Name name) {
+    if (!options.may_use) return list(req, all, key, to_json);
+    return list(req, visible(session, all, kind, name), key, to_json);
+  }
+
   template <class T, class ToJson>
   json::object list(const rpc::Request& req, const std::vector<std::shared_ptr<const T>>& items, std::string_view key,
                     ToJson to_json) {
@@ -628,7 +647,8 @@ void Dispatcher::handle_request(const std::shared_ptr<Session>& session, rpc::Re
     return reply(error_response(req.id, rpc::kInvalidRequest, "Invalid Request: the session is already initialized"));
   if (m == "tools/list") {
     if (!server_->has_tools()) return not_served();
-    return reply(impl_->list(req, server_->tools(), "tools", tool_json));
+    return reply(impl_->list(*session, req, server_->tools(), "tools", tool_json, ListedKind::tool,
+                              [](const Tool& t) -> std::string_view { return t.name; }));
   }
   if (m == "tools/call") {
     if (!server_->has_tools()) return not_served();
@@ -636,11 +656,14 @@ void Dispatcher::handle_request(const std::shared_ptr<Session>& session, rpc::Re
   }
   if (m == "resources/list") {
     if (!server_->has_resources()) return not_served();
-    return reply(impl_->list(req, server_->resources(), "resources", resource_json));
+    return reply(impl_->list(*session, req, server_->resources(), "resources", resource_json, ListedKind::resource,
+                              [](const Resource& r) -> std::string_view { return r.uri; }));
   }
   if (m == "resources/templates/list") {
     if (!server_->has_resources()) return not_served();
-    return reply(impl_->list(req, server_->resource_templates(), "resourceTemplates", template_json));
+    return reply(impl_->list(*session, req, server_->resource_templates(), "resourceTemplates", template_json,
+                              ListedKind::resource_template,
+                              [](const ResourceTemplate& t) -> std::string_view { return t.uri_template; }));
   }
   if (m == "resources/read") {
     if (!server_->has_resources()) return not_served();
@@ -656,7 +679,8 @@ void Dispatcher::handle_request(const std::shared_ptr<Session>& session, rpc::Re
   }
   if (m == "prompts/list") {
     if (!server_->has_prompts()) return not_served();
-    return reply(impl_->list(req, server_->prompts(), "prompts", prompt_json));
+    return reply(impl_->list(*session, req, server_->prompts(), "prompts", prompt_json, ListedKind::prompt,
+                              [](const Prompt& p) -> std::string_view { return p.name; }));
   }
   if (m == "prompts/get") {
     if (!server_->has_prompts()) return not_served();

@@ -3,6 +3,8 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
+#include <string_view>
 #include <memory>
 
 #include "bastion/server.hpp"
@@ -12,10 +14,17 @@
 
 namespace bastion::mcp {
 
+// What a list entry is, for the authorization filter of list results.
+enum class ListedKind { tool, prompt, resource, resource_template };
+
 struct DispatchOptions {
   std::chrono::milliseconds client_request_timeout{std::chrono::seconds(60)};
   int max_input_rounds = 8;        // multi-round handlers: rounds before giving up
   std::size_t page_size = 100;     // list pagination
+  // Pipeline step 5 (DESIGN.md §2): when set, tools/list, prompts/list, resources/list and
+  // resources/templates/list show a session only the entries this predicate allows for its
+  // principal (name: tool/prompt name, resource URI or URI template). Unset: everything.
+  std::function<bool(const Principal*, ListedKind, std::string_view name)> may_use;
 };
 
 // The serverInfo object of initialize (legacy) and server/discover (modern).

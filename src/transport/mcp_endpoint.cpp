@@ -11,6 +11,7 @@
 #include "core/worker_pool.hpp"
 #include "jsonrpc/error_codes.hpp"
 #include "mcp/dispatcher.hpp"
+#include "mcp/request_state.hpp"
 #include "mcp/versions.hpp"
 #include "transport/event_stream.hpp"
 #include "transport/headers.hpp"
@@ -24,6 +25,15 @@ namespace json = boost::json;
 namespace {
 
 constexpr std::size_t kRetainedEndedStreams = 32;
+
+using PrincipalPtr = std::shared_ptr<const Principal>;
+
+mcp::DispatchOptions dispatch_options(const EndpointOptions& o) {
+  mcp::DispatchOptions d;
+  d.client_request_timeout = o.client_request_timeout;
+  d.may_use = o.may_use;
+  return d;
+}
 
 http::Response rpc_error(int status, int code, std::string_view message, const std::optional<rpc::Id>& id = std::nullopt) {
   return http::json_response(status, rpc::serialize(rpc::make_error(id, code, message)));
@@ -71,6 +81,9 @@ bool is_json_content(const http::Request& req) {
 // A legacy session plus what the HTTP transport keeps for it: its event streams.
 struct HttpSession {
   std::shared_ptr<mcp::Session> mcp;
+  // Who created the session (protected routes). mcp->principal points here for the session's
+  // life; handlers see the creator's principal.
+  std::shared_ptr<const Principal> principal;
   bool sse_transport = false;  // 2024-11-05 HTTP+SSE
   StreamSettings stream_settings;
 
@@ -243,7 +256,7 @@ struct McpEndpoint::Impl {
       : server(s),
         options(std::move(o)),
         workers(options.worker_threads, 10000),
-        dispatcher(s, mcp::DispatchOptions{options.client_request_timeout}, workers, timers),
+        dispatcher(s, dispatch_options(options), workers, timers),
         modern(s, dispatcher, options),
         sse_path(options.path + "/sse"),
         messages_path(options.path + "/messages") {
@@ -252,11 +265,22 @@ struct McpEndpoint::Impl {
 
   // -- session table --
 
-  std::string owner_of(const http::Request& req) const { return req.remote_address; }
+  // A session belongs to its principal (issuer + subject) on protected routes, else to the
+  // remote address (which only counts towards the per-client cap; see session_for).
+  static std::string owner_of(const http::Request& req, const Principal* principal) {
+    return principal ? mcp::principal_binding(principal) : req.remote_address;
+  }
+
+  // The step-5 hook: the answer to send instead of dispatching `request`, if any.
+  std::optional<http::Response> denied(const PrincipalPtr& principal, const rpc::Request& request) const {
+    if (!options.authorize) return std::nullopt;
+    return options.authorize(principal.get(), request);
+  }
 
   // Creates a session unless a cap is reached (then the HTTP answer to send instead).
-  std::variant<std::shared_ptr<HttpSession>, http::Response> create_session(const http::Request& req, bool sse_transport) {
-    std::string owner = owner_of(req);
+  std::variant<std::shared_ptr<HttpSession>, http::Response> create_session(const http::Request& req, bool sse_transport,
+                                                                            PrincipalPtr principal) {
+    std::string owner = owner_of(req, principal.get());
     std::lock_guard lock(mutex);
     if (stopping) return rpc_error(503, rpc::kServerError, "Service Unavailable: shutting down");
     // Caps on sessions (PEERS.md pain 2: unauthenticated initialize must not exhaust memory).
@@ -268,6 +292,8 @@ struct McpEndpoint::Impl {
     // 128 bits from the CSPRNG, visible ASCII only (transports.mdx §Session Management).
     hs->mcp = std::make_shared<mcp::Session>(core::random_hex(16));
     hs->mcp->owner = owner;
+    hs->principal = std::move(principal);
+    hs->mcp->principal = hs->principal.get();
     hs->sse_transport = sse_transport;
     hs->stream_settings.keepalive = options.sse_keepalive;
     hs->stream_settings.max_buffered_events = options.event_store_events_per_stream;
@@ -328,15 +354,17 @@ struct McpEndpoint::Impl {
   // -- Streamable HTTP --
 
   // Resolves the session a non-initialize request names (400 missing, 404 unknown).
-  std::variant<std::shared_ptr<HttpSession>, http::Response> session_for(const http::Request& req) {
+  std::variant<std::shared_ptr<HttpSession>, http::Response> session_for(const http::Request& req,
+                                                                         const PrincipalPtr& principal) {
     const std::string* id = req.headers.find(kSessionHeader);
     if (!id) return rpc_error(400, rpc::kServerError, "Bad Request: Mcp-Session-Id header is required");
     auto hs = find_session(*id);
-    // Unknown, ended and 2024-11-05 sessions all look the same: 404 and nothing more
-    // (transports.mdx §Session Management). Binding to the principal comes with authentication;
-    // the remote address is not used for that because one client may reach us over several
-    // (IPv4 and IPv6 loopback, NAT), so it only counts towards the per-client cap.
-    if (!hs || hs->sse_transport)
+    // Unknown, ended, 2024-11-05 and other principals' sessions all look the same: 404 and
+    // nothing more (transports.mdx §Session Management; MCP security best practices, session
+    // hijacking: bind sessions to the user). The remote address is not used for binding because
+    // one client may reach us over several (IPv4 and IPv6 loopback, NAT), so it only counts
+    // towards the per-client cap.
+    if (!hs || hs->sse_transport || !bound_to(*hs, principal))
       return rpc_error(404, rpc::kSessionNotFound, "Session not found");
     // MCP-Protocol-Version: an unsupported value is a 400; absent means the negotiated one
     // (2025-06-18 transports.mdx §Protocol Version Header).
@@ -346,7 +374,14 @@ struct McpEndpoint::Impl {
     return hs;
   }
 
-  void handle_post(const std::shared_ptr<http::Exchange>& ex) {
+  // A session created with a principal is used only by the same issuer + subject; one created
+  // without (an unprotected route) only without.
+  static bool bound_to(const HttpSession& hs, const PrincipalPtr& principal) {
+    if (!hs.principal) return principal == nullptr;
+    return principal && mcp::principal_binding(principal.get()) == hs.mcp->owner;
+  }
+
+  void handle_post(const std::shared_ptr<http::Exchange>& ex, const PrincipalPtr& principal) {
     const http::Request& req = ex->request();
     if (!accepts_json_and_sse(req))
       return ex->respond(rpc_error(406, rpc::kServerError,
@@ -355,20 +390,24 @@ struct McpEndpoint::Impl {
       return ex->respond(rpc_error(415, rpc::kServerError, "Unsupported Media Type: Content-Type must be application/json"));
     auto parsed = rpc::parse(req.body);
     if (!parsed) return ex->respond(rpc_error(400, rpc::kParseError, parsed.error().message));
-    if (parsed->is_array()) return handle_batch(ex, parsed->get_array());
+    if (parsed->is_array()) return handle_batch(ex, parsed->get_array(), principal);
     // The era is chosen per request (MCP-REQUIREMENTS item 104).
-    if (ModernHttp::claims_post(req, *parsed)) return modern.handle_post(ex, *parsed);
+    if (ModernHttp::claims_post(req, *parsed)) return modern.handle_post(ex, *parsed, principal);
 
     std::optional<rpc::Id> id;
     auto message = rpc::decode(std::move(*parsed), &id);
     if (!message) return ex->respond(rpc_error(400, message.error().code, message.error().message, id));
 
-    if (auto* r = std::get_if<rpc::Request>(&*message); r && r->method == "initialize")
-      return handle_initialize(ex, std::move(*r));
+    if (auto* r = std::get_if<rpc::Request>(&*message); r && r->method == "initialize") {
+      if (auto answer = denied(principal, *r)) return ex->respond(std::move(*answer));
+      return handle_initialize(ex, std::move(*r), principal);
+    }
 
-    auto found = session_for(req);
+    auto found = session_for(req, principal);
     if (auto* err = std::get_if<http::Response>(&found)) return ex->respond(std::move(*err));
     auto hs = std::get<std::shared_ptr<HttpSession>>(found);
+    if (auto* r = std::get_if<rpc::Request>(&*message))
+      if (auto answer = denied(principal, *r)) return ex->respond(std::move(*answer));
     dispatch(hs, std::move(*message), ex);
   }
 
@@ -383,11 +422,11 @@ struct McpEndpoint::Impl {
     else dispatcher.handle_response(hs->mcp, std::get<rpc::Response>(message));
   }
 
-  void handle_initialize(const std::shared_ptr<http::Exchange>& ex, rpc::Request request) {
+  void handle_initialize(const std::shared_ptr<http::Exchange>& ex, rpc::Request request, const PrincipalPtr& principal) {
     const http::Request& req = ex->request();
     if (req.headers.find(kSessionHeader))
       return ex->respond(rpc_error(400, rpc::kInvalidRequest, "Invalid Request: Server already initialized", request.id));
-    auto created = create_session(req, false);
+    auto created = create_session(req, false, principal);
     if (auto* err = std::get_if<http::Response>(&created)) return ex->respond(std::move(*err));
     auto hs = std::get<std::shared_ptr<HttpSession>>(created);
     auto result = dispatcher.initialize(*hs->mcp, request.params);
@@ -401,10 +440,10 @@ struct McpEndpoint::Impl {
     ex->respond(std::move(r));
   }
 
-  void handle_batch(const std::shared_ptr<http::Exchange>& ex, const json::array& batch) {
+  void handle_batch(const std::shared_ptr<http::Exchange>& ex, const json::array& batch, const PrincipalPtr& principal) {
     const http::Request& req = ex->request();
     if (batch.empty()) return ex->respond(rpc_error(400, rpc::kInvalidRequest, "Invalid Request: empty batch"));
-    auto found = session_for(req);
+    auto found = session_for(req, principal);
     if (std::holds_alternative<http::Response>(found)) {
       // Without a session there is no negotiated 2025-03-26, so a batch is refused either way.
       return ex->respond(rpc_error(400, rpc::kInvalidRequest, "Invalid Request: JSON-RPC batches are not supported"));
@@ -424,6 +463,9 @@ struct McpEndpoint::Impl {
       if (auto* r = std::get_if<rpc::Request>(&*m)) {
         if (r->method == "initialize")
           return ex->respond(rpc_error(400, rpc::kInvalidRequest, "Invalid Request: initialize must not be batched", r->id));
+        // One denied request refuses the whole batch: an HTTP status answers the POST, not
+        // one member of it.
+        if (auto answer = denied(principal, *r)) return ex->respond(std::move(*answer));
         ++requests;
       }
       messages.push_back(std::move(*m));
@@ -437,11 +479,11 @@ struct McpEndpoint::Impl {
     }
   }
 
-  void handle_get(const std::shared_ptr<http::Exchange>& ex) {
+  void handle_get(const std::shared_ptr<http::Exchange>& ex, const PrincipalPtr& principal) {
     const http::Request& req = ex->request();
     if (!header_lists(req, "Accept", "text/event-stream") && !header_lists(req, "Accept", "*/*"))
       return ex->respond(rpc_error(406, rpc::kServerError, "Not Acceptable: Client must accept text/event-stream"));
-    auto found = session_for(req);
+    auto found = session_for(req, principal);
     if (auto* err = std::get_if<http::Response>(&found)) return ex->respond(std::move(*err));
     auto hs = std::get<std::shared_ptr<HttpSession>>(found);
 
@@ -475,8 +517,8 @@ struct McpEndpoint::Impl {
     });
   }
 
-  void handle_delete(const std::shared_ptr<http::Exchange>& ex) {
-    auto found = session_for(ex->request());
+  void handle_delete(const std::shared_ptr<http::Exchange>& ex, const PrincipalPtr& principal) {
+    auto found = session_for(ex->request(), principal);
     if (auto* err = std::get_if<http::Response>(&found)) return ex->respond(std::move(*err));
     end_session(std::get<std::shared_ptr<HttpSession>>(found)->mcp->id());
     ex->respond(http::Response{200, {}, {}});
@@ -484,8 +526,8 @@ struct McpEndpoint::Impl {
 
   // -- 2024-11-05 HTTP+SSE --
 
-  void handle_sse_open(const std::shared_ptr<http::Exchange>& ex) {
-    auto created = create_session(ex->request(), true);
+  void handle_sse_open(const std::shared_ptr<http::Exchange>& ex, const PrincipalPtr& principal) {
+    auto created = create_session(ex->request(), true, principal);
     if (auto* err = std::get_if<http::Response>(&created)) return ex->respond(std::move(*err));
     auto hs = std::get<std::shared_ptr<HttpSession>>(created);
     hs->mcp->protocol_version = std::string(mcp::kVersion2024_11_05);
@@ -506,13 +548,13 @@ struct McpEndpoint::Impl {
     stream->send_named("endpoint", messages_path + "?session_id=" + id);
   }
 
-  void handle_sse_message(const std::shared_ptr<http::Exchange>& ex) {
+  void handle_sse_message(const std::shared_ptr<http::Exchange>& ex, const PrincipalPtr& principal) {
     const http::Request& req = ex->request();
     auto id = http::query_param(req, "session_id");
     if (!id) id = http::query_param(req, "sessionId");
     if (!id) return ex->respond(rpc_error(400, rpc::kServerError, "Bad Request: session_id is required"));
     auto hs = find_session(*id);
-    if (!hs || !hs->sse_transport)
+    if (!hs || !hs->sse_transport || !bound_to(*hs, principal))
       return ex->respond(rpc_error(404, rpc::kSessionNotFound, "Session not found"));
     if (!is_json_content(req))
       return ex->respond(rpc_error(415, rpc::kServerError, "Unsupported Media Type: Content-Type must be application/json"));
@@ -521,6 +563,9 @@ struct McpEndpoint::Impl {
     std::optional<rpc::Id> rid;
     auto message = rpc::decode(*parsed, &rid);
     if (!message) return ex->respond(rpc_error(400, message.error().code, message.error().message, rid));
+    // Denied before the 202: the HTTP status of this POST is the only place a 403 can go.
+    if (auto* r = std::get_if<rpc::Request>(&*message))
+      if (auto answer = denied(principal, *r)) return ex->respond(std::move(*answer));
     hs->mcp->touch();
     std::shared_ptr<EventStream> stream;
     {
@@ -572,20 +617,20 @@ bool McpEndpoint::matches(const std::string& p) const {
   return p == impl_->options.path || p == impl_->sse_path || p == impl_->messages_path;
 }
 
-void McpEndpoint::handle(std::shared_ptr<http::Exchange> ex) {
+void McpEndpoint::handle(std::shared_ptr<http::Exchange> ex, std::shared_ptr<const Principal> principal) {
   const http::Request& req = ex->request();
   const std::string& m = req.method;
   if (req.path == impl_->sse_path) {
-    if (m == "GET") return impl_->handle_sse_open(ex);
+    if (m == "GET") return impl_->handle_sse_open(ex, principal);
   } else if (req.path == impl_->messages_path) {
-    if (m == "POST") return impl_->handle_sse_message(ex);
+    if (m == "POST") return impl_->handle_sse_message(ex, principal);
   } else {
-    if (m == "POST") return impl_->handle_post(ex);
+    if (m == "POST") return impl_->handle_post(ex, principal);
     // The modern wire has neither GET nor DELETE (2026-07-28 streamable-http.mdx).
     if ((m == "GET" || m == "DELETE") && ModernHttp::claims_get_or_delete(req))
       return impl_->modern.reject_get_or_delete(ex);
-    if (m == "GET") return impl_->handle_get(ex);
-    if (m == "DELETE") return impl_->handle_delete(ex);
+    if (m == "GET") return impl_->handle_get(ex, principal);
+    if (m == "DELETE") return impl_->handle_delete(ex, principal);
   }
   http::Response r = rpc_error(405, rpc::kServerError, "Method Not Allowed");
   r.headers.set("Allow", req.path == impl_->sse_path ? "GET" : req.path == impl_->messages_path ? "POST" : "GET, POST, DELETE");

@@ -11,6 +11,8 @@
 
 #include "bastion/server.hpp"
 #include "http/exchange.hpp"
+#include "jsonrpc/message.hpp"
+#include "mcp/dispatcher.hpp"
 
 namespace bastion::transport {
 
@@ -41,6 +43,14 @@ struct EndpointOptions {
   std::chrono::milliseconds resource_read_ttl{0};
   // Open subscriptions/listen streams on the route.
   std::size_t max_subscriptions = 10000;
+
+  // Pipeline step 5 (authorization), on protected routes. Called with the request's principal
+  // for every JSON-RPC request once it is parsed, on every era (sessionful POST, batch,
+  // 2024-11-05 messages, 2026-07-28 stateless), before it reaches the dispatcher; an answer
+  // (403 insufficient_scope) is sent instead of dispatching.
+  std::function<std::optional<http::Response>(const Principal*, const jsonrpc::Request&)> authorize;
+  // List filtering (mcp::DispatchOptions::may_use).
+  std::function<bool(const Principal*, mcp::ListedKind, std::string_view)> may_use;
 };
 
 class McpEndpoint {
@@ -53,8 +63,11 @@ class McpEndpoint {
   const std::string& path() const;
   // True when this endpoint serves the request path (<path>, <path>/sse, <path>/messages).
   bool matches(const std::string& request_path) const;
-  // Serves one exchange; Host/Origin checks have already run (http/guard).
-  void handle(std::shared_ptr<http::Exchange> exchange);
+  // Serves one exchange; Host/Origin checks have already run (http/guard), and on a protected
+  // route authentication too: `principal` is who the bearer token names (null on routes
+  // without authentication). Sessions and their streams are bound to the principal that
+  // created them; another principal naming the session gets 404 (as an unknown session).
+  void handle(std::shared_ptr<http::Exchange> exchange, std::shared_ptr<const Principal> principal = nullptr);
 
   std::size_t session_count() const;
   // Stops accepting new sessions, ends open streams, waits for in-flight handlers.

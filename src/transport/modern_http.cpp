@@ -179,6 +179,9 @@ class ModernPostOutbound final : public mcp::Outbound {
   ModernPostOutbound(std::shared_ptr<http::Exchange> exchange, std::chrono::milliseconds keepalive)
       : exchange_(std::move(exchange)), keepalive_(keepalive) {}
 
+  // Keeps the request's principal alive as long as the request can still answer.
+  void keep(std::shared_ptr<const Principal> principal) { principal_ = std::move(principal); }
+
   void send(json::object message) override {
     std::lock_guard lock(mutex_);
     if (done_) return;
@@ -225,6 +228,7 @@ class ModernPostOutbound final : public mcp::Outbound {
 
   std::mutex mutex_;
   std::shared_ptr<http::Exchange> exchange_;
+  std::shared_ptr<const Principal> principal_;
   const std::chrono::milliseconds keepalive_;
   bool streaming_ = false;
   bool done_ = false;
@@ -244,12 +248,14 @@ mcp::ModernOptions modern_options(const EndpointOptions& o) {
 struct ModernHttp::Impl {
   std::shared_ptr<ServerDefinition> server;
   std::chrono::milliseconds keepalive;
+  std::function<std::optional<http::Response>(const Principal*, const rpc::Request&)> authorize;
   mcp::ModernServer modern;
   std::atomic<bool> stopping{false};
 
   Impl(std::shared_ptr<ServerDefinition> s, mcp::Dispatcher& dispatcher, const EndpointOptions& o)
       : server(s),
         keepalive(o.sse_keepalive),
+        authorize(o.authorize),
         modern(s, dispatcher,
                std::make_shared<const mcp::RequestStateSealer>(o.request_state_keys, o.request_state_ttl),
                modern_options(o)) {}
@@ -341,7 +347,8 @@ struct ModernHttp::Impl {
     return std::nullopt;
   }
 
-  void handle_post(const std::shared_ptr<http::Exchange>& ex, const json::value& body) {
+  void handle_post(const std::shared_ptr<http::Exchange>& ex, const json::value& body,
+                   std::shared_ptr<const Principal> principal) {
     const http::Request& req = ex->request();
     std::optional<rpc::Id> id;
     auto message = rpc::decode(body, &id);
@@ -381,13 +388,18 @@ struct ModernHttp::Impl {
       return ex->respond(http::json_response(
           503, rpc::serialize(rpc::make_error(request.id, rpc::kInternalError, "Service Unavailable: shutting down"))));
 
+    // Pipeline step 5: the scope policy, once the request is known to be well formed.
+    if (authorize)
+      if (auto answer = authorize(principal.get(), request)) return ex->respond(std::move(*answer));
+
     auto out = std::make_shared<ModernPostOutbound>(ex, keepalive);
+    // handle_request needs the principal for the whole request: the outbound lives that long.
+    out->keep(principal);
     auto slot = std::make_shared<CancelSlot>();
     // Closing the response stream is the cancellation of the request (cancellation.mdx).
     ex->on_peer_closed([slot] { slot->fire(); });
-    // Authentication (pipeline step 2) hands its principal here once it exists; until then
-    // routes are unauthenticated and states are bound to the request alone.
-    slot->set(modern.handle_request(std::move(request), std::move(*meta), nullptr, std::move(out)));
+    const Principal* who = principal.get();
+    slot->set(modern.handle_request(std::move(request), std::move(*meta), who, std::move(out)));
     if (ex->peer_closed()) slot->fire();
   }
 };
@@ -429,8 +441,9 @@ bool ModernHttp::claims_get_or_delete(const http::Request& request) {
   return version && !mcp::is_legacy_version(trim_ows(*version));
 }
 
-void ModernHttp::handle_post(const std::shared_ptr<http::Exchange>& exchange, const json::value& body) {
-  impl_->handle_post(exchange, body);
+void ModernHttp::handle_post(const std::shared_ptr<http::Exchange>& exchange, const json::value& body,
+                             std::shared_ptr<const Principal> principal) {
+  impl_->handle_post(exchange, body, std::move(principal));
 }
 
 void ModernHttp::reject_get_or_delete(const std::shared_ptr<http::Exchange>& exchange) {

@@ -37,8 +37,10 @@ class ModernHttp {
   // modern wire has neither, so 405 (streamable-http.mdx §Backward Compatibility).
   static bool claims_get_or_delete(const http::Request& request);
 
-  // Serves a POST that claims_post() accepted; `body` is the parsed JSON.
-  void handle_post(const std::shared_ptr<http::Exchange>& exchange, const boost::json::value& body);
+  // Serves a POST that claims_post() accepted; `body` is the parsed JSON, `principal` who the
+  // bearer token names (null on routes without authentication).
+  void handle_post(const std::shared_ptr<http::Exchange>& exchange, const boost::json::value& body,
+                   std::shared_ptr<const Principal> principal = nullptr);
   void reject_get_or_delete(const std::shared_ptr<http::Exchange>& exchange);
 
   std::size_t subscription_count() const;
