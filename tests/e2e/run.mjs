@@ -5,13 +5,17 @@
 //
 //   tests/e2e/run.sh [--only a,b] [--skip a,b] [--list]
 //
-// Suites: cli, http, sdk, modern-client, inspector, auth-rs, conformance-stable, conformance-next, conformance-modern.
+// Suites: cli, http, sdk, modern-client, inspector, auth-rs, conformance-stable, conformance-next, conformance-modern,
+// conformance-stable-auth, conformance-next-auth, conformance-modern-auth.
 // Environment: BASTION_BIN (default build/apps/bastion/bastion), E2E_VERBOSE=1 (stream output).
 // Everything a run writes goes to tests/e2e/artifacts/<time>/ (ignored by git).
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import crypto from 'node:crypto';
+import { FakeIssuer } from './lib/issuer.mjs';
+import { startHeaderProxy } from './lib/auth-proxy.mjs';
 
 const E2E_DIR = path.dirname(fileURLToPath(import.meta.url));
 const REPO_ROOT = path.resolve(E2E_DIR, '..', '..');
@@ -38,6 +42,23 @@ const SUITES = [
     name: 'conformance-next', kind: 'conformance', pkg: 'conformance-next', version: '0.2.0-alpha.12',
     args: ['--requirements', '2025-11-25', '--timeout', '30000'],
     timeoutMs: 20 * 60_000, what: 'official conformance suite 0.2.0-alpha.12, requirements 2025-11-25',
+  },
+  // The same three runs with OAuth on: a bastion of its own whose conformance route requires a
+  // bearer token from a stand-in issuer, reached through a proxy that adds a valid one.
+  {
+    name: 'conformance-stable-auth', kind: 'conformance', auth: true, pkg: 'conformance-stable', version: '0.1.16', args: [],
+    timeoutMs: 20 * 60_000, what: 'conformance 0.1.16 against a protected route, through a token-adding proxy',
+  },
+  {
+    name: 'conformance-next-auth', kind: 'conformance', auth: true, pkg: 'conformance-next', version: '0.2.0-alpha.12',
+    args: ['--requirements', '2025-11-25', '--timeout', '30000'],
+    timeoutMs: 20 * 60_000, what: 'conformance 0.2.0-alpha.12 (2025-11-25) against a protected route, through a token-adding proxy',
+  },
+  {
+    name: 'conformance-modern-auth', kind: 'conformance', auth: true, pkg: 'conformance-next', version: '0.2.0-alpha.12',
+    args: ['--requirements', '2026-07-28', '--timeout', '30000'],
+    mustPass: ['http-header-validation', 'http-custom-header-server-validation', 'json-schema-2020-12'],
+    timeoutMs: 20 * 60_000, what: 'conformance 0.2.0-alpha.12 (2026-07-28) against a protected route, through a token-adding proxy',
   },
   {
     name: 'conformance-modern', kind: 'conformance', pkg: 'conformance-next', version: '0.2.0-alpha.12',
@@ -259,12 +280,79 @@ function conformanceResults(outDir) {
   return results;
 }
 
+// A protected bastion for one conformance run: stand-in issuer, bastion with the conformance
+// route behind `auth`, and a proxy that adds a valid token. Returns the URL to test and a stop.
+async function startProtectedConformance(suite, ctx) {
+  const dir = path.join(ctx.dir, `${suite.name}-server`);
+  fs.mkdirSync(dir, { recursive: true });
+  const issuer = new FakeIssuer();
+  issuer.addKey('k1', 'OKP', 'EdDSA');
+  await issuer.start();
+  const config = path.join(dir, 'auth.yaml');
+  fs.writeFileSync(config, `# Written by tests/e2e/run.mjs: the conformance route with OAuth on.
+logging: {level: info}
+listeners: [{address: 127.0.0.1, port: 0}]
+auth:
+  issuers:
+    - {name: e2e, issuer: "${issuer.issuer}", allow_http_loopback: true, algorithms: [EdDSA]}
+routes:
+  - path: ${CONFORMANCE_PATH}
+    modules: [conformance]
+    auth: {scopes: [mcp]}
+`);
+  let server;
+  try {
+    server = await startServer(ctx.bin, config, dir);
+  } catch (e) {
+    await issuer.stop();
+    throw e;
+  }
+  const now = Math.floor(Date.now() / 1000);
+  const token = issuer.sign('k1', {
+    iss: issuer.issuer, sub: 'conformance', aud: `http://127.0.0.1:${server.port}${CONFORMANCE_PATH}`,
+    exp: now + 4 * 3600, iat: now, scope: 'mcp', client_id: 'conformance', jti: crypto.randomUUID(),
+  });
+  // The route really is protected: without the proxy's token bastion answers 401.
+  const direct = await fetch(`http://127.0.0.1:${server.port}${CONFORMANCE_PATH}`, {
+    method: 'POST', headers: { 'Content-Type': 'application/json', Accept: 'application/json, text/event-stream' },
+    body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'ping' }),
+  });
+  if (direct.status !== 401 || !/resource_metadata=/.test(direct.headers.get('www-authenticate') || '')) {
+    await stopServer(server);
+    await issuer.stop();
+    throw new Error(`the conformance route is not protected: ${direct.status}`);
+  }
+  const proxy = await startHeaderProxy({ targetPort: server.port, headers: { authorization: `Bearer ${token}` } });
+  return {
+    url: `http://127.0.0.1:${proxy.port}${CONFORMANCE_PATH}`,
+    async stop() {
+      await proxy.stop();
+      const s = await stopServer(server);
+      await issuer.stop();
+      return s;
+    },
+  };
+}
+
 async function runConformance(suite, ctx) {
+  if (!suite.auth) return runConformanceAt(suite, ctx, `http://127.0.0.1:${ctx.port}${CONFORMANCE_PATH}`);
+  let protectedServer;
+  try {
+    protectedServer = await startProtectedConformance(suite, ctx);
+  } catch (e) {
+    return { passed: 0, failed: 1, ms: 0, detail: 'the protected bastion did not start', log: e.message };
+  }
+  const r = await runConformanceAt(suite, ctx, protectedServer.url);
+  const stop = await protectedServer.stop();
+  if (!stop.ok) return { ...r, passed: 0, failed: 1, detail: `${r.detail}; protected bastion: ${stop.detail}` };
+  return r;
+}
+
+async function runConformanceAt(suite, ctx, url) {
   const outDir = path.join(ctx.dir, suite.name);
   const logFile = path.join(ctx.dir, `${suite.name}.log`);
   fs.mkdirSync(outDir, { recursive: true });
   const bin = path.join(E2E_DIR, 'node_modules', suite.pkg, 'dist', 'index.js');
-  const url = `http://127.0.0.1:${ctx.port}${CONFORMANCE_PATH}`;
   const r = await runLogged(NODE22, [bin, 'server', '--url', url, '-o', outDir, ...suite.args], {
     cwd: ctx.dir, env: ctx.env, logFile, timeoutMs: suite.timeoutMs, label: suite.name,
   });
@@ -385,7 +473,7 @@ async function main() {
     NO_COLOR: '1',
     FORCE_COLOR: '0',
   };
-  const ctx = { dir, env, port: server.port };
+  const ctx = { dir, env, port: server.port, bin };
 
   for (const suite of selected) {
     if (server.exitState()) {
