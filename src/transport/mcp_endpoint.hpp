@@ -12,6 +12,10 @@
 #include "bastion/server.hpp"
 #include "http/exchange.hpp"
 
+namespace bastion::telemetry {
+class Telemetry;
+}
+
 namespace bastion::transport {
 
 struct EndpointOptions {
@@ -41,6 +45,11 @@ struct EndpointOptions {
   std::chrono::milliseconds resource_read_ttl{0};
   // Open subscriptions/listen streams on the route.
   std::size_t max_subscriptions = 10000;
+
+  // Where session audit events go (session_created/session_ended); null: none. Request-level
+  // telemetry needs no option: it rides on the observed Exchange (telemetry/telemetry.hpp).
+  // Must outlive the endpoint.
+  telemetry::Telemetry* telemetry = nullptr;
 };
 
 class McpEndpoint {
@@ -57,6 +66,8 @@ class McpEndpoint {
   void handle(std::shared_ptr<http::Exchange> exchange);
 
   std::size_t session_count() const;
+  // Open 2026-07-28 subscriptions/listen streams.
+  std::size_t subscription_count() const;
   // Stops accepting new sessions, ends open streams, waits for in-flight handlers.
   void shutdown();
 

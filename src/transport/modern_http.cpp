@@ -16,6 +16,7 @@
 #include "mcp/param_headers.hpp"
 #include "mcp/request_state.hpp"
 #include "mcp/versions.hpp"
+#include "telemetry/telemetry.hpp"
 #include "transport/event_stream.hpp"
 #include "transport/headers.hpp"
 
@@ -176,8 +177,11 @@ class CancelSlot {
 // are not resumable (streamable-http.mdx §Receiving Messages), and nothing is buffered.
 class ModernPostOutbound final : public mcp::Outbound {
  public:
-  ModernPostOutbound(std::shared_ptr<http::Exchange> exchange, std::chrono::milliseconds keepalive)
-      : exchange_(std::move(exchange)), keepalive_(keepalive) {}
+  ModernPostOutbound(std::shared_ptr<http::Exchange> exchange, std::chrono::milliseconds keepalive,
+                     std::shared_ptr<telemetry::Operation> op)
+      : exchange_(std::move(exchange)), keepalive_(keepalive), op_(std::move(op)) {}
+
+  json::object trace_meta() const override { return op_ ? op_->trace_meta() : json::object{}; }
 
   void send(json::object message) override {
     std::lock_guard lock(mutex_);
@@ -190,6 +194,7 @@ class ModernPostOutbound final : public mcp::Outbound {
     std::lock_guard lock(mutex_);
     if (done_) return;
     done_ = true;
+    if (op_) op_->end(response);
     if (streaming_) {
       // The final response ends the stream (SHOULD).
       exchange_->write(event(response));
@@ -203,6 +208,7 @@ class ModernPostOutbound final : public mcp::Outbound {
     std::lock_guard lock(mutex_);
     if (done_) return;
     done_ = true;
+    if (op_) op_->end_cancelled();
     // Cancelled because the client closed the stream: nothing more is sent (MUST NOT). If the
     // client is somehow still there, it must not wait forever for an answer.
     if (streaming_) exchange_->finish();
@@ -226,6 +232,7 @@ class ModernPostOutbound final : public mcp::Outbound {
   std::mutex mutex_;
   std::shared_ptr<http::Exchange> exchange_;
   const std::chrono::milliseconds keepalive_;
+  std::shared_ptr<telemetry::Operation> op_;
   bool streaming_ = false;
   bool done_ = false;
 };
@@ -374,6 +381,10 @@ struct ModernHttp::Impl {
                         " does not match _meta value " + quoted(meta->protocol_version));
     if (!mcp::is_modern_version(meta->protocol_version))
       return ex->respond(json_rpc_response(mcp::unsupported_version(request.id, meta->protocol_version)));
+    if (auto record = telemetry::record_of(*ex)) {
+      record->set_era("stateless");
+      record->set_protocol_version(meta->protocol_version);
+    }
     if (auto problem = check_routing_headers(req, request))
       return reject(ex, request.id, rpc::kHeaderMismatch, *problem);
 
@@ -381,7 +392,8 @@ struct ModernHttp::Impl {
       return ex->respond(http::json_response(
           503, rpc::serialize(rpc::make_error(request.id, rpc::kInternalError, "Service Unavailable: shutting down"))));
 
-    auto out = std::make_shared<ModernPostOutbound>(ex, keepalive);
+    auto op = telemetry::begin_operation(*ex, request.method, request.params);
+    auto out = std::make_shared<ModernPostOutbound>(ex, keepalive, std::move(op));
     auto slot = std::make_shared<CancelSlot>();
     // Closing the response stream is the cancellation of the request (cancellation.mdx).
     ex->on_peer_closed([slot] { slot->fire(); });
