@@ -23,7 +23,7 @@ DEB_PACKAGES=(
   libssl-dev libyaml-cpp-dev libspdlog-dev libfmt-dev libcli11-dev libvalijson-dev
   libhiredis-dev libsqlite3-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  redis-server wrk nginx-light curl tzdata
+  redis-server wrk nginx-light curl tzdata prometheus
 )
 # Node.js and npm: Debian's own packages unless a node/npm is already installed some other way
 # (e.g. a vendor nodejs package that bundles npm and conflicts with Debian's npm package).

@@ -10,6 +10,7 @@
 #include "http/router.hpp"
 #include "jsonrpc/error_codes.hpp"
 #include "jsonrpc/message.hpp"
+#include "telemetry/process_metrics.hpp"
 
 namespace bastion::app {
 
@@ -18,6 +19,33 @@ namespace {
 // "file:line:col: path: message", the same shape as the loader's errors.
 ConfigurationError config_error(const config::Config& config, const std::string& path, const std::string& message) {
   return ConfigurationError(config::ConfigError{config.location_of(path), path + ": " + message}.to_string());
+}
+
+// One authentication outcome: a counter by route, outcome and reason, and for refusals an audit
+// record (who, when possible; why; never the token, which the event does not carry).
+void record_auth_event(telemetry::Telemetry& telemetry, const auth::AuthEvent& event) {
+  using Kind = auth::AuthEvent::Kind;
+  const bool failed = event.kind == Kind::authentication_failed;
+  const bool denied = event.kind == Kind::authorization_denied;
+  const std::string_view outcome = failed ? "failure" : denied ? "denied" : "success";
+  const std::string_view reason = event.reason == auth::AuthFailureReason::count_ ? std::string_view("ok")
+                                                                                    : auth::to_string(event.reason);
+  telemetry.instruments().auth_outcomes.with({event.route, outcome, reason}).inc();
+  if (!failed && !denied) return;
+  telemetry::AuditEvent audit;
+  audit.type = failed ? telemetry::audit_event::kAuthenticationFailure : telemetry::audit_event::kAuthorizationDenied;
+  audit.outcome = std::string(outcome);
+  audit.reason = std::string(reason);
+  audit.route = std::string(event.route);
+  if (event.principal) {
+    audit.issuer = event.principal->issuer;
+    audit.subject = event.principal->subject;
+    audit.client_id = event.principal->client_id;
+  }
+  if (!event.method.empty()) audit.details["mcp_method"] = std::string(event.method);
+  if (!event.name.empty()) audit.details["name"] = std::string(event.name);
+  audit.details["http_status"] = event.status;
+  telemetry.audit().record(audit);
 }
 
 }  // namespace
@@ -81,6 +109,32 @@ transport::EndpointOptions endpoint_options(const config::Config& config, const 
   options.max_sessions_per_client = config.sessions.max_sessions_per_client;
   options.request_state_keys = config.security.request_state_keys;
   return options;
+}
+
+telemetry::TelemetryOptions telemetry_options(const config::Config& config) {
+  telemetry::TelemetryOptions o;
+  o.metrics = config.metrics.enabled;
+  // The request line is logged at info by the "request" component: skip building it when
+  // that component would drop it anyway.
+  const auto request_level = config.logging.components.find("request");
+  const config::LogLevel level =
+      request_level != config.logging.components.end() ? request_level->second : config.logging.level;
+  o.request_log = level <= config::LogLevel::info;
+  o.tracing.enabled = config.tracing.enabled;
+  o.tracing.sample_ratio = config.tracing.sample_ratio;
+  o.tracing.otlp.endpoint = config.tracing.otlp_endpoint;
+  for (const auto& [name, value] : config.tracing.headers) o.tracing.otlp.headers.emplace_back(name, value);
+  o.tracing.otlp.max_batch_size = config.tracing.max_batch_size;
+  o.tracing.otlp.max_queue_size = config.tracing.max_queue_size;
+  o.tracing.otlp.export_timeout = config.tracing.export_timeout;
+  o.tracing.otlp.schedule_delay = config.tracing.schedule_delay;
+  o.tracing.otlp.service_name = config.tracing.service_name;
+  o.audit.enabled = config.audit.enabled;
+  o.audit.sink = config.audit.sink == config::AuditConfig::Sink::file ? telemetry::AuditOptions::Sink::file
+                                                                      : telemetry::AuditOptions::Sink::stdout_stream;
+  o.audit.path = config.audit.path;
+  o.service_version = BASTION_VERSION;
+  return o;
 }
 
 transport::StdioOptions stdio_options(const config::Config& config) {
@@ -227,6 +281,16 @@ void check_startup(const config::Config& config) {
 }
 
 HttpApp::HttpApp(const config::Config& config, HttpAppHooks hooks) : config_(config) {
+  try {
+    telemetry_ = std::make_unique<telemetry::Telemetry>(telemetry_options(config_), http::default_fetcher());
+  } catch (const std::exception& e) {
+    throw config_error(config_, "audit", e.what());
+  }
+  // Authentication outcomes feed the metrics and the audit trail, then whoever else listens.
+  hooks.on_auth_event = [telemetry = telemetry_.get(), forward = std::move(hooks.on_auth_event)](const auth::AuthEvent& event) {
+    record_auth_event(*telemetry, event);
+    if (forward) forward(event);
+  };
   auto issuers = all_issuers(config_, hooks);
   if (!issuers.empty()) {
     try {
@@ -254,7 +318,13 @@ HttpApp::HttpApp(const config::Config& config, HttpAppHooks hooks) : config_(con
   }
   for (std::size_t i = 0; i < config_.routes.size(); ++i) {
     auto definition = build_definition(config_, i);
+    auto tag = std::make_unique<telemetry::RouteTag>();
+    tag->route = config_.routes[i].path;
+    tag->log_tool_arguments = config_.routes[i].log_tool_arguments;
+    tag->known_tool = [definition](std::string_view name) { return definition->find_tool(std::string(name)) != nullptr; };
+    route_tags_.push_back(std::move(tag));
     auto options = endpoint_options(config_, config_.routes[i]);
+    options.telemetry = telemetry_.get();
     if (authenticators_[i]) add_authorization(options, authenticators_[i].get());
     try {
       endpoints_.push_back(std::make_unique<transport::McpEndpoint>(definition, std::move(options)));
@@ -300,8 +370,13 @@ HttpApp::HttpApp(const config::Config& config, HttpAppHooks hooks) : config_(con
     transport::McpEndpoint* target = endpoints_[i].get();
     auth::RouteAuthenticator* authenticator = authenticators_[i].get();
     const http::Guard* guard = guard_.get();
+    const telemetry::RouteTag* tag = route_tags_[i].get();
+    telemetry::Telemetry* observer = telemetry_.get();
     // The prefix covers <path>/sse and <path>/messages too; the endpoint says what it serves.
-    router.add_prefix(target->path(), [target, guard, authenticator](std::shared_ptr<http::Exchange> exchange) {
+    router.add_prefix(target->path(), [target, guard, authenticator, tag, observer](std::shared_ptr<http::Exchange> exchange) {
+      // Where the request enters the pipeline: from here on it is counted, timed, traced and
+      // logged once at its end (telemetry/telemetry.hpp).
+      exchange = observer->observe(std::move(exchange), *tag);
       const http::Request& request = exchange->request();
       if (!target->matches(request.path)) {
         exchange->respond(http::not_found_response());
@@ -309,23 +384,57 @@ HttpApp::HttpApp(const config::Config& config, HttpAppHooks hooks) : config_(con
       }
       // DNS-rebinding defence before anything else looks at the request (MCP transports,
       // Security Warning).
-      if (auto refusal = guard->check(request)) {
+      if (auto refusal = observer->step(*exchange, "guard", [&] { return guard->check(request); })) {
         exchange->respond(std::move(*refusal));
         return;
       }
       if (!authenticator) return target->handle(std::move(exchange));
       // Pipeline step 2: the token is validated before any other processing, on every request,
       // inside a session too (MCP authorization, Token Handling; OAuth 2.1 §5.2).
-      auto outcome = authenticator->authenticate(request);
+      auto outcome = observer->step(*exchange, "authenticate", [&] { return authenticator->authenticate(request); });
       if (auto* answer = std::get_if<http::Response>(&outcome)) return exchange->respond(std::move(*answer));
-      target->handle(std::move(exchange), std::get<std::shared_ptr<const Principal>>(std::move(outcome)));
+      auto principal = std::get<std::shared_ptr<const Principal>>(std::move(outcome));
+      if (auto record = telemetry::record_of(*exchange)) record->set_principal(principal.get());
+      target->handle(std::move(exchange), std::move(principal));
     });
   }
   server_ = std::make_unique<http::Server>(http_limits(config_.limits), router.as_handler(), io_threads(config_.limits));
+
+  if (config_.admin.enabled) {
+    http::Router admin;
+    admin.add_exact("/healthz", [this](std::shared_ptr<http::Exchange> exchange) { handle_health(exchange); });
+    admin.add_exact("/readyz", [this](std::shared_ptr<http::Exchange> exchange) { handle_ready(exchange); });
+    admin.add_exact("/metrics", [this](std::shared_ptr<http::Exchange> exchange) { handle_metrics(exchange); });
+    // One I/O thread: a scrape every few seconds and probes need no more, and the admin port
+    // must never compete with MCP traffic for threads.
+    admin_server_ = std::make_unique<http::Server>(http_limits(config_.limits), admin.as_handler(), 1);
+  }
+  // Readiness (Kubernetes readinessProbe): the MCP listeners are bound and not draining. The
+  // resource server adds "keys loaded", stores add "reachable" (telemetry::Readiness).
+  telemetry_->readiness().add_check("listeners", [this] { return listening_.load(); });
+  // Protected routes can verify tokens only with keys: ready once every JWKS issuer has a
+  // usable (not stale) key set. Issuers that only introspect have none to wait for.
+  if (verifier_)
+    telemetry_->readiness().add_check("signing_keys", [this] {
+      for (const auto& [issuer, stats] : jwks_stats())
+        if (stats.keys == 0 || stats.stale) return false;
+      return true;
+    });
+  register_app_metrics();
+
+  telemetry::AuditEvent loaded;
+  loaded.type = telemetry::audit_event::kConfigurationLoaded;
+  loaded.outcome = "success";
+  loaded.details["source"] = config_.source;
+  loaded.details["routes"] = config_.routes.size();
+  loaded.details["listeners"] = config_.listeners.size();
+  telemetry_->audit().record(loaded);
 }
 
 HttpApp::~HttpApp() {
-  // The server first: no handler may run once the endpoints are gone.
+  // The servers first: no handler may run once the endpoints are gone, and no scrape may read
+  // an endpoint that is gone.
+  admin_server_.reset();
   server_.reset();
   endpoints_.clear();
   if (verifier_) verifier_->stop();
@@ -340,6 +449,94 @@ std::vector<std::pair<std::string, auth::AuthStats>> HttpApp::auth_stats() const
 
 std::vector<std::pair<std::string, auth::JwksStats>> HttpApp::jwks_stats() const {
   return verifier_ ? verifier_->jwks_stats() : std::vector<std::pair<std::string, auth::JwksStats>>{};
+}
+
+void HttpApp::register_app_metrics() {
+  auto& m = telemetry_->metrics();
+  telemetry::register_process_metrics(m);
+  // JWKS state per issuer, read from the verifier's snapshot at scrape time.
+  m.callback("bastion_jwks_fetches_total", "JWKS fetches by issuer and outcome.", telemetry::MetricType::counter,
+             {"issuer", "outcome"}, [this](const telemetry::Emit& emit) {
+               for (const auto& [issuer, stats] : jwks_stats()) {
+                 emit({issuer, "ok"}, static_cast<double>(stats.fetches_ok));
+                 emit({issuer, "failed"}, static_cast<double>(stats.fetches_failed));
+                 emit({issuer, "unknown_kid_refetch"}, static_cast<double>(stats.unknown_kid_refetches));
+                 emit({issuer, "throttled"}, static_cast<double>(stats.refetches_throttled));
+               }
+             });
+  m.callback("bastion_jwks_key_age_seconds", "Age of the JWKS snapshot in use, by issuer (absent: none fetched yet).",
+             telemetry::MetricType::gauge, {"issuer"}, [this](const telemetry::Emit& emit) {
+               for (const auto& [issuer, stats] : jwks_stats())
+                 if (stats.key_age) emit({issuer}, static_cast<double>(stats.key_age->count()));
+             });
+  m.callback("bastion_jwks_keys", "Keys in the JWKS snapshot in use, by issuer.", telemetry::MetricType::gauge,
+             {"issuer"}, [this](const telemetry::Emit& emit) {
+               for (const auto& [issuer, stats] : jwks_stats()) emit({issuer}, static_cast<double>(stats.keys));
+             });
+  m.callback("bastion_build_info", "Always 1; the version in a label.", telemetry::MetricType::gauge, {"version"},
+             [](const telemetry::Emit& emit) { emit({BASTION_VERSION}, 1); });
+  m.callback("bastion_mcp_sessions_active", "Open MCP sessions (2024-11-05 .. 2025-11-25), by route.",
+             telemetry::MetricType::gauge, {"route"}, [this](const telemetry::Emit& emit) {
+               for (const auto& e : endpoints_) emit({e->path()}, static_cast<double>(e->session_count()));
+             });
+  m.callback("bastion_mcp_subscriptions_active", "Open 2026-07-28 subscriptions/listen streams, by route.",
+             telemetry::MetricType::gauge, {"route"}, [this](const telemetry::Emit& emit) {
+               for (const auto& e : endpoints_) emit({e->path()}, static_cast<double>(e->subscription_count()));
+             });
+  m.callback("bastion_http_connections_active", "Open client connections on the MCP listeners.",
+             telemetry::MetricType::gauge, {}, [this](const telemetry::Emit& emit) {
+               if (server_) emit({}, static_cast<double>(server_->connection_count()));
+             });
+  m.callback("bastion_http_connections_refused_total", "Connections refused at limits.max_connections.",
+             telemetry::MetricType::counter, {}, [this](const telemetry::Emit& emit) {
+               if (server_) emit({}, static_cast<double>(server_->refused_connection_count()));
+             });
+  m.callback("bastion_http_limit_rejections_total",
+             "Requests the HTTP layer refused before any handler: size limits (413, 431), read deadline (408), "
+             "malformed (400), other.",
+             telemetry::MetricType::counter, {"reason"}, [this](const telemetry::Emit& emit) {
+               if (!server_) return;
+               const auto c = server_->rejection_counts();
+               emit({"payload_too_large"}, static_cast<double>(c.payload_too_large));
+               emit({"header_fields_too_large"}, static_cast<double>(c.header_fields_too_large));
+               emit({"request_timeout"}, static_cast<double>(c.request_timeout));
+               emit({"bad_request"}, static_cast<double>(c.bad_request));
+               emit({"other"}, static_cast<double>(c.other));
+             });
+}
+
+void HttpApp::handle_metrics(const std::shared_ptr<http::Exchange>& exchange) const {
+  const auto& method = exchange->request().method;
+  http::Response response;
+  if (method != "GET" && method != "HEAD") {
+    response.status = 405;
+    response.headers.set("Allow", "GET, HEAD");
+    return exchange->respond(std::move(response));
+  }
+  response.headers.set("Content-Type", std::string(telemetry::kExpositionContentType));
+  response.headers.set("Cache-Control", "no-store");
+  if (method == "GET") response.body = telemetry_->metrics().expose();
+  exchange->respond(std::move(response));
+}
+
+void HttpApp::handle_ready(const std::shared_ptr<http::Exchange>& exchange) const {
+  const auto& method = exchange->request().method;
+  http::Response response;
+  if (method != "GET" && method != "HEAD") {
+    response.status = 405;
+    response.headers.set("Allow", "GET, HEAD");
+    return exchange->respond(std::move(response));
+  }
+  const auto report = telemetry_->readiness().evaluate();
+  response.status = report.ready ? 200 : 503;
+  response.headers.set("Content-Type", "text/plain; charset=utf-8");
+  response.headers.set("Cache-Control", "no-store");
+  // One line per check, as Kubernetes' own /readyz?verbose does.
+  std::string body;
+  for (const auto& [name, ok] : report.checks) body += std::string(ok ? "[+]" : "[-]") + name + (ok ? " ok\n" : " failed\n");
+  body += report.ready ? "ready\n" : "not ready\n";
+  if (method == "GET") response.body = std::move(body);
+  exchange->respond(std::move(response));
 }
 
 void HttpApp::handle_health(const std::shared_ptr<http::Exchange>& exchange) const {
@@ -383,6 +580,15 @@ std::vector<std::uint16_t> HttpApp::listen() {
     spdlog::info("route {} is protected: resource {}, metadata {}", route.path, authenticators_[i]->resource(),
                  authenticators_[i]->metadata_url());
   }
+  if (admin_server_) {
+    http::ListenerSpec spec;
+    spec.address = config_.admin.address;
+    spec.port = config_.admin.port;
+    spec.allow_plain_http_on_non_loopback = config_.admin.allow_insecure;
+    admin_port_ = admin_server_->listen(spec);
+    spdlog::info("admin listener (/metrics, /healthz, /readyz) on {}:{}", config_.admin.address, *admin_port_);
+  }
+  listening_ = true;
   return ports_;
 }
 
@@ -398,11 +604,21 @@ void HttpApp::start() {
   // JWKS refreshers first, so keys are usually there before the first request needs them.
   if (verifier_) verifier_->start();
   server_->start();
+  if (admin_server_) admin_server_->start();
 }
 
-void HttpApp::wait() { server_->wait(); }
+void HttpApp::wait() {
+  server_->wait();
+  // The admin listener answers probes until the MCP server has drained, then stops too.
+  if (admin_server_) {
+    admin_server_->stop();
+    admin_server_->wait();
+  }
+}
 
 void HttpApp::shutdown_gracefully() {
+  // Not ready any more: a load balancer stops sending new requests while we drain.
+  listening_ = false;
   for (const auto& endpoint : endpoints_) endpoint->shutdown();
   server_->stop_gracefully();
 }

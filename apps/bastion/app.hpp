@@ -2,6 +2,7 @@
 // guard, a router and an HTTP server. main.cpp only parses the command line and calls these.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -15,6 +16,7 @@
 #include "config/config.hpp"
 #include "http/guard.hpp"
 #include "http/server.hpp"
+#include "telemetry/telemetry.hpp"
 #include "transport/mcp_endpoint.hpp"
 #include "transport/stdio.hpp"
 
@@ -38,6 +40,7 @@ http::GuardConfig guard_config(const config::SecurityConfig& security);
 http::ListenerSpec listener_spec(const config::ListenerConfig& listener);
 transport::EndpointOptions endpoint_options(const config::Config& config, const config::RouteConfig& route);
 transport::StdioOptions stdio_options(const config::Config& config);
+telemetry::TelemetryOptions telemetry_options(const config::Config& config);
 
 // The definition one route serves: serverInfo, instructions, and its modules installed in order.
 // Throws ConfigurationError when a module refuses its settings.
@@ -73,9 +76,13 @@ class HttpApp {
   HttpApp(const HttpApp&) = delete;
   HttpApp& operator=(const HttpApp&) = delete;
 
-  // Binds every listener in order; returns the bound ports (port 0 becomes the real one).
-  // Throws std::runtime_error from the HTTP layer (address in use, unreadable TLS files...).
+  // Binds every listener in order, then the admin listener when enabled; returns the bound
+  // ports of the MCP listeners (port 0 becomes the real one). Throws std::runtime_error from
+  // the HTTP layer (address in use, unreadable TLS files...).
   std::vector<std::uint16_t> listen();
+  // The admin listener's bound port (after listen()), when it is enabled.
+  std::optional<std::uint16_t> admin_port() const { return admin_port_; }
+  telemetry::Telemetry& telemetry() { return *telemetry_; }
   // One URL per route per listener, e.g. http://127.0.0.1:8080/mcp (after listen()).
   std::vector<std::string> route_urls() const;
 
@@ -91,11 +98,20 @@ class HttpApp {
 
  private:
   void handle_health(const std::shared_ptr<http::Exchange>& exchange) const;
+  void handle_metrics(const std::shared_ptr<http::Exchange>& exchange) const;
+  void handle_ready(const std::shared_ptr<http::Exchange>& exchange) const;
+  void register_app_metrics();
 
   config::Config config_;
   std::shared_ptr<auth::TokenVerifier> verifier_;  // null when no issuer is configured
   // One per route, null for routes without `auth` (same index as config_.routes).
   std::vector<std::unique_ptr<auth::RouteAuthenticator>> authenticators_;
+  // First: it outlives everything that records into it (endpoints, servers, exchanges).
+  std::unique_ptr<telemetry::Telemetry> telemetry_;
+  std::vector<std::unique_ptr<telemetry::RouteTag>> route_tags_;  // stable addresses for handlers
+  std::atomic<bool> listening_{false};
+  std::optional<std::uint16_t> admin_port_;
+  std::unique_ptr<http::Server> admin_server_;  // /metrics, /healthz, /readyz
   std::vector<std::unique_ptr<transport::McpEndpoint>> endpoints_;
   std::unique_ptr<http::Guard> guard_;
   std::vector<std::uint16_t> ports_;

@@ -1,23 +1,16 @@
-// Logs as one JSON object per line on stderr (DESIGN.md §4: JSON log lines). stdout is kept for
-// the banner (serve) or for MCP messages only (stdio).
+// Logging set-up from the config: JSON lines on stderr (or text on a terminal), a level per
+// component (telemetry/log.hpp does the work). stdout is kept for the banner (serve) or for MCP
+// messages only (stdio).
 #pragma once
 
-#include <memory>
-
-#include <spdlog/formatter.h>
-
 #include "config/config.hpp"
+#include "telemetry/log.hpp"
 
 namespace bastion::app {
 
-// {"time":"2025-01-01T12:00:00.123Z","level":"info","logger":"bastion","message":"..."}
-class JsonLogFormatter final : public spdlog::formatter {
- public:
-  void format(const spdlog::details::log_msg& msg, spdlog::memory_buf_t& dest) override;
-  std::unique_ptr<spdlog::formatter> clone() const override;
-};
+telemetry::LoggingOptions logging_options(const config::LoggingConfig& logging);
 
-// Makes the default spdlog logger a JSON-lines logger on stderr at `level`.
-void setup_logging(config::LogLevel level);
+// Makes the default spdlog logger and the component loggers write to stderr as configured.
+void setup_logging(const config::LoggingConfig& logging);
 
 }  // namespace bastion::app

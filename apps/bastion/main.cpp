@@ -55,6 +55,7 @@ struct ServeArgs {
   std::optional<std::string> listen;
   bool allow_insecure = false;
   std::string port_file;
+  std::string admin_port_file;
   bool print_config = false;
 };
 
@@ -72,7 +73,7 @@ int serve(const ServeArgs& args) {
     std::cout << config::dump_redacted(cfg);
     return kExitOk;
   }
-  app::setup_logging(cfg.logging.level);
+  app::setup_logging(cfg.logging);
 
   // SIGINT/SIGTERM are taken with sigtimedwait() below, so they are blocked before any thread
   // exists (threads inherit the mask) and never interrupt an I/O thread.
@@ -101,6 +102,16 @@ int serve(const ServeArgs& args) {
   if (!args.port_file.empty() && !write_port_file(args.port_file, ports.front())) {
     std::cerr << "bastion: cannot write port file " << args.port_file << '\n';
     return kExitFailure;
+  }
+  if (!args.admin_port_file.empty()) {
+    if (!server->admin_port()) {
+      std::cerr << "bastion: --admin-port-file given but the admin listener is not enabled (admin.enabled)\n";
+      return kExitBadConfig;
+    }
+    if (!write_port_file(args.admin_port_file, *server->admin_port())) {
+      std::cerr << "bastion: cannot write port file " << args.admin_port_file << '\n';
+      return kExitFailure;
+    }
   }
 
   const auto urls = server->route_urls();
@@ -156,7 +167,7 @@ int stdio(const std::string& config_file, const std::string& route_path) {
     }
   }
   // stdout carries MCP messages only; logs go to stderr (MCP transports §stdio).
-  app::setup_logging(cfg.logging.level);
+  app::setup_logging(cfg.logging);
   std::shared_ptr<ServerDefinition> definition;
   try {
     definition = app::build_definition(cfg, index);
@@ -204,6 +215,8 @@ int main(int argc, char** argv) {
   serve_cmd->add_flag("--allow-insecure", serve_args.allow_insecure,
                       "Allow plain HTTP on a non-loopback --listen address (behind a TLS proxy)");
   serve_cmd->add_option("--port-file", serve_args.port_file, "Write the first listener's bound port to this file");
+  serve_cmd->add_option("--admin-port-file", serve_args.admin_port_file,
+                        "Write the admin listener's bound port (/metrics, /healthz, /readyz) to this file");
   serve_cmd->add_flag("--print-config", serve_args.print_config,
                       "Print the effective configuration (secrets redacted) and exit");
 

@@ -41,6 +41,12 @@ class RequestContext {
   // (SEP-1699 polling): the client reconnects with Last-Event-ID and receives the rest.
   // A no-op where the transport cannot do it (stdio, JSON responses, modern wire).
   virtual void close_stream_for_polling(std::chrono::milliseconds retry) = 0;
+
+  // The W3C Trace Context of this request's MCP operation as `_meta` fields ("traceparent",
+  // and "tracestate"/"baggage" when present), to put into the `_meta` of outbound MCP requests
+  // so that an upstream's spans join this trace (OpenTelemetry MCP semantic conventions,
+  // context propagation). Empty when the request is not traced.
+  virtual json::object trace_meta() const { return {}; }
 };
 
 }  // namespace bastion

@@ -127,6 +127,13 @@ void TokenVerifier::start() {
     if (!i->settings.jwks_uri.empty() || i->settings.discovery) i->jwks->start();
 }
 
+void TokenVerifier::set_issuer_url(std::string_view name, std::string issuer) {
+  const auto index = issuer_index(name);
+  if (!index) throw std::invalid_argument("unknown issuer '" + std::string(name) + "'");
+  if (issuer.empty()) throw std::invalid_argument("issuer '" + std::string(name) + "': the issuer URL is required");
+  issuers_[*index]->settings.issuer = std::move(issuer);
+}
+
 void TokenVerifier::stop() {
   for (auto& i : issuers_) i->jwks->stop();
 }

@@ -46,6 +46,10 @@ class TokenVerifier {
 
   // Background JWKS refresh for every issuer.
   void start();
+  // Fixes the URL of the issuer named `name` before start(): for an issuer whose URL is known
+  // only once the listeners are bound (the embedded authorization server on port 0). Not safe
+  // while requests are verified. Throws std::invalid_argument for an unknown name.
+  void set_issuer_url(std::string_view name, std::string issuer);
   void stop();
 
   std::optional<std::size_t> issuer_index(std::string_view name) const;

@@ -40,6 +40,15 @@ std::string format_errors(const std::vector<ConfigError>& errors) {
   return out;
 }
 
+std::string_view to_string(LogFormat format) {
+  switch (format) {
+    case LogFormat::json: return "json";
+    case LogFormat::text: return "text";
+    case LogFormat::automatic: return "auto";
+  }
+  return "auto";
+}
+
 std::string_view to_string(LogLevel level) {
   switch (level) {
     case LogLevel::trace: return "trace";
@@ -134,12 +143,21 @@ class Parser {
     ServerOverride top;
     bool have_listeners = false, have_routes = false;
     std::vector<ServerOverride> route_servers;
-    const auto entries = map_entries(item, {"server", "logging", "listeners", "limits", "security", "sessions", "auth", "routes"});
+    const auto entries = map_entries(item, {"server", "logging", "audit", "metrics", "admin", "tracing", "listeners", "limits",
+                                            "security", "sessions", "auth", "routes"});
     for (const auto& e : entries) {
       if (e.key == "server") {
         top = parse_server(e.value);
       } else if (e.key == "logging") {
         parse_logging(e.value);
+      } else if (e.key == "audit") {
+        parse_audit(e.value);
+      } else if (e.key == "metrics") {
+        parse_metrics(e.value);
+      } else if (e.key == "admin") {
+        parse_admin(e.value);
+      } else if (e.key == "tracing") {
+        parse_tracing(e.value);
       } else if (e.key == "listeners") {
         have_listeners = !e.value.node.IsNull();
         parse_listeners(e.value);
@@ -430,19 +448,134 @@ class Parser {
     return out;
   }
 
+  std::optional<LogLevel> log_level(const Item& item) {
+    auto text = string_value(item);
+    if (!text) return std::nullopt;
+    for (LogLevel level : {LogLevel::trace, LogLevel::debug, LogLevel::info, LogLevel::warn, LogLevel::error,
+                           LogLevel::critical, LogLevel::off}) {
+      if (*text == to_string(level)) return level;
+    }
+    fail(item, "unknown log level '" + *text + "' (expected trace, debug, info, warn, error, critical or off)");
+    return std::nullopt;
+  }
+
   void parse_logging(const Item& item) {
-    for (const auto& e : map_entries(item, {"level"})) {
-      auto text = string_value(e.value);
-      if (!text) continue;
-      bool found = false;
-      for (LogLevel level : {LogLevel::trace, LogLevel::debug, LogLevel::info, LogLevel::warn, LogLevel::error,
-                             LogLevel::critical, LogLevel::off}) {
-        if (*text == to_string(level)) {
-          config_.logging.level = level;
-          found = true;
+    for (const auto& e : map_entries(item, {"level", "format", "components"})) {
+      if (e.key == "level") {
+        if (auto level = log_level(e.value)) config_.logging.level = *level;
+      } else if (e.key == "format") {
+        auto text = string_value(e.value);
+        if (!text) continue;
+        if (*text == "json") config_.logging.format = LogFormat::json;
+        else if (*text == "text") config_.logging.format = LogFormat::text;
+        else if (*text == "auto") config_.logging.format = LogFormat::automatic;
+        else fail(e.value, "unknown log format '" + *text + "' (expected json, text or auto)");
+      } else {
+        for (const auto& c : map_entries(e.value, {"bastion", "request", "http", "transport", "mcp", "telemetry", "auth",
+                                                   "authserver", "config"})) {
+          if (auto level = log_level(c.value)) config_.logging.components[c.key] = *level;
         }
       }
-      if (!found) fail(e.value, "unknown log level '" + *text + "' (expected trace, debug, info, warn, error, critical or off)");
+    }
+  }
+
+  void parse_audit(const Item& item) {
+    for (const auto& e : map_entries(item, {"enabled", "sink", "path"})) {
+      if (e.key == "enabled") {
+        if (auto v = bool_value(e.value)) config_.audit.enabled = *v;
+      } else if (e.key == "sink") {
+        auto text = string_value(e.value);
+        if (!text) continue;
+        if (*text == "stdout") config_.audit.sink = AuditConfig::Sink::stdout_stream;
+        else if (*text == "file") config_.audit.sink = AuditConfig::Sink::file;
+        else fail(e.value, "unknown audit sink '" + *text + "' (expected stdout or file)");
+      } else if (auto v = string_value(e.value)) {
+        config_.audit.path = absolute_file(*v);
+      }
+    }
+  }
+
+  void parse_metrics(const Item& item) {
+    for (const auto& e : map_entries(item, {"enabled"})) {
+      if (auto v = bool_value(e.value)) config_.metrics.enabled = *v;
+    }
+  }
+
+  void parse_admin(const Item& item) {
+    for (const auto& e : map_entries(item, {"enabled", "address", "port", "allow_insecure"})) {
+      if (e.key == "enabled") {
+        if (auto v = bool_value(e.value)) config_.admin.enabled = *v;
+      } else if (e.key == "address") {
+        if (auto v = string_value(e.value)) config_.admin.address = *v;
+      } else if (e.key == "port") {
+        if (auto v = uint_value(e.value, 65535)) config_.admin.port = static_cast<std::uint16_t>(*v);
+      } else if (auto v = bool_value(e.value)) {
+        config_.admin.allow_insecure = *v;
+      }
+    }
+  }
+
+  std::optional<double> ratio_value(const Item& item) {
+    if (!check_tag(item)) return std::nullopt;
+    if (item.node.IsScalar() && !is_quoted(item.node)) {
+      const auto v = detail::plain_scalar_value(item.node.Scalar());
+      if (v.is_number()) {
+        const double d = v.to_number<double>();
+        if (d >= 0.0 && d <= 1.0) return d;
+        fail(item, item.node.Scalar() + " is out of range (0 to 1)");
+        return std::nullopt;
+      }
+    }
+    fail(item, "expected a number from 0 to 1, got " + describe(item.node));
+    return std::nullopt;
+  }
+
+  void parse_tracing(const Item& item) {
+    auto& t = config_.tracing;
+    for (const auto& e : map_entries(item, {"enabled", "otlp_endpoint", "sample_ratio", "max_batch_size",
+                                            "max_queue_size", "export_timeout_ms", "schedule_delay_ms", "service_name",
+                                            "headers"})) {
+      if (e.key == "enabled") {
+        if (auto v = bool_value(e.value)) t.enabled = *v;
+      } else if (e.key == "otlp_endpoint") {
+        if (auto v = string_value(e.value)) t.otlp_endpoint = *v;
+      } else if (e.key == "sample_ratio") {
+        if (auto v = ratio_value(e.value)) t.sample_ratio = *v;
+      } else if (e.key == "max_batch_size" || e.key == "max_queue_size") {
+        if (auto v = uint_value(e.value, 1'000'000)) (e.key == "max_batch_size" ? t.max_batch_size : t.max_queue_size) = *v;
+      } else if (e.key == "export_timeout_ms" || e.key == "schedule_delay_ms") {
+        if (auto v = uint_value(e.value, 600'000))
+          (e.key == "export_timeout_ms" ? t.export_timeout : t.schedule_delay) =
+              std::chrono::milliseconds(static_cast<std::int64_t>(*v));
+      } else if (e.key == "service_name") {
+        if (auto v = string_value(e.value)) t.service_name = *v;
+      } else {
+        parse_tracing_headers(e.value);
+      }
+    }
+  }
+
+  // Collector headers carry credentials: each value must be a secret reference.
+  void parse_tracing_headers(const Item& item) {
+    if (!item.node.IsNull() && !item.node.IsMap()) {
+      fail(item, "expected a map of header name -> value, got " + describe(item.node));
+      return;
+    }
+    if (item.node.IsNull()) return;
+    for (auto it = item.node.begin(); it != item.node.end(); ++it) {
+      const YAML::Node key = it->first;
+      const YAML::Node value = it->second;
+      if (!key.IsScalar()) {
+        fail_at(key.Mark(), item.path, "keys must be plain names, got " + describe(key), item.path);
+        continue;
+      }
+      Item child{value, value.IsNull() ? key.Mark() : value.Mark(), join_path(item.path, key.Scalar())};
+      remember(child);
+      if (value.IsScalar() && !has_reference(value.Scalar())) {
+        fail(child, "a secret: write it as a reference (${env:NAME} or ${file:/path}), not as a literal");
+        continue;
+      }
+      if (auto v = string_value(child)) config_.tracing.headers[key.Scalar()] = *v;
     }
   }
 
@@ -576,7 +709,7 @@ class Parser {
       RouteConfig route;
       ServerOverride own;
       bool have_path = false, have_modules = false;
-      for (const auto& e : map_entries(element, {"path", "server", "modules", "module_settings", "auth"})) {
+      for (const auto& e : map_entries(element, {"path", "server", "modules", "module_settings", "auth", "log_tool_arguments"})) {
         if (e.key == "path") {
           have_path = true;
           if (auto v = string_value(e.value)) route.path = *v;
@@ -589,6 +722,8 @@ class Parser {
           parse_module_settings(e.value, route);
         } else if (e.key == "auth") {
           route.auth = parse_route_auth(e.value);
+        } else if (e.key == "log_tool_arguments") {
+          if (auto v = bool_value(e.value)) route.log_tool_arguments = *v;
         }
       }
       if (element.node.IsMap() || element.node.IsNull()) {

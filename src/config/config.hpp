@@ -161,19 +161,67 @@ struct RouteConfig {
   // Per-module settings (ModuleOptions.settings); only for modules listed in `modules`.
   std::map<std::string, json::object> module_settings;
   std::optional<RouteAuthConfig> auth;  // set: the route requires a bearer token
+  // Tool arguments appear in the request log and the audit trail only as a SHA-256 digest,
+  // unless the route opts in here (they may hold personal data or secrets).
+  bool log_tool_arguments = false;
 };
 
 enum class LogLevel { trace, debug, info, warn, error, critical, off };
 std::string_view to_string(LogLevel level);
 
+enum class LogFormat { json, text, automatic };
+std::string_view to_string(LogFormat format);
+
 struct LoggingConfig {
   LogLevel level = LogLevel::info;
+  // automatic: human-readable text when stderr is a terminal, JSON lines otherwise.
+  LogFormat format = LogFormat::automatic;
+  // Per-component levels (bastion, request, http, transport, mcp, telemetry, auth, authserver,
+  // config); a component not listed uses `level`. "request" carries one line per request.
+  std::map<std::string, LogLevel> components;
+};
+
+// The audit trail (docs/operations.md): security-relevant events, one JSON line each.
+struct AuditConfig {
+  bool enabled = false;
+  enum class Sink { stdout_stream, file } sink = Sink::stdout_stream;
+  std::string path;  // the file (appended to, created 0600) when sink is file
+};
+
+struct MetricsConfig {
+  bool enabled = true;  // request counters and histograms; /metrics needs the admin listener
+};
+
+// The admin listener: /metrics, /healthz, /readyz. Loopback by default; never the MCP port.
+struct AdminConfig {
+  bool enabled = false;
+  std::string address = "127.0.0.1";
+  std::uint16_t port = 9464;  // the port OpenTelemetry's Prometheus exporter uses
+  bool allow_insecure = false;  // plain HTTP beyond loopback, asked for explicitly
+};
+
+// Traces exported over OTLP/HTTP (JSON encoding).
+struct TracingConfig {
+  bool enabled = false;
+  std::string otlp_endpoint = "http://127.0.0.1:4318/v1/traces";
+  double sample_ratio = 1.0;  // for traces that start here; a caller's sampled flag is obeyed
+  std::size_t max_batch_size = 512;
+  std::size_t max_queue_size = 2048;
+  std::chrono::milliseconds export_timeout{5'000};
+  std::chrono::milliseconds schedule_delay{1'000};
+  std::string service_name = "bastion";
+  // Extra headers for the collector (API keys): values must be secret references.
+  std::map<std::string, std::string> headers;
 };
 
 struct Config {
   std::string source = "<default>";  // the file it was loaded from
   ServerConfig server;
   LoggingConfig logging;
+  AuditConfig audit;
+  MetricsConfig metrics;
+  AdminConfig admin;
+  TracingConfig tracing;
   std::vector<ListenerConfig> listeners;
   LimitsConfig limits;
   SecurityConfig security;

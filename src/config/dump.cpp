@@ -26,6 +26,57 @@ class Dumper {
 
     out_ << YAML::Key << "logging" << YAML::Value << YAML::BeginMap;
     out_ << YAML::Key << "level" << YAML::Value << std::string(to_string(c.logging.level));
+    out_ << YAML::Key << "format" << YAML::Value << std::string(to_string(c.logging.format));
+    out_ << YAML::Key << "components" << YAML::Value;
+    if (c.logging.components.empty()) out_ << YAML::Flow;
+    out_ << YAML::BeginMap;
+    for (const auto& [name, level] : c.logging.components) out_ << YAML::Key << name << YAML::Value << std::string(to_string(level));
+    out_ << YAML::EndMap;
+    out_ << YAML::EndMap;
+
+    out_ << YAML::Key << "audit" << YAML::Value << YAML::BeginMap;
+    out_ << YAML::Key << "enabled" << YAML::Value << c.audit.enabled;
+    out_ << YAML::Key << "sink" << YAML::Value << (c.audit.sink == AuditConfig::Sink::file ? "file" : "stdout");
+    if (!c.audit.path.empty()) {
+      out_ << YAML::Key << "path" << YAML::Value;
+      field("audit.path", c.audit.path);
+    }
+    out_ << YAML::EndMap;
+
+    out_ << YAML::Key << "metrics" << YAML::Value << YAML::BeginMap;
+    out_ << YAML::Key << "enabled" << YAML::Value << c.metrics.enabled;
+    out_ << YAML::EndMap;
+
+    out_ << YAML::Key << "admin" << YAML::Value << YAML::BeginMap;
+    out_ << YAML::Key << "enabled" << YAML::Value << c.admin.enabled;
+    out_ << YAML::Key << "address" << YAML::Value;
+    text(c.admin.address);
+    number("port", c.admin.port);
+    out_ << YAML::Key << "allow_insecure" << YAML::Value << c.admin.allow_insecure;
+    out_ << YAML::EndMap;
+
+    out_ << YAML::Key << "tracing" << YAML::Value << YAML::BeginMap;
+    out_ << YAML::Key << "enabled" << YAML::Value << c.tracing.enabled;
+    out_ << YAML::Key << "otlp_endpoint" << YAML::Value;
+    field("tracing.otlp_endpoint", c.tracing.otlp_endpoint);
+    out_ << YAML::Key << "sample_ratio" << YAML::Value << c.tracing.sample_ratio;
+    number("max_batch_size", c.tracing.max_batch_size);
+    number("max_queue_size", c.tracing.max_queue_size);
+    number("export_timeout_ms", c.tracing.export_timeout.count());
+    number("schedule_delay_ms", c.tracing.schedule_delay.count());
+    out_ << YAML::Key << "service_name" << YAML::Value;
+    text(c.tracing.service_name);
+    out_ << YAML::Key << "headers" << YAML::Value;
+    if (c.tracing.headers.empty()) out_ << YAML::Flow;
+    out_ << YAML::BeginMap;
+    for (const auto& [name, value] : c.tracing.headers) {
+      // Header values are credentials: the reference as written, never the value.
+      const auto it = c.references.find("tracing.headers." + name);
+      out_ << YAML::Key << name << YAML::Value;
+      if (it != c.references.end()) text(it->second);
+      else out_ << kRedacted;
+    }
+    out_ << YAML::EndMap;
     out_ << YAML::EndMap;
 
     out_ << YAML::Key << "listeners" << YAML::Value << YAML::BeginSeq;
@@ -206,6 +257,7 @@ class Dumper {
       server(path + ".server", r.server);
     }
     string_list(path + ".modules", "modules", r.modules);
+    out_ << YAML::Key << "log_tool_arguments" << YAML::Value << r.log_tool_arguments;
     out_ << YAML::Key << "module_settings" << YAML::Value;
     if (r.module_settings.empty()) out_ << YAML::Flow;
     out_ << YAML::BeginMap;

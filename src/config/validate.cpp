@@ -112,6 +112,7 @@ class Validator {
     check_security();
     check_routes();
     check_auth();
+    check_observability();
     return std::move(errors_);
   }
 
@@ -392,6 +393,39 @@ class Validator {
         else primary = path;
       }
     }
+  }
+
+  void check_observability() {
+    if (config_.audit.enabled && config_.audit.sink == AuditConfig::Sink::file && config_.audit.path.empty())
+      report("audit.path", "the file sink needs a path");
+    const auto& a = config_.admin;
+    if (a.enabled) {
+      const auto ip = detail::parse_ip(a.address == "localhost" ? std::string("127.0.0.1") : a.address);
+      if (!ip) {
+        report_value("admin.address", a.address, "'" + a.address + "' is not an IP address (127.0.0.1 or ::1 by default)");
+      } else if (!detail::is_loopback(*ip) && !a.allow_insecure) {
+        // Metrics and readiness tell an attacker what runs here and how it is doing.
+        report_value("admin.address", a.address, "the admin listener on " + a.address +
+                                                     " is reachable from the network: keep it on loopback, or set "
+                                                     "admin.allow_insecure: true (e.g. for a pod's Prometheus scrape)");
+      }
+      if (a.port != 0)
+        for (std::size_t i = 0; i < config_.listeners.size(); ++i)
+          if (config_.listeners[i].port == a.port)
+            report("admin.port", "port " + std::to_string(a.port) + " is already used by listeners[" + std::to_string(i) + "]");
+    }
+    const auto& t = config_.tracing;
+    if (t.enabled) {
+      if (auto problem = http_url_problem(t.otlp_endpoint, true); !problem.empty())
+        report_value("tracing.otlp_endpoint", t.otlp_endpoint, problem);
+      if (t.service_name.empty()) report("tracing.service_name", "must not be empty");
+    }
+    range("tracing.max_batch_size", t.max_batch_size, 1, 100'000);
+    range("tracing.max_queue_size", t.max_queue_size, 1, 1'000'000);
+    if (t.max_queue_size < t.max_batch_size)
+      report("tracing.max_queue_size", "must be at least tracing.max_batch_size (" + std::to_string(t.max_batch_size) + ")");
+    range("tracing.export_timeout_ms", ms(t.export_timeout), 1, 600'000);
+    range("tracing.schedule_delay_ms", ms(t.schedule_delay), 1, 600'000);
   }
 
   void check_modules(const std::string& path, const RouteConfig& route) {

@@ -514,6 +514,14 @@ class ServerCore : public std::enable_shared_from_this<ServerCore> {
   void finish_stopping();       // control strand
   void wait_for_signal();       // control strand
   void run_io();
+  void count_rejection(int status) {
+    auto& counter = status == 400   ? rejected_400
+                    : status == 408 ? rejected_408
+                    : status == 413 ? rejected_413
+                    : status == 431 ? rejected_431
+                                    : rejected_other;
+    counter.fetch_add(1, std::memory_order_relaxed);
+  }
 
   const Limits limits;
   const Handler handler;
@@ -539,6 +547,9 @@ class ServerCore : public std::enable_shared_from_this<ServerCore> {
 
   std::atomic<std::size_t> active_connections{0};
   std::atomic<std::uint64_t> refused_connections{0};
+  // Requests the HTTP layer refused itself (size limits, deadlines, malformed), by status, for
+  // /metrics (a relaxed increment per refusal, never per accepted request).
+  std::atomic<std::uint64_t> rejected_400{0}, rejected_408{0}, rejected_413{0}, rejected_431{0}, rejected_other{0};
   std::atomic<bool> draining{false};
   // Set once the I/O threads are gone: late calls from exchanges are dropped instead of being
   // queued on an io_context nobody runs.
@@ -852,6 +863,7 @@ class Connection final : public ConnectionBase, public std::enable_shared_from_t
   // read and thrown away, counted against lingering_close_bytes, so that the client is not
   // stuck writing into a full window and receives the answer (see begin_graceful_close).
   void reject_request(int status) {
+    core_->count_rejection(status);
     parser_.reset();
     keep_alive_ = false;
     head_request_ = false;
@@ -1698,6 +1710,16 @@ void Server::stop_on_signals(std::initializer_list<int> signal_numbers) {
 }
 
 std::size_t Server::connection_count() const { return impl_->active_connections.load(std::memory_order_acquire); }
+
+RejectionCounts Server::rejection_counts() const {
+  RejectionCounts c;
+  c.bad_request = impl_->rejected_400.load(std::memory_order_relaxed);
+  c.request_timeout = impl_->rejected_408.load(std::memory_order_relaxed);
+  c.payload_too_large = impl_->rejected_413.load(std::memory_order_relaxed);
+  c.header_fields_too_large = impl_->rejected_431.load(std::memory_order_relaxed);
+  c.other = impl_->rejected_other.load(std::memory_order_relaxed);
+  return c;
+}
 
 std::uint64_t Server::refused_connection_count() const {
   return impl_->refused_connections.load(std::memory_order_relaxed);

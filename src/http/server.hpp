@@ -84,6 +84,15 @@ struct ListenerSpec {
   bool allow_plain_http_on_non_loopback = false;
 };
 
+// Requests the HTTP layer answered itself, before any handler saw them (for /metrics).
+struct RejectionCounts {
+  std::uint64_t bad_request = 0;              // 400: malformed request
+  std::uint64_t request_timeout = 0;          // 408: read_timeout
+  std::uint64_t payload_too_large = 0;        // 413: max_body_bytes
+  std::uint64_t header_fields_too_large = 0;  // 431: max_header_bytes
+  std::uint64_t other = 0;                    // 501 and the like
+};
+
 class Server {
  public:
   // `threads`: I/O threads (0 is taken as 1). `handler` is called on a connection's strand for
@@ -124,6 +133,8 @@ class Server {
   std::size_t connection_count() const;
   // Connections refused since start because max_connections was reached.
   std::uint64_t refused_connection_count() const;
+  // Requests refused by the HTTP layer since start, by status.
+  RejectionCounts rejection_counts() const;
   const Limits& limits() const;
 
  private:

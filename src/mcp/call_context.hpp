@@ -29,6 +29,7 @@ class CallContext final : public RequestContext {
   const json::value* input(std::string_view key) const override;
   const std::string* request_state() const override { return request_state_ ? &*request_state_ : nullptr; }
   void close_stream_for_polling(std::chrono::milliseconds retry) override;
+  json::object trace_meta() const override { return out_ ? out_->trace_meta() : json::object{}; }
 
   // Dispatcher side.
   const std::shared_ptr<Session>& session() const { return session_; }

@@ -53,6 +53,7 @@ class ModernOutbound final : public Outbound {
   // Streams are not resumable on the modern wire, so there is no polling to offer.
   void close_for_polling(std::chrono::milliseconds) override {}
   void abandon() override { inner_->abandon(); }
+  json::object trace_meta() const override { return inner_->trace_meta(); }
 
  private:
   void decorate(json::object& response) const {

@@ -33,6 +33,9 @@ class Outbound {
   virtual void close_for_polling(std::chrono::milliseconds retry) {}
   // The request was cancelled: no response will come; end whatever waits for one.
   virtual void abandon() {}
+  // The W3C trace context of the request this outbound answers, as MCP `_meta` fields
+  // (traceparent, tracestate, baggage); empty when the transport does not trace.
+  virtual json::object trace_meta() const { return {}; }
 };
 
 class CallContext;

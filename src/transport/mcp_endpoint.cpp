@@ -13,6 +13,7 @@
 #include "mcp/dispatcher.hpp"
 #include "mcp/request_state.hpp"
 #include "mcp/versions.hpp"
+#include "telemetry/telemetry.hpp"
 #include "transport/event_stream.hpp"
 #include "transport/headers.hpp"
 #include "transport/modern_http.hpp"
@@ -73,6 +74,20 @@ bool is_json_content(const http::Request& req) {
   constexpr std::string_view kJson = "application/json";
   return v.size() >= kJson.size() && contains_ci(v.substr(0, kJson.size()), kJson);
 }
+
+// Telemetry annotations (a no-op on an exchange nobody observes): the era, the negotiated
+// version, the session (as a digest) and who is calling.
+void note_session(const http::Exchange& ex, std::string_view era, const mcp::Session* session) {
+  auto record = telemetry::record_of(ex);
+  if (!record) return;
+  record->set_era(era);
+  if (!session) return;
+  record->set_protocol_version(session->protocol_version);
+  record->set_session(session->id());
+  record->set_principal(session->principal);
+}
+
+using OperationPtr = std::shared_ptr<telemetry::Operation>;
 
 }  // namespace
 
@@ -136,8 +151,11 @@ struct HttpSession {
 // stream as soon as it sends anything else first (transports.mdx: the server MAY use either).
 class PostOutbound final : public mcp::Outbound {
  public:
-  PostOutbound(std::shared_ptr<HttpSession> session, std::shared_ptr<http::Exchange> exchange, http::Headers extra)
-      : session_(std::move(session)), exchange_(std::move(exchange)), extra_(std::move(extra)) {}
+  PostOutbound(std::shared_ptr<HttpSession> session, std::shared_ptr<http::Exchange> exchange, http::Headers extra,
+               OperationPtr op = nullptr)
+      : session_(std::move(session)), exchange_(std::move(exchange)), extra_(std::move(extra)), op_(std::move(op)) {}
+
+  json::object trace_meta() const override { return op_ ? op_->trace_meta() : json::object{}; }
 
   void send(json::object message) override {
     std::lock_guard lock(mutex_);
@@ -147,6 +165,7 @@ class PostOutbound final : public mcp::Outbound {
 
   void respond(json::object response) override {
     std::lock_guard lock(mutex_);
+    if (op_) op_->end(response);
     if (!stream_) {
       http::Response r = http::json_response(200, rpc::serialize(response));
       for (const auto& [k, v] : extra_.fields()) r.headers.set(k, v);
@@ -168,6 +187,7 @@ class PostOutbound final : public mcp::Outbound {
 
   void abandon() override {
     std::lock_guard lock(mutex_);
+    if (op_) op_->end_cancelled();
     // Cancelled: nothing more is sent for this request; close what the client waits on.
     ensure_stream_locked();
     end_locked();
@@ -190,18 +210,27 @@ class PostOutbound final : public mcp::Outbound {
   std::shared_ptr<HttpSession> session_;
   std::shared_ptr<http::Exchange> exchange_;  // until a stream takes it over
   http::Headers extra_;
+  OperationPtr op_;
   std::shared_ptr<EventStream> stream_;
 };
 
 // Everything for a 2024-11-05 client goes on its one SSE stream.
 class SseOutbound final : public mcp::Outbound {
  public:
-  explicit SseOutbound(std::shared_ptr<EventStream> stream) : stream_(std::move(stream)) {}
+  SseOutbound(std::shared_ptr<EventStream> stream, OperationPtr op) : stream_(std::move(stream)), op_(std::move(op)) {}
   void send(json::object message) override { stream_->send(rpc::serialize(message)); }
-  void respond(json::object response) override { stream_->send(rpc::serialize(response)); }
+  void respond(json::object response) override {
+    if (op_) op_->end(response);
+    stream_->send(rpc::serialize(response));
+  }
+  void abandon() override {
+    if (op_) op_->end_cancelled();
+  }
+  json::object trace_meta() const override { return op_ ? op_->trace_meta() : json::object{}; }
 
  private:
   std::shared_ptr<EventStream> stream_;
+  OperationPtr op_;
 };
 
 // A 2025-03-26 batch: one JSON array answers all its requests.
@@ -225,14 +254,22 @@ class BatchCollector : public std::enable_shared_from_this<BatchCollector> {
 
 class BatchOutbound final : public mcp::Outbound {
  public:
-  explicit BatchOutbound(std::shared_ptr<BatchCollector> c) : collector_(std::move(c)) {}
+  BatchOutbound(std::shared_ptr<BatchCollector> c, OperationPtr op) : collector_(std::move(c)), op_(std::move(op)) {}
   // Related notifications have no stream of their own inside a JSON batch answer.
   void send(json::object) override {}
-  void respond(json::object response) override { collector_->add(std::move(response)); }
-  void abandon() override { collector_->add(json::object{}); }
+  void respond(json::object response) override {
+    if (op_) op_->end(response);
+    collector_->add(std::move(response));
+  }
+  void abandon() override {
+    if (op_) op_->end_cancelled();
+    collector_->add(json::object{});
+  }
+  json::object trace_meta() const override { return op_ ? op_->trace_meta() : json::object{}; }
 
  private:
   std::shared_ptr<BatchCollector> collector_;
+  OperationPtr op_;
 };
 
 // ---- the endpoint -----------------------------------------------------------------------
@@ -278,8 +315,9 @@ struct McpEndpoint::Impl {
   }
 
   // Creates a session unless a cap is reached (then the HTTP answer to send instead).
-  std::variant<std::shared_ptr<HttpSession>, http::Response> create_session(const http::Request& req, bool sse_transport,
+  std::variant<std::shared_ptr<HttpSession>, http::Response> create_session(const http::Exchange& ex, bool sse_transport,
                                                                             PrincipalPtr principal) {
+    const http::Request& req = ex.request();
     std::string owner = owner_of(req, principal.get());
     std::lock_guard lock(mutex);
     if (stopping) return rpc_error(503, rpc::kServerError, "Service Unavailable: shutting down");
@@ -310,7 +348,33 @@ struct McpEndpoint::Impl {
     return it == sessions.end() ? nullptr : it->second;
   }
 
-  void end_session(const std::string& id) {
+  // session_created / session_ended in the audit trail: who, from where, which era; the session
+  // id only as a digest.
+  void audit_session(const char* type, const HttpSession& hs, std::string_view reason, const http::Exchange* ex) {
+    if (!options.telemetry || !options.telemetry->audit().enabled()) return;
+    telemetry::AuditEvent e;
+    e.type = type;
+    e.outcome = "success";
+    e.reason = std::string(reason);
+    e.route = options.path;
+    e.session_id = telemetry::session_digest(hs.mcp->id());
+    if (hs.mcp->principal) {
+      e.issuer = hs.mcp->principal->issuer;
+      e.subject = hs.mcp->principal->subject;
+      e.client_id = hs.mcp->principal->client_id;
+    }
+    if (ex) {
+      e.remote_address = ex->request().remote_address;
+      if (auto record = telemetry::record_of(*ex)) {
+        e.request_id = record->request_id();
+        e.trace_id = record->context().trace_id;
+      }
+    }
+    e.details["era"] = hs.sse_transport ? "sse" : "session";
+    options.telemetry->audit().record(e);
+  }
+
+  void end_session(const std::string& id, std::string_view reason = "ended") {
     std::shared_ptr<HttpSession> hs;
     {
       std::lock_guard lock(mutex);
@@ -323,6 +387,7 @@ struct McpEndpoint::Impl {
     }
     hs->mcp->close();
     hs->end_all();
+    audit_session(telemetry::audit_event::kSessionEnded, *hs, reason, nullptr);
   }
 
   void schedule_reaper() {
@@ -348,7 +413,7 @@ struct McpEndpoint::Impl {
         idle.push_back(id);
       }
     }
-    for (auto& id : idle) end_session(id);
+    for (auto& id : idle) end_session(id, "idle_timeout");
   }
 
   // -- Streamable HTTP --
@@ -408,12 +473,14 @@ struct McpEndpoint::Impl {
     auto hs = std::get<std::shared_ptr<HttpSession>>(found);
     if (auto* r = std::get_if<rpc::Request>(&*message))
       if (auto answer = denied(principal, *r)) return ex->respond(std::move(*answer));
+    note_session(*ex, "session", hs->mcp.get());
     dispatch(hs, std::move(*message), ex);
   }
 
   void dispatch(const std::shared_ptr<HttpSession>& hs, rpc::Message message, const std::shared_ptr<http::Exchange>& ex) {
     if (auto* r = std::get_if<rpc::Request>(&message)) {
-      dispatcher.handle_request(hs->mcp, std::move(*r), std::make_shared<PostOutbound>(hs, ex, http::Headers{}));
+      auto op = telemetry::begin_operation(*ex, r->method, r->params);
+      dispatcher.handle_request(hs->mcp, std::move(*r), std::make_shared<PostOutbound>(hs, ex, http::Headers{}, std::move(op)));
       return;
     }
     // Notifications and responses are accepted with 202 and no body.
@@ -426,16 +493,24 @@ struct McpEndpoint::Impl {
     const http::Request& req = ex->request();
     if (req.headers.find(kSessionHeader))
       return ex->respond(rpc_error(400, rpc::kInvalidRequest, "Invalid Request: Server already initialized", request.id));
-    auto created = create_session(req, false, principal);
+    auto created = create_session(*ex, false, principal);
     if (auto* err = std::get_if<http::Response>(&created)) return ex->respond(std::move(*err));
     auto hs = std::get<std::shared_ptr<HttpSession>>(created);
+    // Audited outside the session table's lock (it is a write(2)).
+    audit_session(telemetry::audit_event::kSessionCreated, *hs, "", ex.get());
+    auto op = telemetry::begin_operation(*ex, request.method, request.params);
     auto result = dispatcher.initialize(*hs->mcp, request.params);
     if (!result) {
-      end_session(hs->mcp->id());
-      return ex->respond(rpc_error(400, result.error().code, result.error().message, request.id));
+      end_session(hs->mcp->id(), "initialize_failed");
+      auto error = rpc::make_error(request.id, result.error().code, result.error().message);
+      if (op) op->end(error);
+      return ex->respond(http::json_response(400, rpc::serialize(error)));
     }
+    note_session(*ex, "session", hs->mcp.get());
     hs->stream_settings.priming_event = mcp::version_at_least(hs->mcp->protocol_version, mcp::kVersion2025_11_25);
-    http::Response r = http::json_response(200, rpc::serialize(rpc::make_result(request.id, std::move(*result))));
+    auto answer = rpc::make_result(request.id, std::move(*result));
+    if (op) op->end(answer);
+    http::Response r = http::json_response(200, rpc::serialize(answer));
     r.headers.set(kSessionHeader, hs->mcp->id());
     ex->respond(std::move(r));
   }
@@ -449,6 +524,7 @@ struct McpEndpoint::Impl {
       return ex->respond(rpc_error(400, rpc::kInvalidRequest, "Invalid Request: JSON-RPC batches are not supported"));
     }
     auto hs = std::get<std::shared_ptr<HttpSession>>(found);
+    note_session(*ex, "session", hs->mcp.get());
     // Batches exist only in 2025-03-26 (basic/index.mdx §Batching; removed in 2025-06-18).
     if (hs->mcp->protocol_version != mcp::kVersion2025_03_26)
       return ex->respond(rpc_error(400, rpc::kInvalidRequest,
@@ -473,7 +549,10 @@ struct McpEndpoint::Impl {
     if (requests == 0) ex->respond(http::Response{202, {}, {}});
     auto collector = requests ? std::make_shared<BatchCollector>(ex, requests) : nullptr;
     for (auto& m : messages) {
-      if (auto* r = std::get_if<rpc::Request>(&m)) dispatcher.handle_request(hs->mcp, std::move(*r), std::make_shared<BatchOutbound>(collector));
+      if (auto* r = std::get_if<rpc::Request>(&m)) {
+        auto op = telemetry::begin_operation(*ex, r->method, r->params);
+        dispatcher.handle_request(hs->mcp, std::move(*r), std::make_shared<BatchOutbound>(collector, std::move(op)));
+      }
       else if (auto* n = std::get_if<rpc::Notification>(&m)) dispatcher.handle_notification(hs->mcp, *n);
       else dispatcher.handle_response(hs->mcp, std::get<rpc::Response>(m));
     }
@@ -486,6 +565,7 @@ struct McpEndpoint::Impl {
     auto found = session_for(req, principal);
     if (auto* err = std::get_if<http::Response>(&found)) return ex->respond(std::move(*err));
     auto hs = std::get<std::shared_ptr<HttpSession>>(found);
+    note_session(*ex, "session", hs->mcp.get());
 
     if (const std::string* last = req.headers.find("Last-Event-ID")) {
       // Resume exactly the stream the id belongs to; never replay another stream's events
@@ -520,17 +600,21 @@ struct McpEndpoint::Impl {
   void handle_delete(const std::shared_ptr<http::Exchange>& ex, const PrincipalPtr& principal) {
     auto found = session_for(ex->request(), principal);
     if (auto* err = std::get_if<http::Response>(&found)) return ex->respond(std::move(*err));
-    end_session(std::get<std::shared_ptr<HttpSession>>(found)->mcp->id());
+    const auto& hs = std::get<std::shared_ptr<HttpSession>>(found);
+    note_session(*ex, "session", hs->mcp.get());
+    end_session(hs->mcp->id(), "deleted");
     ex->respond(http::Response{200, {}, {}});
   }
 
   // -- 2024-11-05 HTTP+SSE --
 
   void handle_sse_open(const std::shared_ptr<http::Exchange>& ex, const PrincipalPtr& principal) {
-    auto created = create_session(ex->request(), true, principal);
+    auto created = create_session(*ex, true, principal);
     if (auto* err = std::get_if<http::Response>(&created)) return ex->respond(std::move(*err));
     auto hs = std::get<std::shared_ptr<HttpSession>>(created);
     hs->mcp->protocol_version = std::string(mcp::kVersion2024_11_05);
+    audit_session(telemetry::audit_event::kSessionCreated, *hs, "", ex.get());
+    note_session(*ex, "sse", hs->mcp.get());
     auto stream = hs->new_stream();
     {
       std::lock_guard lock(hs->mutex);
@@ -542,7 +626,7 @@ struct McpEndpoint::Impl {
     });
     // The session lives as long as its stream (2024-11-05 transports.mdx §HTTP with SSE).
     std::string id = hs->mcp->id();
-    ex->on_peer_closed([this, id] { end_session(id); });
+    ex->on_peer_closed([this, id] { end_session(id, "stream_closed"); });
     stream->attach(ex, std::nullopt);
     // The first event names the URI for posting messages.
     stream->send_named("endpoint", messages_path + "?session_id=" + id);
@@ -567,16 +651,21 @@ struct McpEndpoint::Impl {
     if (auto* r = std::get_if<rpc::Request>(&*message))
       if (auto answer = denied(principal, *r)) return ex->respond(std::move(*answer));
     hs->mcp->touch();
+    note_session(*ex, "sse", hs->mcp.get());
     std::shared_ptr<EventStream> stream;
     {
       std::lock_guard lock(hs->mutex);
       stream = hs->standalone;
     }
+    // The operation outlives this POST (its answer travels on the SSE stream): it ends when the
+    // response is sent there.
+    OperationPtr op;
+    if (auto* r = std::get_if<rpc::Request>(&*message)) op = telemetry::begin_operation(*ex, r->method, r->params);
     // The answer travels on the SSE stream; the POST itself is only acknowledged.
     http::Response accepted{202, {}, "Accepted"};
     accepted.headers.set("Content-Type", "text/plain");
     ex->respond(std::move(accepted));
-    auto out = std::make_shared<SseOutbound>(stream);
+    auto out = std::make_shared<SseOutbound>(stream, std::move(op));
     if (auto* r = std::get_if<rpc::Request>(&*message)) {
       if (r->method == "initialize") {
         auto result = dispatcher.initialize(*hs->mcp, r->params);
@@ -599,7 +688,7 @@ struct McpEndpoint::Impl {
       std::lock_guard lock(mutex);
       for (auto& [id, _] : sessions) ids.push_back(id);
     }
-    for (auto& id : ids) end_session(id);
+    for (auto& id : ids) end_session(id, "shutdown");
     modern.shutdown();
     timers.stop();
     workers.stop();
@@ -641,6 +730,8 @@ std::size_t McpEndpoint::session_count() const {
   std::lock_guard lock(impl_->mutex);
   return impl_->sessions.size();
 }
+
+std::size_t McpEndpoint::subscription_count() const { return impl_->modern.subscription_count(); }
 
 void McpEndpoint::shutdown() { impl_->shutdown(); }
 

@@ -14,6 +14,10 @@
 #include "jsonrpc/message.hpp"
 #include "mcp/dispatcher.hpp"
 
+namespace bastion::telemetry {
+class Telemetry;
+}
+
 namespace bastion::transport {
 
 struct EndpointOptions {
@@ -51,6 +55,10 @@ struct EndpointOptions {
   std::function<std::optional<http::Response>(const Principal*, const jsonrpc::Request&)> authorize;
   // List filtering (mcp::DispatchOptions::may_use).
   std::function<bool(const Principal*, mcp::ListedKind, std::string_view)> may_use;
+  // Where session audit events go (session_created/session_ended); null: none. Request-level
+  // telemetry needs no option: it rides on the observed Exchange (telemetry/telemetry.hpp).
+  // Must outlive the endpoint.
+  telemetry::Telemetry* telemetry = nullptr;
 };
 
 class McpEndpoint {
@@ -70,6 +78,8 @@ class McpEndpoint {
   void handle(std::shared_ptr<http::Exchange> exchange, std::shared_ptr<const Principal> principal = nullptr);
 
   std::size_t session_count() const;
+  // Open 2026-07-28 subscriptions/listen streams.
+  std::size_t subscription_count() const;
   // Stops accepting new sessions, ends open streams, waits for in-flight handlers.
   void shutdown();
 

@@ -16,6 +16,7 @@
 #include "mcp/param_headers.hpp"
 #include "mcp/request_state.hpp"
 #include "mcp/versions.hpp"
+#include "telemetry/telemetry.hpp"
 #include "transport/event_stream.hpp"
 #include "transport/headers.hpp"
 
@@ -176,8 +177,11 @@ class CancelSlot {
 // are not resumable (streamable-http.mdx §Receiving Messages), and nothing is buffered.
 class ModernPostOutbound final : public mcp::Outbound {
  public:
-  ModernPostOutbound(std::shared_ptr<http::Exchange> exchange, std::chrono::milliseconds keepalive)
-      : exchange_(std::move(exchange)), keepalive_(keepalive) {}
+  ModernPostOutbound(std::shared_ptr<http::Exchange> exchange, std::chrono::milliseconds keepalive,
+                     std::shared_ptr<telemetry::Operation> op)
+      : exchange_(std::move(exchange)), keepalive_(keepalive), op_(std::move(op)) {}
+
+  json::object trace_meta() const override { return op_ ? op_->trace_meta() : json::object{}; }
 
   // Keeps the request's principal alive as long as the request can still answer.
   void keep(std::shared_ptr<const Principal> principal) { principal_ = std::move(principal); }
@@ -193,6 +197,7 @@ class ModernPostOutbound final : public mcp::Outbound {
     std::lock_guard lock(mutex_);
     if (done_) return;
     done_ = true;
+    if (op_) op_->end(response);
     if (streaming_) {
       // The final response ends the stream (SHOULD).
       exchange_->write(event(response));
@@ -206,6 +211,7 @@ class ModernPostOutbound final : public mcp::Outbound {
     std::lock_guard lock(mutex_);
     if (done_) return;
     done_ = true;
+    if (op_) op_->end_cancelled();
     // Cancelled because the client closed the stream: nothing more is sent (MUST NOT). If the
     // client is somehow still there, it must not wait forever for an answer.
     if (streaming_) exchange_->finish();
@@ -230,6 +236,7 @@ class ModernPostOutbound final : public mcp::Outbound {
   std::shared_ptr<http::Exchange> exchange_;
   std::shared_ptr<const Principal> principal_;
   const std::chrono::milliseconds keepalive_;
+  std::shared_ptr<telemetry::Operation> op_;
   bool streaming_ = false;
   bool done_ = false;
 };
@@ -381,6 +388,10 @@ struct ModernHttp::Impl {
                         " does not match _meta value " + quoted(meta->protocol_version));
     if (!mcp::is_modern_version(meta->protocol_version))
       return ex->respond(json_rpc_response(mcp::unsupported_version(request.id, meta->protocol_version)));
+    if (auto record = telemetry::record_of(*ex)) {
+      record->set_era("stateless");
+      record->set_protocol_version(meta->protocol_version);
+    }
     if (auto problem = check_routing_headers(req, request))
       return reject(ex, request.id, rpc::kHeaderMismatch, *problem);
 
@@ -392,7 +403,8 @@ struct ModernHttp::Impl {
     if (authorize)
       if (auto answer = authorize(principal.get(), request)) return ex->respond(std::move(*answer));
 
-    auto out = std::make_shared<ModernPostOutbound>(ex, keepalive);
+    auto op = telemetry::begin_operation(*ex, request.method, request.params);
+    auto out = std::make_shared<ModernPostOutbound>(ex, keepalive, std::move(op));
     // handle_request needs the principal for the whole request: the outbound lives that long.
     out->keep(principal);
     auto slot = std::make_shared<CancelSlot>();

@@ -5,8 +5,8 @@
 //
 //   tests/e2e/run.sh [--only a,b] [--skip a,b] [--list]
 //
-// Suites: cli, http, sdk, modern-client, inspector, auth-rs, conformance-stable, conformance-next, conformance-modern,
-// conformance-stable-auth, conformance-next-auth, conformance-modern-auth.
+// Suites: cli, http, sdk, modern-client, inspector, auth-rs, observability, conformance-stable, conformance-next,
+// conformance-modern, conformance-stable-auth, conformance-next-auth, conformance-modern-auth.
 // Environment: BASTION_BIN (default build/apps/bastion/bastion), E2E_VERBOSE=1 (stream output).
 // Everything a run writes goes to tests/e2e/artifacts/<time>/ (ignored by git).
 import { spawn } from 'node:child_process';
@@ -34,6 +34,7 @@ const SUITES = [
   { name: 'modern-client', kind: 'node-test', file: 'modern-client.test.mjs', timeoutMs: 5 * 60_000, what: 'TypeScript SDK v2 client on 2026-07-28 (MRTR, subscriptions/listen) beside a 2025 session' },
   { name: 'inspector', kind: 'node-test', file: 'inspector-cli.test.mjs', timeoutMs: 5 * 60_000, what: 'MCP Inspector CLI' },
   { name: 'auth-rs', kind: 'node-test', file: 'auth-rs.test.mjs', timeoutMs: 5 * 60_000, what: 'OAuth resource server: PRM, attack battery, rotation, outage, scopes, sessions, SDK and Inspector with tokens' },
+  { name: 'observability', kind: 'node-test', file: 'observability.test.mjs', timeoutMs: 5 * 60_000, what: 'Prometheus scraping /metrics, OTLP traces (header and _meta), drops, no secret in any output' },
   {
     name: 'conformance-stable', kind: 'conformance', pkg: 'conformance-stable', version: '0.1.16', args: [],
     timeoutMs: 20 * 60_000, what: 'official conformance suite 0.1.16, active server scenarios',

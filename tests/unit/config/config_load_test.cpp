@@ -189,7 +189,8 @@ TEST(ConfigLoad, DefaultConfig) {
 
 TEST(ConfigLoad, UnknownTopLevelKey) {
   EXPECT_EQ(load_error("listener:\n  - port: 1\n"),
-            "test.yaml:1:1: unknown key 'listener' (expected one of: server, logging, listeners, limits, security, "
+            "test.yaml:1:1: unknown key 'listener' (expected one of: server, logging, audit, metrics, admin, tracing, "
+            "listeners, limits, security, "
             "sessions, auth, routes)");
 }
 
@@ -456,7 +457,7 @@ colour: blue
                         "test.yaml:3:15: routes[0].modules[0]: unknown module 'nope' (available: demo, conformance)",
                         "test.yaml:5:5: listeners[0]: missing required key 'port' (use 0 for any free port)",
                         "test.yaml:7:12: limits.threads: expected a whole number, got 'many'",
-                        "test.yaml:8:1: unknown key 'colour' (expected one of: server, logging, listeners, limits, "
+                        "test.yaml:8:1: unknown key 'colour' (expected one of: server, logging, audit, metrics, admin, tracing, listeners, limits, "
                         "security, sessions, auth, routes)",
                     }));
 }

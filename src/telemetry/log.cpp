@@ -1,0 +1,167 @@
+#include "telemetry/log.hpp"
+
+#include <unistd.h>
+
+#include <boost/json.hpp>
+#include <spdlog/sinks/stdout_sinks.h>
+
+#include <chrono>
+#include <ctime>
+#include <mutex>
+
+namespace bastion::telemetry {
+
+namespace json = boost::json;
+
+namespace {
+
+thread_local const json::object* tl_fields = nullptr;
+
+struct LoggingState {
+  std::mutex mutex;
+  LoggingOptions options;
+  spdlog::sink_ptr sink;
+};
+
+LoggingState& state() {
+  static LoggingState s;
+  return s;
+}
+
+void append_text_value(std::string& out, const json::value& v) {
+  if (v.is_string()) {
+    const auto& s = v.get_string();
+    // Quote values with spaces or quotes so a line stays splittable by eye and by awk.
+    if (s.find_first_of(" \"=") != json::string::npos) out += json::serialize(v);
+    else out.append(s.data(), s.size());
+  } else {
+    out += json::serialize(v);
+  }
+}
+
+}  // namespace
+
+const std::vector<std::string>& log_components() {
+  static const std::vector<std::string> names{"bastion", "request", "http",       "transport", "mcp",
+                                              "telemetry", "auth",  "authserver", "config"};
+  return names;
+}
+
+std::string rfc3339(std::chrono::system_clock::time_point time) {
+  const auto seconds = std::chrono::time_point_cast<std::chrono::seconds>(time);
+  const auto millis = std::chrono::duration_cast<std::chrono::milliseconds>(time - seconds).count();
+  const std::time_t t = std::chrono::system_clock::to_time_t(seconds);
+  std::tm tm{};
+  ::gmtime_r(&t, &tm);
+  char buffer[48];
+  const std::size_t n = std::strftime(buffer, sizeof buffer, "%Y-%m-%dT%H:%M:%S", &tm);
+  char frac[8];
+  std::snprintf(frac, sizeof frac, ".%03dZ", static_cast<int>(millis));
+  return std::string(buffer, n) + frac;
+}
+
+std::string rfc3339_now() { return rfc3339(std::chrono::system_clock::now()); }
+
+void LogFormatter::format(const spdlog::details::log_msg& msg, spdlog::memory_buf_t& dest) {
+  const auto level = spdlog::level::to_string_view(msg.level);
+  std::string line;
+  if (json_) {
+    json::object record;
+    record["time"] = rfc3339(msg.time);
+    record["level"] = json::string_view(level.data(), level.size());
+    record["logger"] = json::string_view(msg.logger_name.data(), msg.logger_name.size());
+    // serialize() escapes control characters and quotes, so a message can never break the line.
+    record["message"] = json::string_view(msg.payload.data(), msg.payload.size());
+    if (tl_fields)
+      for (const auto& [k, v] : *tl_fields)
+        if (!record.contains(k)) record[k] = v;
+    line = json::serialize(record);
+  } else {
+    line = rfc3339(msg.time);
+    line.push_back(' ');
+    std::string upper(level.data(), level.size());
+    for (char& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    upper.resize(std::max<std::size_t>(upper.size(), 5), ' ');
+    line += upper;
+    line += " [";
+    line.append(msg.logger_name.data(), msg.logger_name.size());
+    line += "] ";
+    // Control characters would let a message forge a second line on a terminal.
+    for (char c : std::string_view(msg.payload.data(), msg.payload.size()))
+      line.push_back(static_cast<unsigned char>(c) < 0x20 ? ' ' : c);
+    if (tl_fields)
+      for (const auto& [k, v] : *tl_fields) {
+        line.push_back(' ');
+        line.append(k.data(), k.size());
+        line.push_back('=');
+        std::string value;
+        append_text_value(value, v);
+        for (char c : value) line.push_back(static_cast<unsigned char>(c) < 0x20 ? ' ' : c);
+      }
+  }
+  dest.append(line.data(), line.data() + line.size());
+  dest.push_back('\n');
+}
+
+void setup_logging(const LoggingOptions& options) {
+  setup_logging(options, std::make_shared<spdlog::sinks::stderr_sink_mt>());
+}
+
+void setup_logging(const LoggingOptions& options, spdlog::sink_ptr sink) {
+  const bool json = options.format == LogFormat::json ||
+                    (options.format == LogFormat::automatic && ::isatty(STDERR_FILENO) == 0);
+  sink->set_formatter(std::make_unique<LogFormatter>(json));
+  auto& s = state();
+  {
+    std::lock_guard lock(s.mutex);
+    s.options = options;
+    s.sink = sink;
+  }
+  // Replace every component logger, so a second setup (tests) takes effect everywhere.
+  for (const auto& name : log_components()) spdlog::drop(name);
+  auto make = [&](const std::string& name) {
+    auto logger = std::make_shared<spdlog::logger>(name, sink);
+    auto it = options.components.find(name);
+    logger->set_level(it != options.components.end() ? it->second : options.level);
+    // Flush every line: a crash must not eat the lines that explain it.
+    logger->flush_on(spdlog::level::trace);
+    return logger;
+  };
+  auto main = make("bastion");
+  spdlog::set_default_logger(main);
+  for (const auto& name : log_components())
+    if (name != "bastion") spdlog::register_logger(make(name));
+}
+
+std::shared_ptr<spdlog::logger> component_logger(const std::string& name) {
+  if (auto existing = spdlog::get(name)) return existing;
+  auto& s = state();
+  std::lock_guard lock(s.mutex);
+  if (auto existing = spdlog::get(name)) return existing;
+  spdlog::sink_ptr sink = s.sink;
+  if (!sink) {
+    // Logging was never set up (unit tests of other layers): JSON on stderr at info.
+    sink = std::make_shared<spdlog::sinks::stderr_sink_mt>();
+    sink->set_formatter(std::make_unique<LogFormatter>(true));
+  }
+  auto logger = std::make_shared<spdlog::logger>(name, sink);
+  auto it = s.options.components.find(name);
+  logger->set_level(it != s.options.components.end() ? it->second : s.options.level);
+  logger->flush_on(spdlog::level::trace);
+  spdlog::register_logger(logger);
+  return logger;
+}
+
+void log_fields(spdlog::logger& logger, spdlog::level::level_enum level, std::string_view message,
+                const json::object& fields) {
+  if (!logger.should_log(level)) return;
+  const json::object* previous = tl_fields;
+  tl_fields = &fields;
+  try {
+    logger.log(level, message);
+  } catch (...) {
+  }
+  tl_fields = previous;
+}
+
+}  // namespace bastion::telemetry

@@ -1,0 +1,62 @@
+// Structured logging over spdlog: one JSON object per line (or a human-readable line when the
+// output is a terminal), a level per component, and extra fields per line.
+//
+// Components are spdlog loggers sharing one sink: "bastion" (the default logger), "request"
+// (one line per finished request), "http", "transport", "mcp", "telemetry", "auth",
+// "authserver", "config". A component without its own level uses the global one.
+//
+// Fields travel to the formatter through a thread-local pointer: spdlog's synchronous loggers
+// format on the calling thread, inside logger.log(), so the pointer is valid exactly then.
+#pragma once
+
+#include <boost/json/object.hpp>
+#include <spdlog/formatter.h>
+#include <spdlog/spdlog.h>
+
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace bastion::telemetry {
+
+enum class LogFormat { json, text, automatic };
+
+struct LoggingOptions {
+  spdlog::level::level_enum level = spdlog::level::info;
+  LogFormat format = LogFormat::automatic;  // automatic: text when stderr is a terminal
+  std::map<std::string, spdlog::level::level_enum> components;
+};
+
+// The component names a config may set a level for.
+const std::vector<std::string>& log_components();
+
+// Installs the default logger ("bastion") and one logger per component, on stderr.
+void setup_logging(const LoggingOptions& options);
+// Same, writing to `sink` (tests).
+void setup_logging(const LoggingOptions& options, spdlog::sink_ptr sink);
+
+// The logger of a component (created on first use with the configured level).
+std::shared_ptr<spdlog::logger> component_logger(const std::string& name);
+
+// Logs `message` with `fields` merged into the JSON object (or appended as key=value in text).
+void log_fields(spdlog::logger& logger, spdlog::level::level_enum level, std::string_view message,
+                const boost::json::object& fields);
+
+// {"time","level","logger","message", ...fields}, or "time LEVEL [logger] message k=v ...".
+class LogFormatter final : public spdlog::formatter {
+ public:
+  explicit LogFormatter(bool json) : json_(json) {}
+  void format(const spdlog::details::log_msg& msg, spdlog::memory_buf_t& dest) override;
+  std::unique_ptr<spdlog::formatter> clone() const override { return std::make_unique<LogFormatter>(json_); }
+
+ private:
+  bool json_;
+};
+
+// RFC 3339 UTC with milliseconds, e.g. 2025-01-01T12:00:00.123Z.
+std::string rfc3339(std::chrono::system_clock::time_point time);
+std::string rfc3339_now();
+
+}  // namespace bastion::telemetry

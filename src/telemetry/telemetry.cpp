@@ -1,0 +1,549 @@
+#include "telemetry/telemetry.hpp"
+
+#include <boost/json.hpp>
+
+#include <array>
+
+#include "core/random.hpp"
+#include "core/sha256.hpp"
+#include "telemetry/log.hpp"
+
+namespace bastion::telemetry {
+
+namespace json = boost::json;
+
+namespace {
+
+// Labels take only values from fixed sets, so a client cannot create unbounded series.
+std::string_view bounded_http_method(std::string_view m) {
+  static constexpr std::array<std::string_view, 9> known{"GET", "POST", "DELETE", "HEAD", "OPTIONS",
+                                                         "PUT", "PATCH", "CONNECT", "TRACE"};
+  for (auto k : known)
+    if (k == m) return k;
+  return "_OTHER";  // OpenTelemetry HTTP semantic conventions, http.request.method
+}
+
+std::string_view bounded_mcp_method(std::string_view m) {
+  static constexpr std::array<std::string_view, 16> known{
+      "initialize",     "ping",          "tools/list",         "tools/call",
+      "resources/list", "resources/read", "resources/templates/list", "resources/subscribe",
+      "resources/unsubscribe", "prompts/list", "prompts/get",  "completion/complete",
+      "logging/setLevel", "server/discover", "subscriptions/listen", "notifications/cancelled"};
+  for (auto k : known)
+    if (k == m) return k;
+  return "other";
+}
+
+std::string_view string_param(const json::object& params, std::string_view key) {
+  const json::value* v = params.if_contains(key);
+  if (!v || !v->is_string()) return {};
+  return v->get_string();
+}
+
+std::string truncated(std::string_view s, std::size_t max) {
+  if (s.size() <= max) return std::string(s);
+  return std::string(s.substr(0, max)) + "...";
+}
+
+// A resource URI without its query and fragment: query strings are never recorded (they are
+// where bearer-ish values hide: ?token=, ?code=, ?sig=).
+std::string uri_without_query(std::string_view uri) {
+  const auto cut = uri.find_first_of("?#");
+  return truncated(uri.substr(0, cut), 512);
+}
+
+std::uint64_t nanos_between(std::chrono::steady_clock::time_point a, std::chrono::steady_clock::time_point b) {
+  return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(b - a).count());
+}
+
+class ObservedExchange final : public http::Exchange {
+ public:
+  ObservedExchange(std::shared_ptr<http::Exchange> inner, std::shared_ptr<RequestRecord> record)
+      : inner_(std::move(inner)), record_(std::move(record)) {}
+  ~ObservedExchange() override { record_->http_abandoned(); }
+
+  const http::Request& request() const override { return inner_->request(); }
+
+  void respond(http::Response response) override {
+    // The id a user quotes to an operator; it finds the log line, the audit record, the trace.
+    response.headers.set("X-Request-Id", record_->request_id());
+    record_->http_responded(response.status, response.body.size());
+    inner_->respond(std::move(response));
+  }
+
+  void start_stream(int status, http::Headers headers, std::chrono::milliseconds keepalive) override {
+    headers.set("X-Request-Id", record_->request_id());
+    record_->http_stream_started(status);
+    // A stream ends when the peer leaves as much as when we finish it.
+    std::weak_ptr<RequestRecord> weak = record_;
+    inner_->on_peer_closed([weak] {
+      if (auto r = weak.lock()) r->http_abandoned();
+    });
+    inner_->start_stream(status, std::move(headers), keepalive);
+  }
+
+  void write(std::string data) override {
+    record_->http_stream_bytes(data.size());
+    inner_->write(std::move(data));
+  }
+
+  void finish() override {
+    inner_->finish();
+    record_->http_stream_finished();
+  }
+
+  void on_peer_closed(std::function<void()> callback) override { inner_->on_peer_closed(std::move(callback)); }
+  bool peer_closed() const override { return inner_->peer_closed(); }
+
+  const std::shared_ptr<RequestRecord>& record() const { return record_; }
+
+ private:
+  std::shared_ptr<http::Exchange> inner_;
+  std::shared_ptr<RequestRecord> record_;
+};
+
+}  // namespace
+
+std::string session_digest(std::string_view session_id) { return core::sha256_hex(session_id).substr(0, 16); }
+
+std::string argument_digest(const json::object& arguments) {
+  return "sha256:" + core::sha256_hex(json::serialize(arguments));
+}
+
+// ---- Operation ---------------------------------------------------------------------------
+
+Operation::~Operation() { end_cancelled(); }
+
+json::object Operation::trace_meta() const {
+  json::object meta;
+  inject_meta(meta, context());
+  return meta;
+}
+
+void Operation::end(const json::object& response) {
+  int code = 0;
+  bool tool_error = false;
+  if (const json::value* e = response.if_contains("error"); e && e->is_object()) {
+    if (const json::value* c = e->get_object().if_contains("code"); c && c->is_int64())
+      code = static_cast<int>(c->get_int64());
+    else
+      code = -32603;
+  } else if (const json::value* r = response.if_contains("result"); r && r->is_object()) {
+    if (const json::value* flag = r->get_object().if_contains("isError"); flag && flag->is_bool())
+      tool_error = flag->get_bool();
+  }
+  finish(code, tool_error, response.empty());
+}
+
+void Operation::end_cancelled() { finish(0, false, true); }
+
+void Operation::finish(int jsonrpc_error, bool tool_error, bool cancelled) {
+  if (ended_.exchange(true) || !record_) return;
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+  // OpenTelemetry MCP semantic conventions: error.type is the JSON-RPC error code, or
+  // "tool_error" for a tools/call result with isError.
+  if (span_.recording()) {
+    if (jsonrpc_error != 0) {
+      span_.set("error.type", std::to_string(jsonrpc_error));
+      span_.set("rpc.response.status_code", std::to_string(jsonrpc_error));
+      span_.set_error("JSON-RPC error " + std::to_string(jsonrpc_error));
+    } else if (tool_error) {
+      span_.set("error.type", std::string("tool_error"));
+      span_.set_error("tool_error");
+    } else if (cancelled) {
+      span_.set("error.type", std::string("cancelled"));
+    }
+  }
+  span_.end();
+  record_->operation_ended(*this, jsonrpc_error, tool_error, cancelled, seconds);
+}
+
+// ---- RequestRecord -----------------------------------------------------------------------
+
+RequestRecord::RequestRecord(Telemetry& telemetry, const RouteTag& route, const http::Request& request)
+    : telemetry_(telemetry),
+      route_(route),
+      start_(std::chrono::steady_clock::now()),
+      start_unix_nano_(unix_nanos()),
+      request_id_(core::random_hex(8)),
+      http_method_(bounded_http_method(request.method)),
+      path_(truncated(request.path, 256)),
+      remote_address_(request.remote_address),
+      bytes_in_(request.body.size()) {
+  // Only traceparent and tracestate are read from the headers; nothing else is kept.
+  if (const std::string* tp = request.headers.find("traceparent"); tp && request.headers.count("traceparent") == 1) {
+    parent_ = parse_traceparent(*tp);
+    if (parent_)
+      if (const std::string* ts = request.headers.find("tracestate")) parent_->tracestate = sanitize_tracestate(*ts);
+  }
+  if (telemetry_.options().metrics) telemetry_.instruments().in_flight.with({route_.route}).add(1);
+}
+
+RequestRecord::~RequestRecord() {
+  bool emit_now = false;
+  {
+    std::lock_guard lock(mutex_);
+    if (!emitted_) {
+      emitted_ = true;
+      emit_now = true;
+      if (!http_done_) {
+        http_done_ = true;
+        abandoned_ = true;
+        if (status_ == 0) status_ = 499;
+        end_ = std::chrono::steady_clock::now();
+      }
+    }
+  }
+  if (emit_now) emit();
+}
+
+void RequestRecord::set_era(std::string_view era) {
+  std::lock_guard lock(mutex_);
+  era_ = std::string(era);
+}
+
+void RequestRecord::set_protocol_version(std::string_view version) {
+  std::lock_guard lock(mutex_);
+  protocol_version_ = truncated(version, 32);
+}
+
+void RequestRecord::set_session(std::string_view session_id) {
+  if (session_id.empty()) return;
+  // A pseudonym: stable per session (so lines of one session group together), useless to
+  // anyone who reads the log and wants to reuse the session.
+  std::string digest = session_digest(session_id);
+  std::lock_guard lock(mutex_);
+  session_digest_ = std::move(digest);
+}
+
+void RequestRecord::set_principal(const Principal* principal) {
+  if (!principal) return;
+  std::lock_guard lock(mutex_);
+  issuer_ = principal->issuer;
+  subject_ = principal->subject;
+  client_id_ = principal->client_id;
+}
+
+void RequestRecord::add_step(std::string name, std::uint64_t start, std::uint64_t end, std::string error) {
+  std::lock_guard lock(mutex_);
+  if (steps_.size() < 16) steps_.push_back(Step{std::move(name), start, end, std::move(error)});
+}
+
+void RequestRecord::fix_context_locked() {
+  if (context_fixed_) return;
+  context_fixed_ = true;
+  // HTTP semantic conventions: the server span is named "{method} {http.route}".
+  request_span_ = telemetry_.tracer().start(http_method_ + " " + route_.route, SpanKind::server,
+                                            parent_ ? &*parent_ : nullptr, start_unix_nano_);
+}
+
+TraceContext RequestRecord::context() {
+  std::lock_guard lock(mutex_);
+  fix_context_locked();
+  return request_span_.context();
+}
+
+std::shared_ptr<Operation> RequestRecord::begin_operation(std::string_view method, const json::object& params) {
+  std::shared_ptr<Operation> op(new Operation());
+  op->record_ = shared_from_this();
+  op->method_ = std::string(bounded_mcp_method(method));
+  op->start_ = std::chrono::steady_clock::now();
+  std::string span_name = op->method_;
+  if (method == "tools/call") {
+    const std::string_view name = string_param(params, "name");
+    op->target_ = truncated(name, 128);
+    const bool known = !name.empty() && route_.known_tool && route_.known_tool(name);
+    op->tool_label_ = known ? std::string(name) : std::string("_unknown");
+    if (known) span_name += " " + op->target_;
+    static const json::object kNoArguments;
+    const json::value* a = params.if_contains("arguments");
+    const json::object& arguments = a && a->is_object() ? a->get_object() : kNoArguments;
+    op->argument_digest_ = argument_digest(arguments);
+    if (route_.log_tool_arguments) op->arguments_ = truncated(json::serialize(arguments), 8192);
+  } else if (method == "prompts/get") {
+    op->target_ = truncated(string_param(params, "name"), 128);
+  } else if (method == "resources/read" || method == "resources/subscribe" || method == "resources/unsubscribe") {
+    op->target_ = uri_without_query(string_param(params, "uri"));
+  }
+  auto meta_context = context_from_meta(params);
+  TraceContext parent;
+  std::string session, version;
+  {
+    std::lock_guard lock(mutex_);
+    // MCP semantic conventions: the context in params._meta is the MCP-level one; it wins over
+    // the HTTP headers, and the request span joins it too, so one request is one trace.
+    if (meta_context && !context_fixed_) parent_ = std::move(meta_context);
+    fix_context_locked();
+    parent = request_span_.context();
+    ++pending_operations_;
+    if (mcp_method_.empty()) {
+      mcp_method_ = op->method_;
+      target_ = op->target_;
+      argument_digest_ = op->argument_digest_;
+      arguments_ = op->arguments_;
+    }
+    session = session_digest_;
+    version = protocol_version_;
+  }
+  op->span_ = telemetry_.tracer().start(std::move(span_name), SpanKind::server, &parent);
+  if (op->span_.recording()) {
+    op->span_.set("mcp.method.name", std::string(method.substr(0, 64)));
+    if (method == "tools/call") {
+      op->span_.set("gen_ai.tool.name", op->target_);
+      op->span_.set("gen_ai.operation.name", std::string("execute_tool"));
+    } else if (method == "prompts/get") {
+      op->span_.set("gen_ai.prompt.name", op->target_);
+    } else if (!op->target_.empty()) {
+      op->span_.set("mcp.resource.uri", op->target_);
+    }
+    if (!session.empty()) op->span_.set("mcp.session.id", session);
+    if (!version.empty()) op->span_.set("mcp.protocol.version", version);
+    op->span_.set("network.transport", std::string("tcp"));
+    op->span_.set("network.protocol.name", std::string("http"));
+  }
+  return op;
+}
+
+void RequestRecord::operation_ended(const Operation& op, int jsonrpc_error, bool tool_error, bool cancelled,
+                                    double seconds) {
+  std::string version, session, issuer, subject, client_id, trace_id;
+  {
+    std::lock_guard lock(mutex_);
+    version = protocol_version_;
+    session = session_digest_;
+    issuer = issuer_;
+    subject = subject_;
+    client_id = client_id_;
+    trace_id = request_span_.context().trace_id;
+    if (mcp_method_ == op.method_ && target_ == op.target_) {
+      if (jsonrpc_error) jsonrpc_error_ = jsonrpc_error;
+      tool_error_ = tool_error;
+    }
+  }
+  const std::string error_type =
+      jsonrpc_error ? std::to_string(jsonrpc_error) : tool_error ? "tool_error" : cancelled ? "cancelled" : "";
+  auto& ins = telemetry_.instruments();
+  if (telemetry_.options().metrics) {
+    ins.mcp_duration.with({route_.route, op.method_, op.tool_label_, error_type, version}).observe(seconds);
+    if (op.method_ == "tools/call") {
+      const std::string_view outcome = jsonrpc_error ? "error" : tool_error ? "tool_error" : cancelled ? "cancelled" : "success";
+      ins.tool_calls.with({route_.route, op.tool_label_, outcome}).inc();
+    }
+  }
+  if (op.method_ == "tools/call" && telemetry_.audit().enabled()) {
+    AuditEvent e;
+    e.type = audit_event::kToolCall;
+    e.outcome = jsonrpc_error ? "error" : tool_error ? "tool_error" : cancelled ? "cancelled" : "success";
+    if (jsonrpc_error) e.reason = "jsonrpc_error_" + std::to_string(jsonrpc_error);
+    e.issuer = issuer;
+    e.subject = subject;
+    e.client_id = client_id;
+    e.remote_address = remote_address_;
+    e.route = route_.route;
+    e.request_id = request_id_;
+    e.trace_id = trace_id;
+    e.session_id = session;
+    e.tool = op.target_;
+    e.argument_digest = op.argument_digest_;
+    if (!op.arguments_.empty()) e.details["arguments"] = op.arguments_;
+    e.duration_ms = seconds * 1000.0;
+    telemetry_.audit().record(e);
+  }
+  std::unique_lock lock(mutex_);
+  --pending_operations_;
+  maybe_emit(lock);
+}
+
+void RequestRecord::http_responded(int status, std::size_t body_bytes) {
+  std::unique_lock lock(mutex_);
+  if (http_done_) return;
+  http_done_ = true;
+  status_ = status;
+  bytes_out_ += body_bytes;
+  end_ = std::chrono::steady_clock::now();
+  maybe_emit(lock);
+}
+
+void RequestRecord::http_stream_started(int status) {
+  std::lock_guard lock(mutex_);
+  if (http_done_ || streaming_) return;
+  status_ = status;
+  streaming_ = true;
+  if (telemetry_.options().metrics) telemetry_.instruments().active_streams.with({route_.route}).add(1);
+}
+
+void RequestRecord::http_stream_bytes(std::size_t bytes) {
+  std::lock_guard lock(mutex_);
+  bytes_out_ += bytes;
+}
+
+void RequestRecord::http_stream_finished() {
+  std::unique_lock lock(mutex_);
+  if (http_done_) return;
+  http_done_ = true;
+  end_ = std::chrono::steady_clock::now();
+  if (streaming_ && telemetry_.options().metrics) telemetry_.instruments().active_streams.with({route_.route}).add(-1);
+  maybe_emit(lock);
+}
+
+void RequestRecord::http_abandoned() {
+  std::unique_lock lock(mutex_);
+  if (http_done_) return;
+  http_done_ = true;
+  abandoned_ = true;
+  // 499: the client closed the connection before an answer (the nginx convention).
+  if (!streaming_) status_ = 499;
+  end_ = std::chrono::steady_clock::now();
+  if (streaming_ && telemetry_.options().metrics) telemetry_.instruments().active_streams.with({route_.route}).add(-1);
+  maybe_emit(lock);
+}
+
+void RequestRecord::maybe_emit(std::unique_lock<std::mutex>& lock) {
+  if (emitted_ || !http_done_ || pending_operations_ > 0) return;
+  emitted_ = true;
+  lock.unlock();
+  emit();
+}
+
+void RequestRecord::emit() {
+  // Called once, after the last writer; the fields below no longer change.
+  auto& ins = telemetry_.instruments();
+  const double seconds = std::chrono::duration<double>(end_ - start_).count();
+  const std::string status = std::to_string(status_);
+  if (telemetry_.options().metrics) {
+    ins.requests.with({route_.route, http_method_, status}).inc();
+    ins.duration.with({route_.route, http_method_, status}).observe(seconds);
+    ins.received_bytes.with({route_.route}).inc(static_cast<double>(bytes_in_));
+    ins.sent_bytes.with({route_.route}).inc(static_cast<double>(bytes_out_));
+    ins.in_flight.with({route_.route}).add(-1);
+  }
+
+  TraceContext context;
+  {
+    std::lock_guard lock(mutex_);
+    fix_context_locked();
+    context = request_span_.context();
+  }
+  const std::uint64_t end_unix_nano = start_unix_nano_ + nanos_between(start_, end_);
+  if (request_span_.recording()) {
+    // OpenTelemetry HTTP semantic conventions. url.path without the query, never headers.
+    request_span_.set("http.request.method", http_method_);
+    request_span_.set("http.route", route_.route);
+    request_span_.set("url.path", path_);
+    request_span_.set("http.response.status_code", static_cast<std::int64_t>(status_));
+    request_span_.set("client.address", remote_address_);
+    request_span_.set("bastion.request_id", request_id_);
+    if (!mcp_method_.empty()) request_span_.set("mcp.method.name", mcp_method_);
+    if (!protocol_version_.empty()) request_span_.set("mcp.protocol.version", protocol_version_);
+    if (!session_digest_.empty()) request_span_.set("mcp.session.id", session_digest_);
+    if (status_ >= 500) request_span_.set_error("HTTP " + status);
+    for (const Step& s : steps_) {
+      Span child = telemetry_.tracer().start(s.name, SpanKind::internal, &context, s.start);
+      if (!s.error.empty()) child.set_error(s.error);
+      child.end(s.end);
+    }
+    request_span_.end(end_unix_nano);
+  }
+
+  if (!telemetry_.options().request_log) return;
+  auto logger = component_logger("request");
+  if (!logger->should_log(spdlog::level::info)) return;
+  json::object f;
+  f["request_id"] = request_id_;
+  f["trace_id"] = context.trace_id;
+  f["span_id"] = context.span_id;
+  f["route"] = route_.route;
+  f["http_method"] = http_method_;
+  f["path"] = path_;
+  if (!era_.empty()) f["era"] = era_;
+  if (!protocol_version_.empty()) f["protocol_version"] = protocol_version_;
+  if (!mcp_method_.empty()) f["mcp_method"] = mcp_method_;
+  if (mcp_method_ == "tools/call") f["tool"] = target_;
+  else if (mcp_method_ == "prompts/get") f["prompt"] = target_;
+  else if (!target_.empty()) f["resource"] = target_;
+  if (!argument_digest_.empty()) f["argument_digest"] = argument_digest_;
+  if (!arguments_.empty()) f["arguments"] = arguments_;
+  if (!session_digest_.empty()) f["session"] = session_digest_;
+  if (!issuer_.empty()) f["issuer"] = issuer_;
+  if (!subject_.empty()) f["subject"] = subject_;
+  if (!client_id_.empty()) f["client_id"] = client_id_;
+  f["status"] = status_;
+  if (jsonrpc_error_) f["jsonrpc_error"] = *jsonrpc_error_;
+  if (tool_error_) f["tool_error"] = true;
+  if (abandoned_) f["client_closed"] = true;
+  f["bytes_in"] = bytes_in_;
+  f["bytes_out"] = bytes_out_;
+  f["duration_ms"] = seconds * 1000.0;
+  f["remote_address"] = remote_address_;
+  log_fields(*logger, spdlog::level::info, "request", f);
+}
+
+std::shared_ptr<RequestRecord> record_of(const http::Exchange& exchange) {
+  if (auto* observed = dynamic_cast<const ObservedExchange*>(&exchange)) return observed->record();
+  return nullptr;
+}
+
+std::shared_ptr<Operation> begin_operation(const http::Exchange& exchange, std::string_view method,
+                                           const json::object& params) {
+  auto record = record_of(exchange);
+  return record ? record->begin_operation(method, params) : nullptr;
+}
+
+// ---- Telemetry ---------------------------------------------------------------------------
+
+namespace {
+
+std::unique_ptr<RequestInstruments> make_instruments(MetricsRegistry& m) {
+  const std::vector<std::string> request_labels{"route", "method", "status"};
+  return std::unique_ptr<RequestInstruments>(new RequestInstruments{
+      m.counter("bastion_http_requests_total", "HTTP requests served on MCP routes, by route, HTTP method and status.",
+                request_labels),
+      m.histogram("bastion_http_request_duration_seconds",
+                  "Time from the request's arrival to the end of its response or stream (http.server.request.duration).",
+                  request_labels, http_duration_buckets()),
+      m.counter("bastion_http_request_body_bytes_total", "Request body bytes received on MCP routes.", {"route"}),
+      m.counter("bastion_http_response_body_bytes_total", "Response body bytes sent on MCP routes (streams included).",
+                {"route"}),
+      m.gauge("bastion_http_active_streams", "Open SSE response streams.", {"route"}),
+      m.gauge("bastion_http_requests_in_flight", "Requests being served.", {"route"}),
+      m.histogram("mcp_server_operation_duration_seconds",
+                  "MCP request duration as the server sees it (OpenTelemetry mcp.server.operation.duration).",
+                  {"route", "mcp_method_name", "gen_ai_tool_name", "error_type", "mcp_protocol_version"},
+                  mcp_duration_buckets()),
+      m.counter("bastion_mcp_tool_calls_total", "tools/call requests by tool and outcome.",
+                {"route", "gen_ai_tool_name", "outcome"}),
+      m.counter("bastion_auth_outcomes_total", "Authentication outcomes by route, outcome and reason.",
+                {"route", "outcome", "reason"}),
+      m.counter("bastion_rate_limit_rejections_total", "Requests refused by rate limiting, by route.", {"route"}),
+  });
+}
+
+}  // namespace
+
+Telemetry::Telemetry(TelemetryOptions options, http::Fetcher fetcher)
+    : options_(std::move(options)),
+      instruments_(make_instruments(metrics_)),
+      audit_(std::make_unique<AuditSink>(options_.audit, metrics_)),
+      exporter_(options_.tracing.enabled ? std::make_shared<OtlpExporter>(
+                                               [&] {
+                                                 OtlpOptions o = options_.tracing.otlp;
+                                                 if (o.service_version.empty()) o.service_version = options_.service_version;
+                                                 return o;
+                                               }(),
+                                               std::move(fetcher), metrics_)
+                                         : nullptr),
+      tracer_(options_.tracing.sample_ratio, exporter_),
+      active_(options_.metrics || options_.request_log || options_.tracing.enabled || options_.audit.enabled) {}
+
+Telemetry::~Telemetry() {
+  if (exporter_) exporter_->shutdown();
+}
+
+std::shared_ptr<http::Exchange> Telemetry::observe(std::shared_ptr<http::Exchange> exchange, const RouteTag& route) {
+  if (!active_) return exchange;
+  auto record = std::make_shared<RequestRecord>(*this, route, exchange->request());
+  return std::make_shared<ObservedExchange>(std::move(exchange), std::move(record));
+}
+
+}  // namespace bastion::telemetry

@@ -1,0 +1,256 @@
+// The request pipeline's telemetry (DESIGN.md §2: every step one span, one log line at the end,
+// counters), in one place so that no feature bolts on its own.
+//
+// How a request is observed:
+//   1. Where it enters (the app's route handler), Telemetry::observe() wraps the Exchange in an
+//      observing decorator and creates the request's RequestRecord (request id, start time,
+//      the traceparent/tracestate headers).
+//   2. Deeper layers annotate it through record_of(exchange): transport/ knows the era, the
+//      protocol version and the session; begin_operation() opens the MCP operation (method,
+//      tool/resource/prompt name, argument digest) and takes the trace context of the request's
+//      params._meta, which wins over the headers (one trace either way).
+//   3. When the response is sent (or its stream ends) and every operation has ended, the record
+//      is finished exactly once: request metrics, the request span and its step spans, one
+//      "request" log line; and, per tools/call, an audit record.
+// Nothing here keeps a header wholesale: Authorization, Cookie, Set-Cookie and the query string
+// are never read, tool arguments are digested unless the route opts in.
+#pragma once
+
+#include <boost/json/object.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "bastion/types.hpp"
+#include "http/client.hpp"
+#include "http/exchange.hpp"
+#include "telemetry/audit.hpp"
+#include "telemetry/metrics.hpp"
+#include "telemetry/otlp_exporter.hpp"
+#include "telemetry/readiness.hpp"
+#include "telemetry/trace_context.hpp"
+#include "telemetry/tracer.hpp"
+
+namespace bastion::telemetry {
+
+struct TracingOptions {
+  bool enabled = false;
+  double sample_ratio = 1.0;
+  OtlpOptions otlp;
+};
+
+struct TelemetryOptions {
+  bool metrics = true;         // count and time requests (the registry always exists)
+  bool request_log = true;     // one "request" log line per request (at info)
+  TracingOptions tracing;
+  AuditOptions audit;
+  std::string service_version;
+};
+
+// What observe() knows about a route (made once at start-up).
+struct RouteTag {
+  std::string route;               // the configured path, the metrics' `route` label
+  bool log_tool_arguments = false; // the route opted in to raw tool arguments in logs and audit
+  // Whether a tool exists: unknown names are not used as metric labels (a client could
+  // otherwise create unbounded series). Unset: every name counts as unknown.
+  std::function<bool(std::string_view)> known_tool;
+};
+
+class Telemetry;
+class RequestRecord;
+
+// One MCP operation (a JSON-RPC request) inside an HTTP request: its span, its duration
+// metric, and for tools/call its audit record. end() is called with the JSON-RPC response.
+class Operation {
+ public:
+  ~Operation();  // an operation that never ended (cancelled) ends as "cancelled"
+  Operation(const Operation&) = delete;
+  Operation& operator=(const Operation&) = delete;
+
+  // The context handlers and outbound calls carry (the operation span's).
+  const TraceContext& context() const { return span_.context(); }
+  // {"traceparent", "tracestate"?, "baggage"?} for an outbound MCP _meta.
+  boost::json::object trace_meta() const;
+
+  // The JSON-RPC response (or error) that ends it. Idempotent.
+  void end(const boost::json::object& response);
+  void end_cancelled();
+
+ private:
+  friend class RequestRecord;
+  Operation() = default;
+  void finish(int jsonrpc_error, bool tool_error, bool cancelled);
+
+  std::shared_ptr<RequestRecord> record_;
+  std::string method_;       // bounded: a known method name, else "other"
+  std::string target_;       // tool, resource URI or prompt name
+  std::string tool_label_;   // the gen_ai_tool_name label ("" unless tools/call of a known tool)
+  std::string argument_digest_;
+  std::string arguments_;    // only when the route opted in
+  std::chrono::steady_clock::time_point start_;
+  Span span_;
+  std::atomic<bool> ended_{false};
+};
+
+class RequestRecord : public std::enable_shared_from_this<RequestRecord> {
+ public:
+  RequestRecord(Telemetry& telemetry, const RouteTag& route, const http::Request& request);
+  ~RequestRecord();
+
+  const std::string& request_id() const { return request_id_; }
+
+  // Annotations from deeper layers (thread-safe).
+  void set_era(std::string_view era);                      // "sse" | "session" | "stateless"
+  void set_protocol_version(std::string_view version);
+  void set_session(std::string_view session_id);           // recorded as a digest, never raw
+  void set_principal(const Principal* principal);
+  // A named pipeline step that took [start, end) (guard, authenticate, ...): a child span of
+  // the request span.
+  void add_step(std::string name, std::uint64_t start_unix_nano, std::uint64_t end_unix_nano,
+                std::string error = {});
+
+  // Opens an MCP operation for `method` with its `params` (tool name, arguments, _meta trace
+  // context are read from them).
+  std::shared_ptr<Operation> begin_operation(std::string_view method, const boost::json::object& params);
+
+  // The trace context of the request span (fixed on first use).
+  TraceContext context();
+
+  // The HTTP side (the decorator calls these).
+  void http_responded(int status, std::size_t body_bytes);
+  void http_stream_started(int status);
+  void http_stream_bytes(std::size_t bytes);
+  void http_stream_finished();
+  void http_abandoned();  // decorator destroyed without an answer, or peer gone
+
+ private:
+  friend class Operation;
+  void fix_context_locked();
+  void operation_ended(const Operation& op, int jsonrpc_error, bool tool_error, bool cancelled, double seconds);
+  void maybe_emit(std::unique_lock<std::mutex>& lock);
+  void emit();
+
+  Telemetry& telemetry_;
+  const RouteTag& route_;
+  const std::chrono::steady_clock::time_point start_;
+  const std::uint64_t start_unix_nano_;
+  std::string request_id_;
+  std::string http_method_;
+  std::string path_;
+  std::string remote_address_;
+  std::size_t bytes_in_ = 0;
+
+  std::mutex mutex_;
+  std::optional<TraceContext> parent_;   // from the headers, then from _meta
+  bool context_fixed_ = false;
+  Span request_span_;
+  std::string era_, protocol_version_, session_digest_;
+  std::string issuer_, subject_, client_id_;
+  struct Step {
+    std::string name;
+    std::uint64_t start, end;
+    std::string error;
+  };
+  std::vector<Step> steps_;
+  // The first operation's summary, for the log line.
+  std::string mcp_method_, target_, argument_digest_, arguments_;
+  std::optional<int> jsonrpc_error_;
+  bool tool_error_ = false;
+  int pending_operations_ = 0;
+  int status_ = 0;
+  bool streaming_ = false;
+  bool http_done_ = false;
+  bool abandoned_ = false;
+  std::size_t bytes_out_ = 0;
+  std::chrono::steady_clock::time_point end_;
+  bool emitted_ = false;
+};
+
+// The record of an observed exchange, or nullptr (not observed: unit tests, telemetry off).
+std::shared_ptr<RequestRecord> record_of(const http::Exchange& exchange);
+
+// begin_operation on the exchange's record; nullptr when not observed.
+std::shared_ptr<Operation> begin_operation(const http::Exchange& exchange, std::string_view method,
+                                           const boost::json::object& params);
+
+// The instruments every request updates, registered once.
+struct RequestInstruments {
+  CounterFamily& requests;         // bastion_http_requests_total{route,method,status}
+  HistogramFamily& duration;       // bastion_http_request_duration_seconds{route,method,status}
+  CounterFamily& received_bytes;   // bastion_http_request_body_bytes_total{route}
+  CounterFamily& sent_bytes;       // bastion_http_response_body_bytes_total{route}
+  GaugeFamily& active_streams;     // bastion_http_active_streams{route}
+  GaugeFamily& in_flight;          // bastion_http_requests_in_flight{route}
+  HistogramFamily& mcp_duration;   // mcp_server_operation_duration_seconds{...}
+  CounterFamily& tool_calls;       // bastion_mcp_tool_calls_total{route,gen_ai_tool_name,outcome}
+  // For the lead's auth wiring (registered so dashboards find them from day one).
+  CounterFamily& auth_outcomes;    // bastion_auth_outcomes_total{route,outcome,reason}
+  CounterFamily& rate_limited;     // bastion_rate_limit_rejections_total{route}
+};
+
+class Telemetry {
+ public:
+  // `fetcher` sends OTLP batches (http::default_fetcher() in production, a fake in tests).
+  // Throws std::runtime_error when the audit file cannot be opened.
+  Telemetry(TelemetryOptions options, http::Fetcher fetcher);
+  ~Telemetry();  // flushes the exporter (bounded by its timeout)
+  Telemetry(const Telemetry&) = delete;
+  Telemetry& operator=(const Telemetry&) = delete;
+
+  MetricsRegistry& metrics() { return metrics_; }
+  const Tracer& tracer() const { return tracer_; }
+  AuditSink& audit() { return *audit_; }
+  Readiness& readiness() { return readiness_; }
+  RequestInstruments& instruments() { return *instruments_; }
+  const TelemetryOptions& options() const { return options_; }
+  OtlpExporter* exporter() { return exporter_.get(); }
+
+  // True when observe() does anything (metrics, request log, tracing or audit is on).
+  bool active() const { return active_; }
+
+  // Wraps `exchange` so that the request is observed (see the file comment). Returns the
+  // exchange itself when nothing is active.
+  std::shared_ptr<http::Exchange> observe(std::shared_ptr<http::Exchange> exchange, const RouteTag& route);
+
+  // A step span helper for the pipeline: times `fn` and records it on the exchange's record.
+  template <class Fn>
+  auto step(const http::Exchange& exchange, std::string name, Fn&& fn) {
+    auto record = record_of(exchange);
+    if (!record || !tracer_.enabled()) return fn();
+    const std::uint64_t start = unix_nanos();
+    struct Guard {
+      std::shared_ptr<RequestRecord>& r;
+      std::string& n;
+      std::uint64_t s;
+      ~Guard() { r->add_step(std::move(n), s, unix_nanos()); }
+    } guard{record, name, start};
+    return fn();
+  }
+
+ private:
+  TelemetryOptions options_;
+  MetricsRegistry metrics_;
+  std::unique_ptr<RequestInstruments> instruments_;
+  std::unique_ptr<AuditSink> audit_;
+  Readiness readiness_;
+  std::shared_ptr<OtlpExporter> exporter_;
+  Tracer tracer_;
+  bool active_;
+};
+
+// The pseudonym under which a session appears in logs, audit records and spans: the first 16
+// hex digits of its SHA-256. Stable per session, useless for taking it over.
+std::string session_digest(std::string_view session_id);
+
+// "sha256:<hex>" of the canonical (serialised) JSON of tool arguments.
+std::string argument_digest(const boost::json::object& arguments);
+
+}  // namespace bastion::telemetry

@@ -1,0 +1,103 @@
+#include "telemetry/trace_context.hpp"
+
+#include <boost/json.hpp>
+
+#include "core/random.hpp"
+
+namespace bastion::telemetry {
+
+namespace {
+
+bool lower_hex(std::string_view s) {
+  for (char c : s)
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+  return true;
+}
+
+bool all_zero(std::string_view s) { return s.find_first_not_of('0') == std::string_view::npos; }
+
+bool printable_ascii(std::string_view s) {
+  for (unsigned char c : s)
+    if (c < 0x20 || c > 0x7e) return false;
+  return true;
+}
+
+std::string_view string_field(const boost::json::object& o, std::string_view key) {
+  const boost::json::value* v = o.if_contains(key);
+  if (!v || !v->is_string()) return {};
+  return v->get_string();
+}
+
+}  // namespace
+
+std::optional<TraceContext> parse_traceparent(std::string_view v) {
+  // version "-" trace-id "-" parent-id "-" trace-flags: 2 + 1 + 32 + 1 + 16 + 1 + 2.
+  if (v.size() != 55 || v[2] != '-' || v[35] != '-' || v[52] != '-') return std::nullopt;
+  const std::string_view version = v.substr(0, 2), trace = v.substr(3, 32), parent = v.substr(36, 16),
+                         flags = v.substr(53, 2);
+  if (version != "00") return std::nullopt;
+  if (!lower_hex(trace) || !lower_hex(parent) || !lower_hex(flags)) return std::nullopt;
+  if (all_zero(trace) || all_zero(parent)) return std::nullopt;
+  TraceContext c;
+  c.trace_id = std::string(trace);
+  c.span_id = std::string(parent);
+  const int f = std::stoi(std::string(flags), nullptr, 16);
+  c.sampled = (f & 0x01) != 0;
+  return c;
+}
+
+std::string format_traceparent(const TraceContext& c) {
+  std::string out = "00-";
+  out.append(c.trace_id).push_back('-');
+  out.append(c.span_id);
+  out.append(c.sampled ? "-01" : "-00");
+  return out;
+}
+
+std::string sanitize_tracestate(std::string_view value) {
+  if (value.size() > 512 || !printable_ascii(value)) return {};
+  std::size_t members = 1;
+  for (char c : value)
+    if (c == ',') ++members;
+  if (members > 32) return {};
+  return std::string(value);
+}
+
+std::string sanitize_baggage(std::string_view value) {
+  if (value.size() > 8192 || !printable_ascii(value)) return {};
+  return std::string(value);
+}
+
+std::optional<TraceContext> context_from_meta(const boost::json::object& params) {
+  const boost::json::value* meta = params.if_contains("_meta");
+  if (!meta || !meta->is_object()) return std::nullopt;
+  const auto& m = meta->get_object();
+  auto parsed = parse_traceparent(string_field(m, "traceparent"));
+  if (!parsed) return std::nullopt;
+  parsed->tracestate = sanitize_tracestate(string_field(m, "tracestate"));
+  parsed->baggage = sanitize_baggage(string_field(m, "baggage"));
+  return parsed;
+}
+
+void inject_meta(boost::json::object& meta, const TraceContext& context) {
+  if (!context.valid()) return;
+  meta["traceparent"] = format_traceparent(context);
+  if (!context.tracestate.empty()) meta["tracestate"] = context.tracestate;
+  if (!context.baggage.empty()) meta["baggage"] = context.baggage;
+}
+
+std::string new_trace_id() {
+  std::string id;
+  do id = core::random_hex(16);
+  while (all_zero(id));
+  return id;
+}
+
+std::string new_span_id() {
+  std::string id;
+  do id = core::random_hex(8);
+  while (all_zero(id));
+  return id;
+}
+
+}  // namespace bastion::telemetry

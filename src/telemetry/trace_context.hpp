@@ -1,0 +1,50 @@
+// W3C Trace Context (https://www.w3.org/TR/trace-context/): the `traceparent` and `tracestate`
+// headers, and the same three fields (plus W3C `baggage`) carried in MCP `params._meta`, as the
+// OpenTelemetry MCP semantic conventions propagate them.
+#pragma once
+
+#include <boost/json/object.hpp>
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace bastion::telemetry {
+
+struct TraceContext {
+  std::string trace_id;  // 32 lowercase hex digits, not all zero
+  std::string span_id;   // 16 lowercase hex digits, not all zero
+  bool sampled = false;  // trace-flags bit 0
+  std::string tracestate;  // passed on as received (already bounded and checked)
+  std::string baggage;     // passed on as received; never recorded in spans or logs
+
+  bool valid() const { return trace_id.size() == 32 && span_id.size() == 16; }
+};
+
+// Parses a traceparent value strictly: version 00, exactly 55 characters, lowercase hex, a
+// non-zero trace id and parent id (§3.2.2). Anything else is nullopt and the request starts a
+// new trace (§3.2: a vendor MUST NOT... use an invalid traceparent; it restarts the trace).
+// Higher versions are refused too: we cannot know their format.
+std::optional<TraceContext> parse_traceparent(std::string_view value);
+
+// "00-<trace-id>-<span-id>-<flags>".
+std::string format_traceparent(const TraceContext& context);
+
+// tracestate (§3.3): kept when at most 512 characters of printable ASCII and at most 32
+// list-members; otherwise dropped (the spec allows discarding it rather than truncating).
+std::string sanitize_tracestate(std::string_view value);
+// baggage (W3C Baggage §3.3.2 limits): kept when at most 8192 bytes of printable ASCII.
+std::string sanitize_baggage(std::string_view value);
+
+// The context in an MCP request's params._meta (keys traceparent, tracestate, baggage), or
+// nullopt when there is none or its traceparent is invalid.
+std::optional<TraceContext> context_from_meta(const boost::json::object& params);
+
+// Adds traceparent (and tracestate, baggage when set) to an outbound MCP `_meta` object.
+void inject_meta(boost::json::object& meta, const TraceContext& context);
+
+// New random ids (from the CSPRNG in core/random: unique without coordination, §3.2.2.3).
+std::string new_trace_id();
+std::string new_span_id();
+
+}  // namespace bastion::telemetry

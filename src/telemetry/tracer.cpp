@@ -1,0 +1,71 @@
+#include "telemetry/tracer.hpp"
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+
+namespace bastion::telemetry {
+
+std::uint64_t unix_nanos(std::chrono::system_clock::time_point t) {
+  return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count());
+}
+
+Span& Span::operator=(Span&& other) noexcept {
+  if (this != &other) {
+    end();
+    context_ = std::move(other.context_);
+    data_ = std::move(other.data_);
+    sink_ = std::move(other.sink_);
+  }
+  return *this;
+}
+
+void Span::end(std::uint64_t end_unix_nano) {
+  if (!data_) return;
+  data_->end_unix_nano = end_unix_nano ? end_unix_nano : unix_nanos();
+  if (data_->end_unix_nano < data_->start_unix_nano) data_->end_unix_nano = data_->start_unix_nano;
+  auto data = std::move(data_);
+  if (sink_) sink_->export_span(std::move(*data));
+}
+
+Tracer::Tracer(double sample_ratio, std::shared_ptr<SpanSink> sink)
+    : ratio_(std::clamp(sample_ratio, 0.0, 1.0)), sink_(std::move(sink)) {
+  // TraceIdRatioBased: sampled when the low 64 bits of the trace id fall below ratio * 2^64.
+  const long double scaled = static_cast<long double>(ratio_) * 18446744073709551616.0L;
+  threshold_ = ratio_ >= 1.0 ? UINT64_MAX : static_cast<std::uint64_t>(std::floor(scaled));
+}
+
+bool Tracer::sample_new_trace(std::string_view trace_id) const {
+  if (ratio_ >= 1.0) return true;
+  if (ratio_ <= 0.0 || trace_id.size() != 32) return false;
+  std::uint64_t low = 0;
+  std::from_chars(trace_id.data() + 16, trace_id.data() + 32, low, 16);
+  return low < threshold_;
+}
+
+Span Tracer::start(std::string name, SpanKind kind, const TraceContext* parent, std::uint64_t start_unix_nano) const {
+  Span span;
+  const bool child = parent && parent->valid();
+  span.context_.trace_id = child ? parent->trace_id : new_trace_id();
+  span.context_.span_id = new_span_id();
+  // A parent's decision is passed on even when we record nothing ourselves, so downstream
+  // services still agree on it (W3C Trace Context §3.2.2.5.1).
+  span.context_.sampled = child ? parent->sampled : (sink_ && sample_new_trace(span.context_.trace_id));
+  if (child) {
+    span.context_.tracestate = parent->tracestate;
+    span.context_.baggage = parent->baggage;
+  }
+  if (!span.context_.sampled || !sink_) return span;
+  span.data_ = std::make_unique<SpanData>();
+  span.data_->trace_id = span.context_.trace_id;
+  span.data_->span_id = span.context_.span_id;
+  if (child) span.data_->parent_span_id = parent->span_id;
+  span.data_->tracestate = span.context_.tracestate;
+  span.data_->name = std::move(name);
+  span.data_->kind = kind;
+  span.data_->start_unix_nano = start_unix_nano ? start_unix_nano : unix_nanos();
+  span.sink_ = sink_;
+  return span;
+}
+
+}  // namespace bastion::telemetry

@@ -1,0 +1,104 @@
+// Spans and the tracer that samples and hands finished spans to a sink (the OTLP exporter).
+// A span that is not sampled records nothing and costs two branches; its context (ids, the
+// unsampled flag) is still propagated so downstream services agree (W3C Trace Context §3.2.2.5).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <variant>
+#include <vector>
+
+#include "telemetry/trace_context.hpp"
+
+namespace bastion::telemetry {
+
+// OTLP SpanKind values (opentelemetry/proto/trace/v1/trace.proto).
+enum class SpanKind { internal = 1, server = 2, client = 3, producer = 4, consumer = 5 };
+
+using AttributeValue = std::variant<std::string, std::int64_t, double, bool>;
+using Attributes = std::vector<std::pair<std::string, AttributeValue>>;
+
+// OTLP Status.code: 0 unset, 1 ok, 2 error.
+enum class SpanStatus { unset = 0, ok = 1, error = 2 };
+
+struct SpanData {
+  std::string trace_id;
+  std::string span_id;
+  std::string parent_span_id;  // empty for a root span
+  std::string tracestate;
+  std::string name;
+  SpanKind kind = SpanKind::internal;
+  std::uint64_t start_unix_nano = 0;
+  std::uint64_t end_unix_nano = 0;
+  Attributes attributes;
+  SpanStatus status = SpanStatus::unset;
+  std::string status_message;
+};
+
+class SpanSink {
+ public:
+  virtual ~SpanSink() = default;
+  // Must not block: called on request threads when a span ends.
+  virtual void export_span(SpanData span) = 0;
+};
+
+std::uint64_t unix_nanos(std::chrono::system_clock::time_point t = std::chrono::system_clock::now());
+
+class Span {
+ public:
+  Span() = default;
+  Span(Span&&) noexcept = default;
+  Span& operator=(Span&& other) noexcept;
+  ~Span() { end(); }
+
+  bool recording() const { return data_ != nullptr; }
+  // The context children and outbound calls carry (valid even when not recording, as long as
+  // the span was started by a tracer).
+  const TraceContext& context() const { return context_; }
+
+  void set(std::string key, AttributeValue value) {
+    if (data_) data_->attributes.emplace_back(std::move(key), std::move(value));
+  }
+  void set_error(std::string message) {
+    if (!data_) return;
+    data_->status = SpanStatus::error;
+    data_->status_message = std::move(message);
+  }
+  void set_name(std::string name) {
+    if (data_) data_->name = std::move(name);
+  }
+  // Ends the span (idempotent); `end` defaults to now.
+  void end(std::uint64_t end_unix_nano = 0);
+
+ private:
+  friend class Tracer;
+  TraceContext context_;
+  std::unique_ptr<SpanData> data_;
+  std::shared_ptr<SpanSink> sink_;
+};
+
+class Tracer {
+ public:
+  // `sample_ratio` in [0, 1] for traces that start here; a parent's sampled flag is obeyed
+  // (OpenTelemetry ParentBased(TraceIdRatioBased) sampler). Null sink: nothing is recorded.
+  Tracer(double sample_ratio, std::shared_ptr<SpanSink> sink);
+
+  // A new span: child of `parent` when it is valid, else the root of a new trace.
+  Span start(std::string name, SpanKind kind, const TraceContext* parent, std::uint64_t start_unix_nano = 0) const;
+
+  bool enabled() const { return sink_ != nullptr; }
+  double sample_ratio() const { return ratio_; }
+  // The ratio decision for a new trace id (exposed for tests).
+  bool sample_new_trace(std::string_view trace_id) const;
+
+ private:
+  double ratio_;
+  std::uint64_t threshold_;
+  std::shared_ptr<SpanSink> sink_;
+};
+
+}  // namespace bastion::telemetry

@@ -1,0 +1,165 @@
+// The OTLP/HTTP JSON exporter against a fake Fetcher: the body's shape, batching, and that a
+// full queue or a failing collector drops (and counts) spans instead of waiting.
+#include <gtest/gtest.h>
+
+#include <boost/json.hpp>
+
+#include <condition_variable>
+#include <mutex>
+
+#include "telemetry/otlp_exporter.hpp"
+
+using namespace bastion;
+using namespace bastion::telemetry;
+namespace json = boost::json;
+
+namespace {
+
+SpanData span(std::string name, std::string parent = {}) {
+  SpanData s;
+  s.trace_id = "0af7651916cd43dd8448eb211c80319c";
+  s.span_id = new_span_id();
+  s.parent_span_id = std::move(parent);
+  s.name = std::move(name);
+  s.kind = SpanKind::server;
+  s.start_unix_nano = 1700000000000000000ull;
+  s.end_unix_nano = 1700000000000500000ull;
+  s.attributes = {{"mcp.method.name", std::string("tools/call")}, {"http.response.status_code", std::int64_t{200}},
+                  {"ok", true}, {"ratio", 0.5}};
+  return s;
+}
+
+struct Recorder {
+  std::mutex mutex;
+  std::vector<http::ClientRequest> requests;
+  std::vector<http::ClientOptions> options;
+  http::Fetcher fetcher(int status = 200) {
+    return [this, status](const http::ClientRequest& r, const http::ClientOptions& o) -> Result<http::ClientResponse> {
+      std::lock_guard lock(mutex);
+      requests.push_back(r);
+      options.push_back(o);
+      http::ClientResponse response;
+      response.status = status;
+      return response;
+    };
+  }
+};
+
+}  // namespace
+
+TEST(OtlpJson, FollowsTheOtlpJsonEncoding) {
+  const std::string body = otlp_json({span("tools/call echo", "b7ad6b7169203331")}, "bastion", "1.2.3");
+  const json::value v = json::parse(body);
+  const auto& rs = v.at("resourceSpans").as_array().at(0).as_object();
+  const auto& resource_attrs = rs.at("resource").at("attributes").as_array();
+  EXPECT_EQ(resource_attrs.at(0).at("key").as_string(), "service.name");
+  EXPECT_EQ(resource_attrs.at(0).at("value").at("stringValue").as_string(), "bastion");
+  const auto& s = rs.at("scopeSpans").as_array().at(0).at("spans").as_array().at(0).as_object();
+  EXPECT_EQ(s.at("traceId").as_string(), "0af7651916cd43dd8448eb211c80319c");
+  EXPECT_EQ(s.at("parentSpanId").as_string(), "b7ad6b7169203331");
+  EXPECT_EQ(s.at("kind").as_int64(), 2);  // SPAN_KIND_SERVER
+  // 64-bit integers are strings in the proto3 JSON mapping.
+  EXPECT_EQ(s.at("startTimeUnixNano").as_string(), "1700000000000000000");
+  EXPECT_EQ(s.at("endTimeUnixNano").as_string(), "1700000000000500000");
+  const auto& attrs = s.at("attributes").as_array();
+  EXPECT_EQ(attrs.at(1).at("value").at("intValue").as_string(), "200");
+  EXPECT_TRUE(attrs.at(2).at("value").at("boolValue").as_bool());
+  EXPECT_EQ(attrs.at(3).at("value").at("doubleValue").as_double(), 0.5);
+  EXPECT_FALSE(s.contains("status"));
+}
+
+TEST(OtlpExporter, SendsBatchesToTheEndpointWithTheConfiguredHeadersAndTimeout) {
+  MetricsRegistry metrics;
+  Recorder recorder;
+  OtlpOptions o;
+  o.endpoint = "http://127.0.0.1:4318/v1/traces";
+  o.headers = {{"X-Api-Key", "k"}};
+  o.max_batch_size = 2;
+  o.export_timeout = std::chrono::milliseconds(1234);
+  {
+    OtlpExporter exporter(o, recorder.fetcher(), metrics);
+    for (int i = 0; i < 5; ++i) exporter.export_span(span("s" + std::to_string(i)));
+    exporter.shutdown();
+    EXPECT_EQ(exporter.exported(), 5u);
+    EXPECT_EQ(exporter.dropped(), 0u);
+  }
+  ASSERT_GE(recorder.requests.size(), 3u);  // batches of at most 2
+  std::size_t spans = 0;
+  for (std::size_t i = 0; i < recorder.requests.size(); ++i) {
+    const auto& r = recorder.requests[i];
+    EXPECT_EQ(r.method, "POST");
+    EXPECT_EQ(r.url, o.endpoint);
+    ASSERT_TRUE(r.headers.find("Content-Type"));
+    EXPECT_EQ(*r.headers.find("Content-Type"), "application/json");
+    ASSERT_TRUE(r.headers.find("X-Api-Key"));
+    EXPECT_EQ(recorder.options[i].timeout, std::chrono::milliseconds(1234));
+    const auto n = json::parse(r.body).at("resourceSpans").at(0).at("scopeSpans").at(0).at("spans").as_array().size();
+    EXPECT_LE(n, 2u);
+    spans += n;
+  }
+  EXPECT_EQ(spans, 5u);
+  EXPECT_NE(metrics.expose().find("bastion_otlp_spans_exported_total 5\n"), std::string::npos);
+}
+
+TEST(OtlpExporter, AFailingCollectorDropsAndCounts) {
+  MetricsRegistry metrics;
+  OtlpOptions o;
+  o.max_batch_size = 3;
+  auto refused = [](const http::ClientRequest&, const http::ClientOptions&) -> Result<http::ClientResponse> {
+    return fail(0, "connection refused");
+  };
+  OtlpExporter exporter(o, refused, metrics);
+  for (int i = 0; i < 7; ++i) exporter.export_span(span("s"));
+  exporter.shutdown();
+  EXPECT_EQ(exporter.exported(), 0u);
+  EXPECT_EQ(exporter.dropped(), 7u);
+  EXPECT_NE(metrics.expose().find("bastion_otlp_spans_dropped_total{reason=\"export_failed\"} 7\n"), std::string::npos)
+      << metrics.expose();
+}
+
+TEST(OtlpExporter, AnErrorStatusIsAFailedExport) {
+  MetricsRegistry metrics;
+  Recorder recorder;
+  OtlpExporter exporter(OtlpOptions{}, recorder.fetcher(503), metrics);
+  exporter.export_span(span("s"));
+  exporter.shutdown();
+  EXPECT_EQ(exporter.dropped(), 1u);
+}
+
+TEST(OtlpExporter, AFullQueueDropsWithoutWaiting) {
+  MetricsRegistry metrics;
+  Recorder recorder;
+  OtlpOptions o;
+  o.max_queue_size = 4;
+  o.max_batch_size = 4;  // the thread wakes only for a full batch or the (long) delay
+  o.schedule_delay = std::chrono::minutes(10);
+  // A collector that does not answer until the test lets it: the first batch holds the
+  // export thread, so the queue fills.
+  std::mutex m;
+  std::condition_variable cv;
+  bool release = false, entered = false;
+  auto slow = [&](const http::ClientRequest& r, const http::ClientOptions& opt) -> Result<http::ClientResponse> {
+    std::unique_lock lock(m);
+    entered = true;
+    cv.notify_all();
+    cv.wait_for(lock, std::chrono::seconds(20), [&] { return release; });
+    return recorder.fetcher()(r, opt);
+  };
+  OtlpExporter exporter(o, slow, metrics);
+  for (int i = 0; i < 4; ++i) exporter.export_span(span("first"));
+  {
+    std::unique_lock lock(m);
+    ASSERT_TRUE(cv.wait_for(lock, std::chrono::seconds(20), [&] { return entered; }));
+  }
+  // The export thread is busy; these fill the queue (4) and the rest are dropped at once.
+  for (int i = 0; i < 10; ++i) exporter.export_span(span("second"));
+  EXPECT_EQ(exporter.dropped(), 6u);
+  {
+    std::lock_guard lock(m);
+    release = true;
+  }
+  cv.notify_all();
+  exporter.shutdown();
+  EXPECT_EQ(exporter.exported(), 8u);
+  EXPECT_NE(metrics.expose().find("bastion_otlp_spans_dropped_total{reason=\"queue_full\"} 6\n"), std::string::npos);
+}

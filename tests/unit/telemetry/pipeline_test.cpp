@@ -1,0 +1,357 @@
+// The observed request pipeline end to end in memory: a real McpEndpoint behind
+// Telemetry::observe(), with the OTLP exporter's Fetcher and the log sink as the only fakes.
+// One request is one trace (header or _meta context), spans nest, the request line carries its
+// fields, and no secret reaches logs, audit records, metric labels or spans.
+#include <gtest/gtest.h>
+
+#include <boost/json.hpp>
+#include <spdlog/sinks/ostream_sink.h>
+
+#include <filesystem>
+#include <fstream>
+#include <mutex>
+#include <sstream>
+
+#include "core/sha256.hpp"
+#include "support/fake_exchange.hpp"
+#include "telemetry/log.hpp"
+#include "telemetry/telemetry.hpp"
+#include "transport/mcp_endpoint.hpp"
+
+using namespace bastion;
+using bastion::testing::FakeExchange;
+namespace json = boost::json;
+
+namespace {
+
+constexpr const char* kAccept = "application/json, text/event-stream";
+constexpr const char* kHeaderTraceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+constexpr const char* kMetaTraceparent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+
+std::shared_ptr<ServerDefinition> definition() {
+  auto def = std::make_shared<ServerDefinition>();
+  Tool echo;
+  echo.name = "echo";
+  echo.description = "Echoes";
+  echo.inline_handler = true;
+  echo.handler = [](const json::object& a, RequestContext&) -> ToolOutcome {
+    return ToolResult::text(a.contains("message") ? std::string(a.at("message").as_string()) : "");
+  };
+  def->add_tool(echo);
+  Tool context;  // answers with the trace context its handler sees (for outbound _meta)
+  context.name = "context";
+  context.description = "Shows trace_meta()";
+  context.handler = [](const json::object&, RequestContext& ctx) -> ToolOutcome {
+    return ToolResult::text(json::serialize(ctx.trace_meta()));
+  };
+  def->add_tool(context);
+  return def;
+}
+
+struct Harness {
+  std::ostringstream log_stream;
+  std::mutex otlp_mutex;
+  std::vector<std::string> otlp_bodies;
+  std::string audit_path;
+  std::unique_ptr<telemetry::Telemetry> tel;
+  telemetry::RouteTag tag;
+  std::unique_ptr<transport::McpEndpoint> endpoint;
+  std::shared_ptr<ServerDefinition> def = definition();
+
+  explicit Harness(bool log_arguments = false) {
+    auto sink = std::make_shared<spdlog::sinks::ostream_sink_mt>(log_stream);
+    telemetry::LoggingOptions lo;
+    lo.format = telemetry::LogFormat::json;
+    telemetry::setup_logging(lo, sink);
+    audit_path = (std::filesystem::temp_directory_path() /
+                  ("bastion-pipeline-audit-" + std::to_string(::getpid()) + "-" + std::to_string(counter()++)))
+                     .string();
+    std::filesystem::remove(audit_path);
+    telemetry::TelemetryOptions o;
+    o.tracing.enabled = true;
+    o.tracing.sample_ratio = 1.0;
+    o.audit = telemetry::AuditOptions{true, telemetry::AuditOptions::Sink::file, audit_path};
+    tel = std::make_unique<telemetry::Telemetry>(
+        o, [this](const http::ClientRequest& r, const http::ClientOptions&) -> Result<http::ClientResponse> {
+          std::lock_guard lock(otlp_mutex);
+          otlp_bodies.push_back(r.body);
+          http::ClientResponse ok;
+          ok.status = 200;
+          return ok;
+        });
+    tag.route = "/mcp";
+    tag.log_tool_arguments = log_arguments;
+    tag.known_tool = [d = def](std::string_view n) { return d->find_tool(std::string(n)) != nullptr; };
+    transport::EndpointOptions eo;
+    eo.telemetry = tel.get();
+    endpoint = std::make_unique<transport::McpEndpoint>(def, eo);
+  }
+  ~Harness() {
+    endpoint.reset();
+    tel.reset();
+    std::filesystem::remove(audit_path);
+    telemetry::setup_logging(telemetry::LoggingOptions{});
+  }
+  static int& counter() {
+    static int n = 0;
+    return n;
+  }
+
+  std::shared_ptr<FakeExchange> post(const std::string& target, const std::string& body,
+                                     std::vector<std::pair<std::string, std::string>> headers) {
+    headers.emplace_back("Accept", kAccept);
+    headers.emplace_back("Content-Type", "application/json");
+    auto fake = FakeExchange::make("POST", target, body, std::move(headers));
+    auto observed = tel->observe(fake, tag);
+    // The app's guard step, as apps/bastion/app.cpp runs it.
+    auto refused = tel->step(*observed, "guard", [] { return std::optional<int>(); });
+    EXPECT_FALSE(refused);
+    endpoint->handle(observed);
+    EXPECT_TRUE(fake->wait_answered());
+    return fake;
+  }
+
+  std::string initialize(std::vector<std::pair<std::string, std::string>> headers = {}) {
+    auto r = post("/mcp",
+                  R"({"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"t","version":"1"}}})",
+                  std::move(headers));
+    EXPECT_EQ(r->status(), 200) << r->body();
+    return r->header("Mcp-Session-Id");
+  }
+
+  std::shared_ptr<FakeExchange> call(const std::string& session, const std::string& tool, json::object arguments,
+                                     std::vector<std::pair<std::string, std::string>> headers = {},
+                                     json::object meta = {}, const std::string& target = "/mcp") {
+    json::object params{{"name", tool}, {"arguments", std::move(arguments)}};
+    if (!meta.empty()) params["_meta"] = std::move(meta);
+    json::object msg{{"jsonrpc", "2.0"}, {"id", 2}, {"method", "tools/call"}, {"params", std::move(params)}};
+    headers.emplace_back("Mcp-Session-Id", session);
+    headers.emplace_back("MCP-Protocol-Version", "2025-11-25");
+    return post(target, json::serialize(msg), std::move(headers));
+  }
+
+  // Every span exported so far (flushes the exporter: call once, at the end).
+  std::vector<json::object> spans() {
+    tel->exporter()->shutdown();
+    std::vector<json::object> out;
+    std::lock_guard lock(otlp_mutex);
+    for (const auto& body : otlp_bodies) {
+      const json::value parsed = json::parse(body);
+      for (const auto& rs : parsed.at("resourceSpans").as_array())
+        for (const auto& ss : rs.at("scopeSpans").as_array())
+          for (const auto& s : ss.at("spans").as_array()) out.push_back(s.as_object());
+    }
+    return out;
+  }
+
+  std::vector<json::object> request_lines() {
+    std::vector<json::object> out;
+    std::istringstream in(log_stream.str());
+    for (std::string line; std::getline(in, line);) {
+      auto v = json::parse(line);
+      if (v.as_object().at("logger").as_string() == "request") out.push_back(v.as_object());
+    }
+    return out;
+  }
+
+  std::string audit_text() {
+    std::ifstream in(audit_path);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  }
+};
+
+std::string attr(const json::object& span, std::string_view key) {
+  for (const auto& a : span.at("attributes").as_array())
+    if (a.at("key").as_string() == key) {
+      const auto& v = a.at("value").as_object();
+      if (v.contains("stringValue")) return std::string(v.at("stringValue").as_string());
+      if (v.contains("intValue")) return std::string(v.at("intValue").as_string());
+    }
+  return {};
+}
+
+std::string str(const json::object& o, std::string_view key) {
+  const json::value* v = o.if_contains(key);
+  return v && v->is_string() ? std::string(v->get_string()) : std::string();
+}
+
+// The spans of one trace, with their parent links checked: exactly one root whose parent is
+// `remote_parent`, every other span's parent inside the trace.
+void expect_one_nested_trace(const std::vector<json::object>& all, const std::string& trace_id,
+                             const std::string& remote_parent, std::size_t expected_spans) {
+  std::vector<json::object> mine;
+  for (const auto& s : all)
+    if (str(s, "traceId") == trace_id) mine.push_back(s);
+  ASSERT_EQ(mine.size(), expected_spans);
+  std::set<std::string> ids;
+  for (const auto& s : mine) ids.insert(str(s, "spanId"));
+  int roots = 0;
+  for (const auto& s : mine) {
+    const std::string parent = str(s, "parentSpanId");
+    if (parent == remote_parent) {
+      ++roots;
+      EXPECT_EQ(s.at("kind").as_int64(), 2) << "the request span is a SERVER span";
+      EXPECT_EQ(str(s, "name"), "POST /mcp");
+    } else {
+      EXPECT_TRUE(ids.contains(parent)) << str(s, "name") << " has a parent outside the trace";
+    }
+    EXPECT_LE(std::stoull(str(s, "startTimeUnixNano")), std::stoull(str(s, "endTimeUnixNano")));
+  }
+  EXPECT_EQ(roots, 1);
+}
+
+}  // namespace
+
+TEST(Pipeline, HeaderTraceContextMakesOneNestedTrace) {
+  Harness h;
+  const std::string session = h.initialize();
+  auto r = h.call(session, "echo", {{"message", "hi"}}, {{"traceparent", kHeaderTraceparent}});
+  ASSERT_EQ(r->status(), 200);
+  const auto spans = h.spans();
+  // request span, guard step, tools/call operation
+  expect_one_nested_trace(spans, "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7", 3);
+  for (const auto& s : spans) {
+    if (str(s, "name") != "tools/call echo") continue;
+    EXPECT_EQ(attr(s, "mcp.method.name"), "tools/call");
+    EXPECT_EQ(attr(s, "gen_ai.tool.name"), "echo");
+    EXPECT_EQ(attr(s, "mcp.protocol.version"), "2025-11-25");
+    EXPECT_EQ(attr(s, "mcp.session.id"), telemetry::session_digest(session));
+  }
+}
+
+TEST(Pipeline, MetaTraceContextWinsAndMakesOneNestedTrace) {
+  Harness h;
+  const std::string session = h.initialize();
+  auto r = h.call(session, "echo", {{"message", "hi"}}, {}, json::object{{"traceparent", kMetaTraceparent}});
+  ASSERT_EQ(r->status(), 200);
+  // Both at once: _meta wins, and the request span joins it too (one trace, not two).
+  auto both = h.call(session, "echo", {{"message", "hi"}}, {{"traceparent", kHeaderTraceparent}},
+                     json::object{{"traceparent", "00-11111111111111111111111111111111-2222222222222222-01"}});
+  ASSERT_EQ(both->status(), 200);
+  const auto spans = h.spans();
+  expect_one_nested_trace(spans, "0af7651916cd43dd8448eb211c80319c", "b7ad6b7169203331", 3);
+  expect_one_nested_trace(spans, "11111111111111111111111111111111", "2222222222222222", 3);
+  for (const auto& s : spans) EXPECT_NE(str(s, "traceId"), "4bf92f3577b34da6a3ce929d0e0e4736");
+}
+
+TEST(Pipeline, HandlersSeeTheOperationContextForOutboundMeta) {
+  Harness h;
+  const std::string session = h.initialize();
+  auto r = h.call(session, "context", {}, {{"traceparent", kHeaderTraceparent}});
+  ASSERT_EQ(r->status(), 200);
+  const json::value body = json::parse(r->body());
+  const std::string result(body.at("result").at("content").at(0).at("text").as_string());
+  const json::object meta = json::parse(result).as_object();
+  auto seen = telemetry::parse_traceparent(std::string(meta.at("traceparent").as_string()));
+  ASSERT_TRUE(seen);
+  EXPECT_EQ(seen->trace_id, "4bf92f3577b34da6a3ce929d0e0e4736");
+  // It is the operation span's id, so an upstream's spans nest under the tools/call span.
+  const auto spans = h.spans();
+  bool found = false;
+  for (const auto& s : spans)
+    if (str(s, "spanId") == seen->span_id) found = str(s, "name") == "tools/call context";
+  EXPECT_TRUE(found);
+}
+
+TEST(Pipeline, OneRequestLineWithItsFields) {
+  Harness h;
+  const std::string session = h.initialize();
+  auto r = h.call(session, "echo", {{"message", "hi"}}, {{"traceparent", kHeaderTraceparent}});
+  const auto lines = h.request_lines();
+  ASSERT_EQ(lines.size(), 2u);  // initialize, tools/call
+  const auto& line = lines[1];
+  EXPECT_EQ(str(line, "request_id"), r->header("X-Request-Id"));
+  EXPECT_EQ(str(line, "trace_id"), "4bf92f3577b34da6a3ce929d0e0e4736");
+  EXPECT_EQ(str(line, "route"), "/mcp");
+  EXPECT_EQ(str(line, "era"), "session");
+  EXPECT_EQ(str(line, "protocol_version"), "2025-11-25");
+  EXPECT_EQ(str(line, "mcp_method"), "tools/call");
+  EXPECT_EQ(str(line, "tool"), "echo");
+  EXPECT_EQ(str(line, "argument_digest"), "sha256:" + core::sha256_hex(R"({"message":"hi"})"));
+  EXPECT_EQ(line.at("status").as_int64(), 200);
+  EXPECT_GT(line.at("bytes_in").as_int64(), 0);
+  EXPECT_EQ(static_cast<std::size_t>(line.at("bytes_out").as_int64()), r->body().size());
+  EXPECT_GE(line.at("duration_ms").to_number<double>(), 0.0);
+  EXPECT_FALSE(line.contains("arguments"));
+  EXPECT_EQ(str(lines[0], "mcp_method"), "initialize");
+}
+
+TEST(Pipeline, ErrorsAndUnknownToolsAreBoundedLabels) {
+  Harness h;
+  const std::string session = h.initialize();
+  h.call(session, "no such tool {evil=\"x\"}", {});
+  const auto lines = h.request_lines();
+  ASSERT_EQ(lines.size(), 2u);
+  EXPECT_EQ(lines[1].at("jsonrpc_error").as_int64(), -32602);
+  const std::string metrics = h.tel->metrics().expose();
+  EXPECT_EQ(metrics.find("evil"), std::string::npos) << "a client-chosen tool name became a label";
+  EXPECT_NE(metrics.find("gen_ai_tool_name=\"_unknown\",error_type=\"-32602\""), std::string::npos) << metrics;
+  EXPECT_NE(metrics.find("bastion_http_requests_total{route=\"/mcp\",method=\"POST\",status=\"200\"} 2\n"),
+            std::string::npos)
+      << metrics;
+}
+
+TEST(Pipeline, ToolCallsAreAuditedWithADigestUnlessTheRouteOptsIn) {
+  {
+    Harness h;
+    const std::string session = h.initialize();
+    h.call(session, "echo", {{"message", "visible?"}});
+    const std::string audit = h.audit_text();
+    EXPECT_NE(audit.find("\"event\":\"tool_call\""), std::string::npos) << audit;
+    EXPECT_NE(audit.find("\"event\":\"session_created\""), std::string::npos) << audit;
+    EXPECT_NE(audit.find("\"argument_digest\":\"sha256:"), std::string::npos);
+    EXPECT_EQ(audit.find("visible?"), std::string::npos);
+  }
+  {
+    Harness h(/*log_arguments=*/true);
+    const std::string session = h.initialize();
+    h.call(session, "echo", {{"message", "visible!"}});
+    EXPECT_NE(h.audit_text().find("visible!"), std::string::npos);
+    const auto lines = h.request_lines();
+    ASSERT_EQ(lines.size(), 2u);
+    EXPECT_NE(str(lines[1], "arguments").find("visible!"), std::string::npos);
+  }
+}
+
+TEST(Pipeline, NoSecretReachesLogsAuditMetricsOrSpans) {
+  const std::vector<std::string> secrets{"SECRET-bearer-3f9c", "SECRET-cookie-77aa", "SECRET-code-0b1d",
+                                         "SECRET-arg-5e6f", "SECRET-meta-state-9a9a"};
+  std::string all;
+  {
+    Harness h;
+    const std::string session = h.initialize({{"Authorization", "Bearer " + secrets[0]}});
+    h.call(session, "echo", {{"message", secrets[3]}, {"password", secrets[3]}},
+           {{"Authorization", "Bearer " + secrets[0]}, {"Cookie", "sid=" + secrets[1]}, {"traceparent", kHeaderTraceparent}},
+           json::object{{"progressToken", secrets[4]}}, "/mcp?code=" + secrets[2]);
+    // A resource-style URI with a query string: the query is cut before anything records it.
+    h.call(session, "echo", {{"message", "x"}}, {{"Set-Cookie", "a=" + secrets[1]}}, {},
+           "/mcp?state=1&code=" + secrets[2]);
+    all += h.log_stream.str();
+    all += h.audit_text();
+    all += h.tel->metrics().expose();
+    for (const auto& s : h.spans()) all += json::serialize(s);
+    std::lock_guard lock(h.otlp_mutex);
+    for (const auto& b : h.otlp_bodies) all += b;
+    // The scan looked at real output.
+    EXPECT_NE(all.find("tools/call"), std::string::npos);
+    EXPECT_NE(all.find("argument_digest"), std::string::npos);
+    EXPECT_NE(all.find("\"traceId\""), std::string::npos);
+  }
+  for (const auto& secret : secrets) EXPECT_EQ(all.find(secret), std::string::npos) << secret << " leaked";
+  EXPECT_EQ(all.find("code="), std::string::npos);
+}
+
+TEST(Pipeline, StreamsAreCountedWhileOpen) {
+  Harness h;
+  const std::string session = h.initialize();
+  auto fake = FakeExchange::make("GET", "/mcp", "",
+                                 {{"Accept", "text/event-stream"}, {"Mcp-Session-Id", session},
+                                  {"MCP-Protocol-Version", "2025-11-25"}});
+  auto observed = h.tel->observe(fake, h.tag);
+  h.endpoint->handle(observed);
+  ASSERT_TRUE(fake->wait_answered());
+  ASSERT_TRUE(fake->is_stream());
+  EXPECT_NE(h.tel->metrics().expose().find("bastion_http_active_streams{route=\"/mcp\"} 1\n"), std::string::npos);
+  fake->close_by_peer();
+  EXPECT_NE(h.tel->metrics().expose().find("bastion_http_active_streams{route=\"/mcp\"} 0\n"), std::string::npos);
+}
