@@ -116,6 +116,51 @@ std::shared_ptr<ServerDefinition> build_definition(const config::Config& config,
   return definition;
 }
 
+authserver::AuthServerOptions authserver_options(const config::AuthServerConfig& as) {
+  authserver::AuthServerOptions o;
+  o.issuer = as.issuer;
+  o.data_dir = as.data_dir;
+  o.algorithm = as.signing_algorithm == "EdDSA" ? authserver::SigningAlgorithm::eddsa : authserver::SigningAlgorithm::es256;
+  o.access_token_ttl = as.access_token_ttl;
+  o.code_ttl = as.code_ttl;
+  o.refresh_token_ttl = as.refresh_token_ttl;
+  o.key_rotation = as.key_rotation;
+  o.scopes = as.scopes;
+  o.resources = as.resources;
+  for (const auto& u : as.users) o.users.push_back({u.username, u.password_hash});
+  for (const auto& c : as.clients) {
+    authserver::ClientOptions client;
+    client.client_id = c.client_id;
+    client.client_name = c.client_name;
+    client.redirect_uris = c.redirect_uris;
+    client.token_endpoint_auth_method = c.token_endpoint_auth_method;
+    client.client_secret = c.client_secret;
+    client.grant_types = c.grant_types;
+    client.scopes = c.scopes;
+    o.clients.push_back(std::move(client));
+  }
+  o.dcr.enabled = as.dcr.enabled;
+  o.dcr.max_clients = as.dcr.max_clients;
+  o.dcr.per_minute = as.dcr.per_minute;
+  o.cimd.enabled = as.cimd.enabled;
+  o.cimd.allow_loopback = as.cimd.allow_loopback;
+  o.cimd.max_document_bytes = as.cimd.max_document_bytes;
+  o.cimd.timeout = as.cimd.timeout;
+  o.cimd.cache_ttl = as.cimd.cache_ttl;
+  // Security events go to the log until the audit trail takes them (identifiers only; events
+  // never carry passwords, codes or tokens).
+  o.on_event = [](const authserver::SecurityEvent& e) {
+    const bool bad = e.kind == authserver::SecurityEventKind::login_failed ||
+                     e.kind == authserver::SecurityEventKind::login_rate_limited ||
+                     e.kind == authserver::SecurityEventKind::refresh_token_reuse_detected ||
+                     e.kind == authserver::SecurityEventKind::authorization_code_reuse_detected ||
+                     e.kind == authserver::SecurityEventKind::client_metadata_refused;
+    spdlog::log(bad ? spdlog::level::warn : spdlog::level::info, "authorization server: {} client={} user={} peer={} {}",
+                authserver::to_string(e.kind), e.client_id, e.subject, e.remote_address, e.detail);
+  };
+  return o;
+}
+
 void check_startup(const config::Config& config) {
   for (std::size_t i = 0; i < config.routes.size(); ++i) build_definition(config, i);
   try {
@@ -142,6 +187,20 @@ HttpApp::HttpApp(const config::Config& config) : config_(config) {
   }
 
   http::Router router;
+  if (config_.authorization_server.enabled) {
+    auto options = authserver_options(config_.authorization_server);
+    options.on_admin_created = [this](const std::string& username, const std::string& password) {
+      admin_ = AdminCredentials{username, password};
+    };
+    try {
+      authserver_ = std::make_unique<authserver::AuthorizationServer>(std::move(options));
+    } catch (const std::exception& e) {
+      throw config_error(config_, "authorization_server", e.what());
+    }
+    // Its pages and endpoints are public by design (anyone may start a sign-in); the forms carry
+    // their own CSRF defence, so the MCP Host/Origin guard is not applied here.
+    authserver_->register_routes(router);
+  }
   // Health is answered before the guard: probes reach pods by IP with any Host, and "ok" tells
   // a rebinding attacker nothing.
   router.add_exact("/healthz", [this](std::shared_ptr<http::Exchange> exchange) { handle_health(exchange); });
@@ -171,6 +230,13 @@ HttpApp::~HttpApp() {
   // The server first: no handler may run once the endpoints are gone.
   server_.reset();
   endpoints_.clear();
+  authserver_.reset();
+}
+
+std::optional<AdminCredentials> HttpApp::take_admin_credentials() {
+  auto out = std::move(admin_);
+  admin_.reset();
+  return out;
 }
 
 void HttpApp::handle_health(const std::shared_ptr<http::Exchange>& exchange) const {
@@ -194,6 +260,21 @@ std::vector<std::uint16_t> HttpApp::listen() {
     const std::uint16_t port = server_->listen(listener_spec(listener));
     ports_.push_back(port);
     spdlog::info("listening on {}:{}{}", listener.address, port, listener.tls ? " (TLS)" : "");
+  }
+  if (authserver_ && !config_.listeners.empty()) {
+    // RFC 8414 §2: the issuer is the URL clients use; by default the first listener's public URL,
+    // else its bound address and port (known only now when the port was 0).
+    const auto& first = config_.listeners.front();
+    std::string issuer = config_.authorization_server.issuer;
+    if (issuer.empty()) issuer = !first.public_url.empty() ? first.public_url : route_url(first, ports_.front(), "");
+    authserver_->set_issuer(issuer);
+    // Tokens are issued for this server's routes (RFC 8707), as the issuer's origin names them and
+    // as each listener's URL does, plus any configured extra resource.
+    std::vector<std::string> resources = config_.authorization_server.resources;
+    const std::string origin = authserver::uri_origin(issuer);
+    for (const auto& route : config_.routes) resources.push_back(origin + route.path);
+    for (const auto& url : route_urls()) resources.push_back(url);
+    authserver_->set_resources(std::move(resources));
   }
   return ports_;
 }
