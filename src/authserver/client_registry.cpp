@@ -95,7 +95,7 @@ bool ClientRegistry::is_metadata_document_url(std::string_view client_id) {
   // CIMD draft §3: https scheme, a path component, no fragment, no userinfo, no "." or ".."
   // path segments. (A query is only discouraged; we refuse it too, so one document has one id.)
   if (parsed->scheme() != "https" || parsed->has_fragment() || parsed->has_userinfo() || parsed->has_query()) return false;
-  if (parsed->encoded_host().empty()) return false;
+  if (parsed->encoded_host().empty() || !authority_well_formed(*parsed)) return false;
   const auto path = parsed->encoded_path();
   if (path.empty() || path == "/") return false;
   for (const auto& segment : parsed->encoded_segments()) {

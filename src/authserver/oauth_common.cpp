@@ -98,6 +98,15 @@ std::string lower(std::string_view s) {
 
 }  // namespace
 
+// Boost.URL 1.81 reads "http://127.0.0.1.evil.example/cb" as host 127.0.0.1 with the path
+// ".evil.example/cb", while browsers (WHATWG URL) go to 127.0.0.1.evil.example. RFC 3986 §3.3:
+// after an authority the path is empty or starts with "/"; anything else is refused, so our view
+// of a URL can never differ from the browser's.
+bool authority_well_formed(const urls::url_view& url) {
+  const auto path = url.encoded_path();
+  return path.empty() || path.front() == '/';
+}
+
 bool pkce_s256_matches(std::string_view code_verifier, std::string_view code_challenge) {
   if (code_verifier.size() < 43 || code_verifier.size() > 128) return false;
   if (!std::all_of(code_verifier.begin(), code_verifier.end(), is_unreserved)) return false;
@@ -116,6 +125,7 @@ bool is_allowed_redirect_uri(std::string_view uri) {
   auto parsed = urls::parse_absolute_uri(uri);
   if (!parsed) return false;
   if (parsed->has_fragment() || parsed->has_userinfo() || !parsed->has_authority()) return false;
+  if (!authority_well_formed(*parsed)) return false;
   const std::string scheme = lower(parsed->scheme());
   const std::string host(parsed->encoded_host_address());
   if (host.empty()) return false;
@@ -126,7 +136,7 @@ bool is_allowed_redirect_uri(std::string_view uri) {
 
 std::string uri_origin(std::string_view uri) {
   auto parsed = urls::parse_absolute_uri(uri);
-  if (!parsed || !parsed->has_authority()) return {};
+  if (!parsed || !parsed->has_authority() || !authority_well_formed(*parsed)) return {};
   std::string out = lower(parsed->scheme()) + "://" + lower(parsed->encoded_host_address());
   if (parsed->has_port()) out += ":" + std::string(parsed->port());
   return out;
@@ -134,7 +144,7 @@ std::string uri_origin(std::string_view uri) {
 
 std::string uri_host(std::string_view uri) {
   auto parsed = urls::parse_absolute_uri(uri);
-  if (!parsed || !parsed->has_authority()) return {};
+  if (!parsed || !parsed->has_authority() || !authority_well_formed(*parsed)) return {};
   return lower(parsed->encoded_host_address());
 }
 
@@ -143,6 +153,7 @@ std::optional<std::string> canonical_resource(std::string_view uri) {
   auto parsed = urls::parse_absolute_uri(uri);
   // RFC 8707 §2: "MUST be an absolute URI ... MUST NOT include a fragment component".
   if (!parsed || parsed->has_fragment() || !parsed->has_authority() || parsed->has_userinfo()) return std::nullopt;
+  if (!authority_well_formed(*parsed)) return std::nullopt;
   const std::string scheme = lower(parsed->scheme());
   if (scheme != "https" && scheme != "http") return std::nullopt;
   std::string out = scheme + "://" + lower(parsed->encoded_host_address());

@@ -11,6 +11,8 @@
 #include <string_view>
 #include <vector>
 
+#include <boost/url/url_view.hpp>
+
 #include "http/exchange.hpp"
 
 namespace bastion::authserver {
@@ -50,6 +52,10 @@ bool is_valid_s256_challenge(std::string_view code_challenge);
 // Security": redirect URIs MUST be either localhost or HTTPS): an absolute https URI, or http on
 // a loopback host (localhost, 127.0.0.0/8, [::1]); no fragment (RFC 6749 §3.1.2), no userinfo.
 bool is_allowed_redirect_uri(std::string_view uri);
+
+// RFC 3986 §3.3 shape check Boost.URL 1.81 skips: with an authority, the path is empty or starts
+// with "/" (see oauth_common.cpp).
+bool authority_well_formed(const boost::urls::url_view& url);
 
 // Lowercased scheme://host[:port] of an absolute URI, "" when it has none (for the CSP
 // form-action list and to show the host on the consent page).

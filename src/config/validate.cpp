@@ -67,6 +67,9 @@ std::string http_url_problem(const std::string& text, bool allow_path) {
     return "'" + text + "' must start with http:// or https://";
   }
   if (url->host().empty()) return "'" + text + "' has no host";
+  // Boost.URL 1.81 accepts "http://127.0.0.1.evil.example" as host 127.0.0.1 with a path
+  // ".evil.example"; RFC 3986 §3.3 (and browsers) disagree, so such URLs are refused.
+  if (!url->encoded_path().empty() && url->encoded_path().front() != '/') return "'" + text + "' has an invalid host";
   if (url->has_userinfo()) return "'" + text + "' must not contain user information";
   if (url->has_query() || url->has_fragment()) return "'" + text + "' must not have a query or fragment";
   if (!allow_path && !url->path().empty()) return "'" + text + "' must be an origin (scheme://host[:port]) without a path";
@@ -321,6 +324,7 @@ class Validator {
     auto url = boost::urls::parse_absolute_uri(text);
     if (!url || !url->has_authority() || url->host().empty()) return "'" + text + "' is not an absolute URL";
     if (url->has_fragment()) return "'" + text + "' must not have a fragment";
+    if (!url->encoded_path().empty() && url->encoded_path().front() != '/') return "'" + text + "' has an invalid host";
     if (url->has_userinfo()) return "'" + text + "' must not contain user information";
     if (url->scheme_id() == boost::urls::scheme::https) return {};
     if (url->scheme_id() == boost::urls::scheme::http && is_loopback_host_name(url->encoded_host_address())) return {};
