@@ -187,6 +187,7 @@ http::Response AuthorizationEndpoint::authorize(const http::Request& request) {
   pending.expires = now + kPendingLifetime;
 
   const std::string prompt = form_value(*form, "prompt");
+  pending.force_consent = prompt == "consent";
   const auto subject = context_.session_subject(cookie_value(request, session_cookie_name(is_secure)));
   const bool consented = subject && prompt != "consent" && covers(context_.store->consent(*subject, client->client_id), scopes);
   if (prompt == "none" && !(subject && consented)) {
@@ -279,7 +280,7 @@ http::Response AuthorizationEndpoint::login(const http::Request& request) {
   const std::string set_cookie = cookie_header(session_cookie_name(is_secure), *session, is_secure,
                                                context_.options.login_session_ttl.count());
   http::Response response;
-  if (covers(context_.store->consent(*subject, pending.client_id), pending.scopes)) {
+  if (!pending.force_consent && covers(context_.store->consent(*subject, pending.client_id), pending.scopes)) {
     response = issue_code(pending, *subject);
   } else {
     // A fresh CSRF token for the consent form: privileges changed with the sign-in.

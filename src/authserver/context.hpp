@@ -32,6 +32,7 @@ struct PendingRequest {
   std::string code_challenge;
   std::string resource;
   std::vector<std::string> scopes;
+  bool force_consent = false;  // prompt=consent: ask even when consent was given before
   std::string csrf;            // synchronizer token (OWASP CSRF cheat sheet), in the forms
   std::string browser_sha256;  // digest of the browser cookie that started it (binds it to one browser)
   Clock::time_point expires;

@@ -5,7 +5,7 @@
 //
 //   tests/e2e/run.sh [--only a,b] [--skip a,b] [--list]
 //
-// Suites: cli, http, sdk, modern-client, inspector, conformance-stable, conformance-next, conformance-modern.
+// Suites: cli, http, sdk, modern-client, authserver, inspector, conformance-stable, conformance-next, conformance-modern.
 // Environment: BASTION_BIN (default build/apps/bastion/bastion), E2E_VERBOSE=1 (stream output).
 // Everything a run writes goes to tests/e2e/artifacts/<time>/ (ignored by git).
 import { spawn } from 'node:child_process';
@@ -28,6 +28,7 @@ const SUITES = [
   { name: 'http', kind: 'node-test', file: 'http-transport.test.mjs', timeoutMs: 5 * 60_000, what: 'Streamable HTTP and HTTP+SSE at the wire' },
   { name: 'sdk', kind: 'node-test', file: 'sdk-client.test.mjs', timeoutMs: 5 * 60_000, what: 'TypeScript SDK client over Streamable HTTP, HTTP+SSE and stdio' },
   { name: 'modern-client', kind: 'node-test', file: 'modern-client.test.mjs', timeoutMs: 5 * 60_000, what: 'TypeScript SDK v2 client on 2026-07-28 (MRTR, subscriptions/listen) beside a 2025 session' },
+  { name: 'authserver', kind: 'node-test', file: 'authserver.test.mjs', timeoutMs: 5 * 60_000, what: 'embedded OAuth 2.1 authorization server: headless-Chromium sign-in, every refusal, first start and restart' },
   { name: 'inspector', kind: 'node-test', file: 'inspector-cli.test.mjs', timeoutMs: 5 * 60_000, what: 'MCP Inspector CLI' },
   {
     name: 'conformance-stable', kind: 'conformance', pkg: 'conformance-stable', version: '0.1.16', args: [],

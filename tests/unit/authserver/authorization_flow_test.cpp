@@ -79,6 +79,13 @@ TEST(AuthorizationFlow, ConsentIsRememberedPerUserAndClient) {
   auto forced = h.request("GET", h.authorize_url("&prompt=consent"));
   EXPECT_EQ(forced.status, 200);
   EXPECT_NE(forced.body.find("Allow access?"), std::string::npos);
+  // Also when the sign-in happens in between (a new browser).
+  h.cookies.clear();
+  auto page = h.request("GET", h.authorize_url("&prompt=consent"));
+  auto login = h.post_form("/oauth/login", "tx=" + hidden_field(page.body, "tx") + "&csrf=" + hidden_field(page.body, "csrf") +
+                                               "&username=alice&password=" + enc(kPassword));
+  ASSERT_EQ(login.status, 303);
+  EXPECT_TRUE(login.headers.find("Location")->starts_with("/oauth/consent"));
 }
 
 TEST(AuthorizationFlow, WrongPkceVerifierIsInvalidGrant) {
