@@ -142,6 +142,7 @@ authserver::AuthServerOptions authserver_options(const config::AuthServerConfig&
   o.dcr.enabled = as.dcr.enabled;
   o.dcr.max_clients = as.dcr.max_clients;
   o.dcr.per_minute = as.dcr.per_minute;
+  o.dcr.per_minute_per_address = as.dcr.per_minute_per_address;
   o.cimd.enabled = as.cimd.enabled;
   o.cimd.allow_loopback = as.cimd.allow_loopback;
   o.cimd.max_document_bytes = as.cimd.max_document_bytes;

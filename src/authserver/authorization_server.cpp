@@ -54,6 +54,9 @@ std::unique_ptr<Context> make_context(AuthServerOptions options) {
   key_options.rotation_period = options.key_rotation;
   key_options.token_lifetime = options.access_token_ttl;
   key_options.key_dir = key_dir;
+  key_options.on_rotated = [sink = options.on_event](const std::string& kid) {
+    if (sink) sink({SecurityEventKind::signing_key_rotated, "", "", "", "new key " + kid});
+  };
   auto keys = SigningKeys::open(**store, key_options, now);
   if (!keys) throw std::runtime_error("authorization_server: " + keys.error().message);
   if (!options.fetcher) options.fetcher = http::default_fetcher();

@@ -35,8 +35,8 @@ struct ClientOptions {
 struct DcrOptions {
   bool enabled = true;
   std::size_t max_clients = 1000;      // registered clients in the store, in total
-  std::size_t per_minute = 10;         // registrations per minute, all addresses together
-  std::size_t per_minute_per_address = 3;
+  std::size_t per_minute = 20;         // registrations per minute, all addresses together
+  std::size_t per_minute_per_address = 10;
   std::size_t max_body_bytes = 16 * 1024;
 };
 

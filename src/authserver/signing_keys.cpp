@@ -256,12 +256,14 @@ Result<void> SigningKeys::generate_locked(Clock::time_point now) {
   }
   key->pkey = std::move(pkey);
   const std::int64_t t = unix_seconds(now);
+  const bool rotation = !keys_.empty();
   if (!keys_.empty() && keys_.back()->retired_at == 0) {
     keys_.back()->retired_at = t;
     store_.retire_key(keys_.back()->kid, t);
   }
   store_.put_key(record);
   keys_.push_back(std::move(key));
+  if (rotation && options_.on_rotated) options_.on_rotated(keys_.back()->kid);
   return {};
 }
 

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -28,6 +29,8 @@ struct SigningKeysOptions {
   // How long a retired key stays published: the longest lifetime of a token it signed.
   std::chrono::seconds token_lifetime{std::chrono::minutes(10)};
   std::string key_dir;  // where PEM files go; "" with an in-memory store
+  // Called (under the keys' lock: keep it short) with the new kid after each rotation.
+  std::function<void(const std::string& kid)> on_rotated;
 };
 
 class SigningKeys {

@@ -243,6 +243,9 @@ http::Response TokenEndpoint::issue_tokens(const Client& client, const std::stri
     record.issued_at = iat;
     record.expires_at = iat + context_.options.refresh_token_ttl.count();
     if (!context_.store->put_refresh(record)) return oauth_error(500, "server_error", "the grant could not be stored");
+    // Expired refresh tokens are useless (a reuse after expiry is refused as expired anyway):
+    // sweep them now and then so the table does not grow with every grant ever made.
+    if (++issued_refresh_ % 256 == 0) context_.store->purge_expired_refresh(iat);
     body["refresh_token"] = token;
   }
   return no_store_json(200, json::serialize(body));

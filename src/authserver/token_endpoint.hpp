@@ -4,6 +4,9 @@
 // handlers; the AuthorizationServer runs them on a worker.
 #pragma once
 
+#include <atomic>
+#include <cstdint>
+
 #include "authserver/context.hpp"
 #include "http/exchange.hpp"
 
@@ -30,6 +33,7 @@ class TokenEndpoint {
                               const std::string& scope, const std::string* refresh_family);
 
   Context& context_;
+  std::atomic<std::uint64_t> issued_refresh_{0};
 };
 
 }  // namespace bastion::authserver

@@ -665,11 +665,13 @@ class Parser {
         as.clients.clear();
         for (const Item& element : list_items(e.value)) as.clients.push_back(parse_as_client(element));
       } else if (e.key == "dcr") {
-        for (const auto& d : map_entries(e.value, {"enabled", "max_clients", "per_minute"})) {
+        for (const auto& d : map_entries(e.value, {"enabled", "max_clients", "per_minute", "per_minute_per_address"})) {
           if (d.key == "enabled") {
             if (auto v = bool_value(d.value)) as.dcr.enabled = *v;
           } else if (auto v = uint_value(d.value, 10'000'000)) {
-            (d.key == "max_clients" ? as.dcr.max_clients : as.dcr.per_minute) = *v;
+            if (d.key == "max_clients") as.dcr.max_clients = *v;
+            else if (d.key == "per_minute") as.dcr.per_minute = *v;
+            else as.dcr.per_minute_per_address = *v;
           }
         }
       } else if (e.key == "cimd") {

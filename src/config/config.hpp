@@ -127,7 +127,8 @@ struct AuthServerClientConfig {
 struct AuthServerDcrConfig {
   bool enabled = true;
   std::size_t max_clients = 1000;
-  std::size_t per_minute = 10;
+  std::size_t per_minute = 20;              // all addresses together
+  std::size_t per_minute_per_address = 10;
 };
 
 struct AuthServerCimdConfig {

@@ -207,6 +207,7 @@ class Dumper {
     out_ << YAML::Key << "enabled" << YAML::Value << as.dcr.enabled;
     number("max_clients", as.dcr.max_clients);
     number("per_minute", as.dcr.per_minute);
+    number("per_minute_per_address", as.dcr.per_minute_per_address);
     out_ << YAML::EndMap;
     out_ << YAML::Key << "cimd" << YAML::Value << YAML::BeginMap;
     out_ << YAML::Key << "enabled" << YAML::Value << as.cimd.enabled;

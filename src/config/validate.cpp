@@ -418,6 +418,7 @@ class Validator {
     }
     range(p + ".dcr.max_clients", as.dcr.max_clients, 0, 1'000'000);
     range(p + ".dcr.per_minute", as.dcr.per_minute, 1, 10'000);
+    range(p + ".dcr.per_minute_per_address", as.dcr.per_minute_per_address, 1, 10'000);
     range(p + ".cimd.max_document_bytes", as.cimd.max_document_bytes, 512, 1024 * 1024);
     range(p + ".cimd.timeout_ms", static_cast<std::uint64_t>(as.cimd.timeout.count()), 100, 60'000);
     range(p + ".cimd.cache_ttl_s", static_cast<std::uint64_t>(as.cimd.cache_ttl.count()), 0, 86'400);

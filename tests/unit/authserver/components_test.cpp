@@ -224,6 +224,8 @@ TEST(SigningKeys, RotationKeepsThePreviousKeyUntilItsTokensExpire) {
   SigningKeysOptions options;
   options.rotation_period = std::chrono::hours(24);
   options.token_lifetime = std::chrono::minutes(10);
+  std::vector<std::string> rotated;
+  options.on_rotated = [&](const std::string& kid) { rotated.push_back(kid); };
   auto t = Clock::time_point(std::chrono::seconds(1'800'000'000));
   auto keys = SigningKeys::open(**store, options, t);
   ASSERT_TRUE(keys);
@@ -232,6 +234,7 @@ TEST(SigningKeys, RotationKeepsThePreviousKeyUntilItsTokensExpire) {
   t += std::chrono::hours(25);  // past the rotation period: the next signature rotates
   auto new_token = (*keys)->sign("at+jwt", "{}", t);
   EXPECT_NE((*keys)->current_kid(), first_kid);
+  EXPECT_EQ(rotated, (std::vector<std::string>{(*keys)->current_kid()}));  // the first key is no rotation
   EXPECT_EQ((*keys)->published_key_count(t), 2u);
   EXPECT_TRUE(verify_jws_for_tests((*keys)->jwks_json(t), *old_token));
   EXPECT_TRUE(verify_jws_for_tests((*keys)->jwks_json(t), *new_token));
@@ -482,6 +485,11 @@ TEST(DynamicRegistration, RateAndCountAreLimited) {
   auto limited = register_client(h, body);
   EXPECT_EQ(limited.status, 429);
   EXPECT_TRUE(h.saw_event(SecurityEventKind::client_registration_refused));
+
+  Harness per_address([](AuthServerOptions& o) { o.dcr.per_minute_per_address = 2; });
+  EXPECT_EQ(register_client(per_address, body).status, 201);
+  EXPECT_EQ(register_client(per_address, body).status, 201);
+  EXPECT_EQ(register_client(per_address, body).status, 429);
 
   Harness capped([](AuthServerOptions& o) { o.dcr.max_clients = 2; });
   EXPECT_EQ(register_client(capped, body).status, 201);

@@ -54,7 +54,7 @@ TEST(ConfigAuthServer, EveryKeyIsRead) {
       client_secret: ${env:ROBOT_SECRET}
       grant_types: [client_credentials]
       scopes: [mcp]
-  dcr: {enabled: false, max_clients: 5, per_minute: 2}
+  dcr: {enabled: false, max_clients: 5, per_minute: 2, per_minute_per_address: 1}
   cimd: {enabled: true, allow_loopback: true, max_document_bytes: 4096, timeout_ms: 1000, cache_ttl_s: 60}
 )", {{"ROBOT_SECRET", "0123456789abcdef-robot"}});
   ASSERT_TRUE(c) << errors_of(c);
@@ -70,6 +70,7 @@ TEST(ConfigAuthServer, EveryKeyIsRead) {
   EXPECT_EQ(as.clients[1].client_secret, "0123456789abcdef-robot");
   EXPECT_FALSE(as.dcr.enabled);
   EXPECT_EQ(as.dcr.max_clients, 5u);
+  EXPECT_EQ(as.dcr.per_minute_per_address, 1u);
   EXPECT_TRUE(as.cimd.allow_loopback);
   EXPECT_EQ(as.cimd.timeout.count(), 1000);
   // The dump shows the secret as its reference and never the hash.
