@@ -135,6 +135,7 @@ authserver::AuthServerOptions authserver_options(const config::AuthServerConfig&
     client.redirect_uris = c.redirect_uris;
     client.token_endpoint_auth_method = c.token_endpoint_auth_method;
     client.client_secret = c.client_secret;
+    client.public_key_pem = c.public_key;
     client.grant_types = c.grant_types;
     client.scopes = c.scopes;
     o.clients.push_back(std::move(client));

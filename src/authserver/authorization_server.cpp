@@ -122,7 +122,10 @@ std::string AuthorizationServer::metadata_json() const {
   m["response_types_supported"] = json::array{"code"};
   m["response_modes_supported"] = json::array{"query"};
   m["grant_types_supported"] = json::array{"authorization_code", "refresh_token", "client_credentials"};
-  m["token_endpoint_auth_methods_supported"] = json::array{"none", "client_secret_basic", "client_secret_post"};
+  m["token_endpoint_auth_methods_supported"] =
+      json::array{"none", "client_secret_basic", "client_secret_post", "private_key_jwt"};
+  // MCP client-credentials extension: listed whenever JWT client authentication is offered.
+  m["token_endpoint_auth_signing_alg_values_supported"] = json::array{"ES256", "EdDSA", "RS256"};
   m["revocation_endpoint_auth_methods_supported"] = json::array{"none", "client_secret_basic", "client_secret_post"};
   m["code_challenge_methods_supported"] = json::array{"S256"};  // RFC 7636; no "plain"
   m["authorization_response_iss_parameter_supported"] = true;  // RFC 9207 §3

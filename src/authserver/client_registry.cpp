@@ -4,6 +4,7 @@
 #include <boost/url.hpp>
 
 #include <algorithm>
+#include <stdexcept>
 
 #include "core/random.hpp"
 #include "core/sha256.hpp"
@@ -83,6 +84,15 @@ ClientRegistry::ClientRegistry(Store& store, const AuthServerOptions& options, h
     client.grant_types = c.grant_types;
     client.scopes = c.scopes;
     if (!c.client_secret.empty()) client.secret_sha256 = sha256_hex(c.client_secret);
+    if (!c.public_key_pem.empty()) {
+      client.public_key = PublicKey::from_pem(c.public_key_pem);
+      if (!client.public_key) {
+        throw std::runtime_error("client " + c.client_id + ": public_key is not a PEM public key of P-256, Ed25519 or RSA (2048+ bits)");
+      }
+    }
+    if (client.token_endpoint_auth_method == "private_key_jwt" && !client.public_key) {
+      throw std::runtime_error("client " + c.client_id + ": private_key_jwt needs a public_key");
+    }
     client.kind = ClientKind::configured;
     configured_.emplace(client.client_id, std::move(client));
   }

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "authserver/client_assertion.hpp"
 #include "authserver/oauth_common.hpp"
 #include "authserver/options.hpp"
 #include "authserver/rate_limiter.hpp"
@@ -29,6 +30,7 @@ struct Client {
   std::vector<std::string> grant_types;
   std::vector<std::string> scopes;  // empty: any offered scope
   std::string secret_sha256;        // hex; "" for public clients
+  std::optional<PublicKey> public_key;  // private_key_jwt clients
   ClientKind kind = ClientKind::configured;
 
   bool is_public() const { return token_endpoint_auth_method == "none"; }
@@ -47,6 +49,7 @@ using OAuthResult = std::expected<T, OAuthFailure>;
 
 class ClientRegistry {
  public:
+  // Throws std::runtime_error when a configured client's public key cannot be used (start-up).
   ClientRegistry(Store& store, const AuthServerOptions& options, http::Fetcher fetcher);
 
   // The client for `client_id`, fetching (and caching) its metadata document when the id is an

@@ -64,6 +64,7 @@ class Context {
   std::unique_ptr<SigningKeys> keys;
   std::unique_ptr<ClientRegistry> clients;
   PasswordHasher hasher;
+  ClientAssertionVerifier assertions;  // private_key_jwt, with its jti replay cache
   RateLimiter login_failures_per_user;
   RateLimiter login_attempts_per_address;
 

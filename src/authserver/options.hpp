@@ -24,9 +24,10 @@ struct ClientOptions {
   std::string client_id;
   std::string client_name;
   std::vector<std::string> redirect_uris;
-  // none (public, PKCE only), client_secret_basic or client_secret_post.
+  // none (public, PKCE only), client_secret_basic, client_secret_post or private_key_jwt.
   std::string token_endpoint_auth_method = "none";
   std::string client_secret;  // resolved from a secret reference; "" for public clients
+  std::string public_key_pem;  // private_key_jwt: the client's public key (SubjectPublicKeyInfo PEM)
   // authorization_code, refresh_token, client_credentials.
   std::vector<std::string> grant_types{"authorization_code", "refresh_token"};
   std::vector<std::string> scopes;  // scopes this client may get; empty: every offered scope

@@ -52,6 +52,28 @@ OAuthResult<Client> TokenEndpoint::authenticate_client(const http::Request& requ
   const std::string* authorization = request.headers.find("Authorization");
   const std::string form_id = form_value(form, "client_id");
   const std::string form_secret = form_value(form, "client_secret");
+  const std::string assertion_type = form_value(form, "client_assertion_type");
+  const std::string assertion = form_value(form, "client_assertion");
+  if (!assertion_type.empty() || !assertion.empty()) {
+    // RFC 7523 §2.2 / RFC 7521 §4.2: JWT client authentication, and no other method with it.
+    if (authorization != nullptr || !form_secret.empty()) {
+      return std::unexpected(OAuthFailure{"invalid_request", "use one client authentication method", 400});
+    }
+    if (assertion_type != kJwtBearerAssertionType || assertion.empty()) {
+      return std::unexpected(OAuthFailure{"invalid_client", "unsupported client assertion", 401});
+    }
+    const std::string id = form_id.empty() ? ClientAssertionVerifier::unverified_issuer(assertion) : form_id;
+    if (id.empty()) return std::unexpected(OAuthFailure{"invalid_client", "client authentication failed", 401});
+    auto client = context_.clients->find(id, context_.now());
+    if (!client || client->token_endpoint_auth_method != "private_key_jwt" || !client->public_key) {
+      return std::unexpected(OAuthFailure{"invalid_client", "client authentication failed", 401});
+    }
+    const std::string issuer = context_.issuer();
+    const std::string problem = context_.assertions.verify(assertion, client->client_id, *client->public_key,
+                                                           issuer + "/oauth/token", issuer, context_.now());
+    if (!problem.empty()) return std::unexpected(OAuthFailure{"invalid_client", problem, 401});
+    return client;
+  }
   std::string client_id;
   std::string secret;
   std::string method;

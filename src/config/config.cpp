@@ -715,7 +715,7 @@ class Parser {
     AuthServerClientConfig client;
     bool have_id = false;
     for (const auto& e : map_entries(item, {"client_id", "client_name", "redirect_uris", "token_endpoint_auth_method",
-                                            "client_secret", "grant_types", "scopes"})) {
+                                            "client_secret", "public_key", "grant_types", "scopes"})) {
       if (e.key == "client_id") {
         have_id = true;
         if (auto v = string_value(e.value)) client.client_id = *v;
@@ -732,6 +732,8 @@ class Parser {
         } else if (auto v = string_value(e.value)) {
           client.client_secret = *v;
         }
+      } else if (e.key == "public_key") {
+        if (auto v = string_value(e.value)) client.public_key = *v;
       } else if (e.key == "grant_types") {
         client.grant_types = string_list(e.value);
       } else if (e.key == "scopes") {

@@ -118,8 +118,10 @@ struct AuthServerClientConfig {
   std::string client_id;
   std::string client_name;
   std::vector<std::string> redirect_uris;
-  std::string token_endpoint_auth_method = "none";  // none, client_secret_basic, client_secret_post
+  // none, client_secret_basic, client_secret_post or private_key_jwt.
+  std::string token_endpoint_auth_method = "none";
   std::string client_secret;  // a secret: only as a ${env:}/${file:} reference
+  std::string public_key;     // private_key_jwt: PEM public key (usually "${file:client.pub.pem}")
   std::vector<std::string> grant_types{"authorization_code", "refresh_token"};
   std::vector<std::string> scopes;  // empty: every scope the server offers
 };

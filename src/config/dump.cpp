@@ -198,6 +198,7 @@ class Dumper {
         if (auto it = config_.references.find(cp + ".client_secret"); it != config_.references.end()) text(it->second);
         else out_ << kRedacted;
       }
+      if (!c.public_key.empty()) keyed_field(cp, "public_key", c.public_key);
       string_list(cp + ".grant_types", "grant_types", c.grant_types);
       string_list(cp + ".scopes", "scopes", c.scopes);
       out_ << YAML::EndMap;

@@ -389,8 +389,16 @@ class Validator {
       else if (c.client_id.starts_with("https://")) report(cp + ".client_id", "https URLs are Client ID Metadata Documents; choose another id");
       else if (!ids.insert(c.client_id).second) report(cp + ".client_id", "'" + c.client_id + "' is listed twice");
       const auto& m = c.token_endpoint_auth_method;
-      if (m != "none" && m != "client_secret_basic" && m != "client_secret_post") {
-        report(cp + ".token_endpoint_auth_method", "'" + m + "' is not supported (none, client_secret_basic, client_secret_post)");
+      if (m != "none" && m != "client_secret_basic" && m != "client_secret_post" && m != "private_key_jwt") {
+        report(cp + ".token_endpoint_auth_method",
+               "'" + m + "' is not supported (none, client_secret_basic, client_secret_post, private_key_jwt)");
+      } else if (m == "private_key_jwt") {
+        if (!c.client_secret.empty()) report(cp + ".client_secret", "a private_key_jwt client has no secret");
+        if (c.public_key.find("-----BEGIN PUBLIC KEY-----") == std::string::npos) {
+          report(cp + ".public_key", "private_key_jwt needs the client's PEM public key (-----BEGIN PUBLIC KEY-----)");
+        }
+      } else if (!c.public_key.empty()) {
+        report(cp + ".public_key", "only a private_key_jwt client has a public_key");
       } else if (m == "none" && !c.client_secret.empty()) {
         report(cp + ".client_secret", "a public client (token_endpoint_auth_method: none) has no secret");
       } else if (m != "none" && c.client_secret.size() < 16) {

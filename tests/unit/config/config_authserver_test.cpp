@@ -108,6 +108,28 @@ TEST(ConfigAuthServer, RefusesUnsafeOrBrokenSettings) {
   EXPECT_EQ(errors.find("literal-secret-in-the-file"), std::string::npos) << errors;
 }
 
+TEST(ConfigAuthServer, PrivateKeyJwtNeedsAPublicKeyAndNoSecret) {
+  const std::string errors = errors_of(load(R"(authorization_server:
+  clients:
+    - client_id: robot
+      token_endpoint_auth_method: private_key_jwt
+      grant_types: [client_credentials]
+    - client_id: agent
+      redirect_uris: [https://a.example/cb]
+      public_key: "-----BEGIN PUBLIC KEY-----"
+)"));
+  EXPECT_NE(errors.find("clients[0].public_key: private_key_jwt needs the client's PEM public key"), std::string::npos) << errors;
+  EXPECT_NE(errors.find("clients[1].public_key: only a private_key_jwt client has a public_key"), std::string::npos) << errors;
+  auto ok = load(R"(authorization_server:
+  clients:
+    - client_id: robot
+      token_endpoint_auth_method: private_key_jwt
+      public_key: "-----BEGIN PUBLIC KEY-----\nMCowBQYDK2VwAyEA\n-----END PUBLIC KEY-----"
+      grant_types: [client_credentials]
+)");
+  EXPECT_TRUE(ok) << errors_of(ok);
+}
+
 TEST(ConfigAuthServer, UnknownKeysAndDisabledBlock) {
   EXPECT_NE(errors_of(load("authorization_server:\n  issuerr: x\n")).find("unknown key 'issuerr'"), std::string::npos);
   auto c = load("authorization_server:\n  enabled: false\n");
