@@ -12,6 +12,9 @@ import { startBastion } from './lib/bastion.mjs';
 import { browserSignIn } from './lib/browser-login.mjs';
 import { run } from './lib/proc.mjs';
 import { ARTIFACTS_DIR, BASTION_BIN } from './lib/env.mjs';
+import {
+  discoverAuthorizationServerMetadata, registerClient, startAuthorization, exchangeAuthorization, refreshAuthorization,
+} from '@modelcontextprotocol/sdk/client/auth.js';
 
 const PASSWORD = 'e2e-password-for-alice';
 // Nothing listens there: the browser answers the redirect itself (interceptPrefix).
@@ -177,6 +180,46 @@ describe('browser sign-in', () => {
     assert.equal(r.params.iss, bastion.origin);
     assert.equal(r.params.code, undefined);
   });
+});
+
+describe('the TypeScript SDK\'s OAuth client functions', () => {
+  // The real SDK (v1) discovers, registers, authorizes (the browser plays the user), exchanges
+  // the code and refreshes: its zod schemas check every answer of ours.
+  for (const method of ['none', 'client_secret_basic']) {
+    test(`discovery, registration (${method}), code exchange and refresh`, async () => {
+      const redirect = 'http://127.0.0.1:9/sdk-callback';
+      const metadata = await discoverAuthorizationServerMetadata(bastion.origin);
+      assert.equal(metadata.issuer, bastion.origin);
+      const clientMetadata = {
+        client_name: `SDK ${method}`, redirect_uris: [redirect], grant_types: ['authorization_code', 'refresh_token'],
+        response_types: ['code'], ...(method === 'none' ? { token_endpoint_auth_method: 'none' } : {}),
+      };
+      const info = await registerClient(bastion.origin, { metadata, clientMetadata });
+      assert.ok(info.client_id);
+      assert.equal(Boolean(info.client_secret), method !== 'none');
+      const { authorizationUrl, codeVerifier } = await startAuthorization(bastion.origin, {
+        metadata, clientInformation: info, redirectUrl: redirect, scope: 'mcp', state: 'sdk-state', resource: new URL(resource),
+      });
+      const r = await browserSignIn(authorizationUrl.href, {
+        username: 'alice', password: PASSWORD, artifactsDir: SHOTS, name: `sdk-${method}`, interceptPrefix: redirect,
+      });
+      assert.ok(r.params.code, r.callbackUrl);
+      assert.equal(r.params.state, 'sdk-state');
+      const tokens = await exchangeAuthorization(bastion.origin, {
+        metadata, clientInformation: info, authorizationCode: r.params.code, codeVerifier, redirectUri: redirect, resource: new URL(resource),
+      });
+      assert.equal(tokens.token_type, 'Bearer');
+      assert.equal(tokens.scope, 'mcp');
+      const claims = JSON.parse(Buffer.from(tokens.access_token.split('.')[1], 'base64url'));
+      assert.equal(claims.aud, resource);
+      assert.equal(claims.client_id, info.client_id);
+      const refreshed = await refreshAuthorization(bastion.origin, {
+        metadata, clientInformation: info, refreshToken: tokens.refresh_token, resource: new URL(resource),
+      });
+      assert.ok(refreshed.access_token);
+      assert.notEqual(refreshed.refresh_token, tokens.refresh_token);
+    });
+  }
 });
 
 describe('refusals', () => {
