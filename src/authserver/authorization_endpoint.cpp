@@ -104,7 +104,7 @@ http::Response AuthorizationEndpoint::authorize(const http::Request& request) {
   const auto now = context_.now();
   const std::string client_id = form_value(*form, "client_id");
   if (client_id.empty()) return render_error(400, "Invalid sign-in request", "The application did not say who it is (client_id is missing).");
-  auto client = context_.clients->find(client_id, now);
+  auto client = context_.clients->find(client_id, now, request.remote_address);
   if (!client) {
     if (client_id.starts_with("https://")) {
       context_.emit({SecurityEventKind::client_metadata_refused, client_id, "", request.remote_address,

@@ -74,7 +74,8 @@ ClientRegistry::ClientRegistry(Store& store, const AuthServerOptions& options, h
       options_(options),
       fetcher_(std::move(fetcher)),
       dcr_total_(options.dcr.per_minute, std::chrono::seconds(60), 1),
-      dcr_per_address_(options.dcr.per_minute_per_address, std::chrono::seconds(60), 10'000) {
+      dcr_per_address_(options.dcr.per_minute_per_address, std::chrono::seconds(60), 10'000),
+      fetches_per_address_(options.cimd.fetches_per_minute_per_address, std::chrono::seconds(60), 10'000) {
   for (const auto& c : options.clients) {
     Client client;
     client.client_id = c.client_id;
@@ -121,7 +122,8 @@ bool ClientRegistry::secret_matches(const Client& client, std::string_view secre
   return constant_time_equals(sha256_hex(secret), client.secret_sha256);
 }
 
-OAuthResult<Client> ClientRegistry::find(const std::string& client_id, Clock::time_point now) {
+OAuthResult<Client> ClientRegistry::find(const std::string& client_id, Clock::time_point now,
+                                         const std::string& remote_address) {
   if (client_id.empty() || client_id.size() > 2048) return std::unexpected(failure("invalid_client", "unknown client", 401));
   if (auto it = configured_.find(client_id); it != configured_.end()) return it->second;
 
@@ -136,10 +138,24 @@ OAuthResult<Client> ClientRegistry::find(const std::string& client_id, Clock::ti
         cache_order_.erase(it->second.order);
         cache_.erase(it);
       }
+      if (auto it = failed_.find(client_id); it != failed_.end()) {
+        if (it->second.expires > now) return std::unexpected(it->second.failure);
+        failed_.erase(it);
+      }
+    }
+    // Each uncached fetch is a request we make on someone's behalf: bounded per requester.
+    if (!fetches_per_address_.allow(remote_address, RateLimiter::Clock::now())) {
+      return std::unexpected(failure("invalid_client", "too many client metadata documents requested; try again later", 401));
     }
     auto fetched = fetch_document(client_id);
-    if (!fetched) return fetched;
     std::lock_guard lock(cache_mutex_);
+    if (!fetched) {
+      if (failed_.size() >= options_.cimd.max_cached) {
+        std::erase_if(failed_, [&](const auto& entry) { return entry.second.expires <= now; });
+      }
+      if (failed_.size() < options_.cimd.max_cached) failed_[client_id] = Failed{fetched.error(), now + std::chrono::seconds(60)};
+      return fetched;
+    }
     // Bounded: the oldest entry makes room (the cache only saves fetches; forgetting is safe).
     while (cache_.size() >= options_.cimd.max_cached && !cache_order_.empty()) {
       cache_.erase(cache_order_.front());

@@ -53,8 +53,10 @@ class ClientRegistry {
   ClientRegistry(Store& store, const AuthServerOptions& options, http::Fetcher fetcher);
 
   // The client for `client_id`, fetching (and caching) its metadata document when the id is an
-  // https URL. Blocking (a fetch); call it on a worker.
-  OAuthResult<Client> find(const std::string& client_id, Clock::time_point now);
+  // https URL. Blocking (a fetch); call it on a worker. `remote_address` (the requester) is
+  // counted against the per-address fetch limit; a failed fetch is remembered for a minute so
+  // that nobody can make us fetch the same failing URL in a loop.
+  OAuthResult<Client> find(const std::string& client_id, Clock::time_point now, const std::string& remote_address = "");
 
   // RFC 7591 §3.1: the registration request body; answers the §3.2.1 response body.
   OAuthResult<std::string> register_client(std::string_view body, const std::string& remote_address,
@@ -87,6 +89,12 @@ class ClientRegistry {
   std::mutex cache_mutex_;
   std::map<std::string, Cached, std::less<>> cache_;
   std::list<std::string> cache_order_;  // oldest first
+  struct Failed {
+    OAuthFailure failure;
+    Clock::time_point expires;
+  };
+  std::map<std::string, Failed, std::less<>> failed_;  // bounded like cache_
+  RateLimiter fetches_per_address_;
 };
 
 std::string sha256_hex(std::string_view data);

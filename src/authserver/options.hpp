@@ -49,7 +49,8 @@ struct CimdOptions {
   std::size_t max_document_bytes = 5 * 1024;  // the CIMD draft suggests 5 KB
   std::chrono::milliseconds timeout{3000};
   std::chrono::seconds cache_ttl{300};
-  std::size_t max_cached = 1000;
+  std::size_t max_cached = 1000;           // documents, and separately failures (kept 60 s)
+  std::size_t fetches_per_minute_per_address = 20;  // uncached fetches one requester may cause
   std::string ca_file;  // extra trust anchor for the fetch (tests, private CAs)
 };
 

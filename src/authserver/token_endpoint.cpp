@@ -64,7 +64,7 @@ OAuthResult<Client> TokenEndpoint::authenticate_client(const http::Request& requ
     }
     const std::string id = form_id.empty() ? ClientAssertionVerifier::unverified_issuer(assertion) : form_id;
     if (id.empty()) return std::unexpected(OAuthFailure{"invalid_client", "client authentication failed", 401});
-    auto client = context_.clients->find(id, context_.now());
+    auto client = context_.clients->find(id, context_.now(), request.remote_address);
     if (!client || client->token_endpoint_auth_method != "private_key_jwt" || !client->public_key) {
       return std::unexpected(OAuthFailure{"invalid_client", "client authentication failed", 401});
     }
@@ -103,7 +103,7 @@ OAuthResult<Client> TokenEndpoint::authenticate_client(const http::Request& requ
     method = "none";
   }
   if (client_id.empty()) return std::unexpected(OAuthFailure{"invalid_client", "client authentication is required", 401});
-  auto client = context_.clients->find(client_id, context_.now());
+  auto client = context_.clients->find(client_id, context_.now(), request.remote_address);
   if (!client) return std::unexpected(OAuthFailure{"invalid_client", "client authentication failed", 401});
   // The client must authenticate the way it registered; a confidential client cannot fall back
   // to "none" (fail closed), and a public client has no secret to present.

@@ -386,6 +386,24 @@ TEST(ClientIdMetadataDocument, EveryBadDocumentIsRefusedWithoutRedirecting) {
   }
 }
 
+TEST(ClientIdMetadataDocument, FailuresAreRememberedAndFetchesPerRequesterAreBounded) {
+  Harness h([](AuthServerOptions& o) { o.cimd.fetches_per_minute_per_address = 3; });
+  h.fetch = [](const http::ClientRequest&, const http::ClientOptions&) { return answer(404, ""); };
+  for (int i = 0; i < 5; ++i) EXPECT_EQ(h.request("GET", cimd_authorize(h)).status, 400);
+  EXPECT_EQ(h.fetches, 1);  // the failure is remembered for a minute
+  h.now += std::chrono::seconds(61);
+  h.request("GET", cimd_authorize(h));
+  EXPECT_EQ(h.fetches, 2);
+  // Distinct URLs: the requester may cause 3 fetches a minute, then nothing is fetched.
+  for (int i = 0; i < 5; ++i) {
+    std::string url = h.authorize_url();
+    const std::string id = "https://app.example/d" + std::to_string(i) + ".json";
+    url.replace(url.find(std::string("client_id=") + kClient), std::string("client_id=").size() + std::strlen(kClient), "client_id=" + enc(id));
+    EXPECT_EQ(h.request("GET", url).status, 400);
+  }
+  EXPECT_EQ(h.fetches, 3);
+}
+
 TEST(ClientIdMetadataDocument, RedirectUriNotInTheDocumentIsRefused) {
   Harness h;
   h.fetch = [](const http::ClientRequest&, const http::ClientOptions&) {
