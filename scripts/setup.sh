@@ -21,9 +21,11 @@ DEB_PACKAGES=(
   build-essential cmake ninja-build ccache pkg-config
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
   libssl-dev libyaml-cpp-dev libspdlog-dev libfmt-dev libcli11-dev libvalijson-dev
-  libhiredis-dev libsqlite3-dev
+  libhiredis-dev libsqlite3-dev libargon2-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   redis-server wrk nginx-light curl tzdata prometheus
+  # Headless browser for the sign-in/consent end-to-end tests (driven by playwright-core).
+  chromium
 )
 # Node.js and npm: Debian's own packages unless a node/npm is already installed some other way
 # (e.g. a vendor nodejs package that bundles npm and conflicts with Debian's npm package).

@@ -48,6 +48,31 @@ void record_auth_event(telemetry::Telemetry& telemetry, const auth::AuthEvent& e
   telemetry.audit().record(audit);
 }
 
+// One event of the embedded authorization server as an audit record.
+void record_authserver_event(telemetry::Telemetry& telemetry, const authserver::SecurityEvent& e) {
+  using Kind = authserver::SecurityEventKind;
+  telemetry::AuditEvent audit;
+  switch (e.kind) {
+    case Kind::consent_granted: audit.type = telemetry::audit_event::kConsentGranted; break;
+    case Kind::client_registered: audit.type = telemetry::audit_event::kClientRegistered; break;
+    case Kind::login_failed:
+    case Kind::login_rate_limited: audit.type = telemetry::audit_event::kAuthenticationFailure; break;
+    default: audit.type = std::string(authserver::to_string(e.kind)); break;
+  }
+  const bool refused = e.kind == Kind::login_failed || e.kind == Kind::login_rate_limited ||
+                       e.kind == Kind::consent_denied || e.kind == Kind::client_registration_refused ||
+                       e.kind == Kind::client_metadata_refused || e.kind == Kind::refresh_token_reuse_detected ||
+                       e.kind == Kind::authorization_code_reuse_detected;
+  audit.outcome = refused ? "failure" : "success";
+  audit.reason = std::string(authserver::to_string(e.kind));
+  audit.subject = e.subject;
+  audit.client_id = e.client_id;
+  audit.remote_address = e.remote_address;
+  audit.route = "/oauth";
+  if (!e.detail.empty()) audit.details["detail"] = e.detail;
+  telemetry.audit().record(audit);
+}
+
 }  // namespace
 
 std::vector<std::string> builtin_module_names() {
@@ -255,6 +280,28 @@ std::vector<auth::IssuerSettings> all_issuers(const config::Config& config, cons
   std::vector<auth::IssuerSettings> out;
   for (const auto& i : config.auth.issuers) out.push_back(issuer_settings(i));
   for (const auto& i : hooks.extra_issuers) out.push_back(i);
+  // The embedded authorization server, when a protected route may use it: trusted like any
+  // external issuer, through its RFC 8414 metadata and JWKS over loopback HTTP. Its URL is
+  // known once the listeners are bound (TokenVerifier::set_issuer_url in listen()).
+  const bool used = std::any_of(config.routes.begin(), config.routes.end(), [](const config::RouteConfig& r) {
+    return r.auth && (r.auth->issuers.empty() || std::find(r.auth->issuers.begin(), r.auth->issuers.end(),
+                                                           config::kEmbeddedIssuerName) != r.auth->issuers.end());
+  });
+  if (config.authorization_server.enabled && used) {
+    auth::IssuerSettings embedded;
+    embedded.name = config::kEmbeddedIssuerName;
+    embedded.issuer = config.authorization_server.issuer.empty() ? "http://127.0.0.1/" : config.authorization_server.issuer;
+    embedded.discovery = true;
+    embedded.algorithms = {auth::JwsAlg::ES256, auth::JwsAlg::EdDSA};
+    embedded.allow_http_loopback = true;
+    // It issues RFC 9068 access tokens only: anything else under its name is not one of ours.
+    embedded.require_at_jwt = true;
+    // Its keys rotate on its own schedule; a refresh every minute keeps a new key's tokens from
+    // waiting on an unknown-kid refetch.
+    embedded.refresh_interval = std::chrono::seconds(60);
+    embedded.unknown_kid_refetch_interval = std::chrono::seconds(5);
+    out.push_back(std::move(embedded));
+  }
   return out;
 }
 
@@ -265,6 +312,53 @@ auth::JoseLimits jose_limits(const config::Config& config) {
 }
 
 }  // namespace
+
+authserver::AuthServerOptions authserver_options(const config::AuthServerConfig& as) {
+  authserver::AuthServerOptions o;
+  o.issuer = as.issuer;
+  o.data_dir = as.data_dir;
+  o.algorithm = as.signing_algorithm == "EdDSA" ? authserver::SigningAlgorithm::eddsa : authserver::SigningAlgorithm::es256;
+  o.access_token_ttl = as.access_token_ttl;
+  o.code_ttl = as.code_ttl;
+  o.refresh_token_ttl = as.refresh_token_ttl;
+  o.key_rotation = as.key_rotation;
+  o.scopes = as.scopes;
+  o.resources = as.resources;
+  for (const auto& u : as.users) o.users.push_back({u.username, u.password_hash});
+  for (const auto& c : as.clients) {
+    authserver::ClientOptions client;
+    client.client_id = c.client_id;
+    client.client_name = c.client_name;
+    client.redirect_uris = c.redirect_uris;
+    client.token_endpoint_auth_method = c.token_endpoint_auth_method;
+    client.client_secret = c.client_secret;
+    client.public_key_pem = c.public_key;
+    client.grant_types = c.grant_types;
+    client.scopes = c.scopes;
+    o.clients.push_back(std::move(client));
+  }
+  o.dcr.enabled = as.dcr.enabled;
+  o.dcr.max_clients = as.dcr.max_clients;
+  o.dcr.per_minute = as.dcr.per_minute;
+  o.dcr.per_minute_per_address = as.dcr.per_minute_per_address;
+  o.cimd.enabled = as.cimd.enabled;
+  o.cimd.allow_loopback = as.cimd.allow_loopback;
+  o.cimd.max_document_bytes = as.cimd.max_document_bytes;
+  o.cimd.timeout = as.cimd.timeout;
+  o.cimd.cache_ttl = as.cimd.cache_ttl;
+  // Security events go to the log until the audit trail takes them (identifiers only; events
+  // never carry passwords, codes or tokens).
+  o.on_event = [](const authserver::SecurityEvent& e) {
+    const bool bad = e.kind == authserver::SecurityEventKind::login_failed ||
+                     e.kind == authserver::SecurityEventKind::login_rate_limited ||
+                     e.kind == authserver::SecurityEventKind::refresh_token_reuse_detected ||
+                     e.kind == authserver::SecurityEventKind::authorization_code_reuse_detected ||
+                     e.kind == authserver::SecurityEventKind::client_metadata_refused;
+    spdlog::log(bad ? spdlog::level::warn : spdlog::level::info, "authorization server: {} client={} user={} peer={} {}",
+                authserver::to_string(e.kind), e.client_id, e.subject, e.remote_address, e.detail);
+  };
+  return o;
+}
 
 void check_startup(const config::Config& config) {
   for (std::size_t i = 0; i < config.routes.size(); ++i) build_definition(config, i);
@@ -340,6 +434,26 @@ HttpApp::HttpApp(const config::Config& config, HttpAppHooks hooks) : config_(con
   }
 
   http::Router router;
+  if (config_.authorization_server.enabled) {
+    auto options = authserver_options(config_.authorization_server);
+    // Its security events go to the audit trail as well as the log (identifiers only: events
+    // never carry passwords, codes or tokens).
+    options.on_event = [telemetry = telemetry_.get(), log = std::move(options.on_event)](const authserver::SecurityEvent& e) {
+      if (log) log(e);
+      record_authserver_event(*telemetry, e);
+    };
+    options.on_admin_created = [this](const std::string& username, const std::string& password) {
+      admin_ = AdminCredentials{username, password};
+    };
+    try {
+      authserver_ = std::make_unique<authserver::AuthorizationServer>(std::move(options));
+    } catch (const std::exception& e) {
+      throw config_error(config_, "authorization_server", e.what());
+    }
+    // Its pages and endpoints are public by design (anyone may start a sign-in); the forms carry
+    // their own CSRF defence, so the MCP Host/Origin guard is not applied here.
+    authserver_->register_routes(router);
+  }
   // Health is answered before the guard: probes reach pods by IP with any Host, and "ok" tells
   // a rebinding attacker nothing.
   router.add_exact("/healthz", [this](std::shared_ptr<http::Exchange> exchange) { handle_health(exchange); });
@@ -438,6 +552,7 @@ HttpApp::~HttpApp() {
   server_.reset();
   endpoints_.clear();
   if (verifier_) verifier_->stop();
+  authserver_.reset();
 }
 
 std::vector<std::pair<std::string, auth::AuthStats>> HttpApp::auth_stats() const {
@@ -539,6 +654,12 @@ void HttpApp::handle_ready(const std::shared_ptr<http::Exchange>& exchange) cons
   exchange->respond(std::move(response));
 }
 
+std::optional<AdminCredentials> HttpApp::take_admin_credentials() {
+  auto out = std::move(admin_);
+  admin_.reset();
+  return out;
+}
+
 void HttpApp::handle_health(const std::shared_ptr<http::Exchange>& exchange) const {
   const auto& method = exchange->request().method;
   http::Response response;
@@ -560,6 +681,22 @@ std::vector<std::uint16_t> HttpApp::listen() {
     const std::uint16_t port = server_->listen(listener_spec(listener));
     ports_.push_back(port);
     spdlog::info("listening on {}:{}{}", listener.address, port, listener.tls ? " (TLS)" : "");
+  }
+  if (authserver_ && !config_.listeners.empty()) {
+    // RFC 8414 §2: the issuer is the URL clients use; by default the first listener's public URL,
+    // else its bound address and port (known only now when the port was 0).
+    const auto& first = config_.listeners.front();
+    std::string issuer = config_.authorization_server.issuer;
+    if (issuer.empty()) issuer = !first.public_url.empty() ? first.public_url : route_url(first, ports_.front(), "");
+    authserver_->set_issuer(issuer);
+    // Tokens are issued for this server's routes (RFC 8707), as the issuer's origin names them and
+    // as each listener's URL does, plus any configured extra resource.
+    std::vector<std::string> resources = config_.authorization_server.resources;
+    const std::string origin = authserver::uri_origin(issuer);
+    for (const auto& route : config_.routes) resources.push_back(origin + route.path);
+    for (const auto& url : route_urls()) resources.push_back(url);
+    authserver_->set_resources(std::move(resources));
+    if (verifier_ && verifier_->issuer_index(config::kEmbeddedIssuerName)) verifier_->set_issuer_url(config::kEmbeddedIssuerName, issuer);
   }
   // The canonical resource URI of each protected route (RFC 8707, RFC 9728 `resource`): from
   // the first listener's public_url when set (right behind a proxy or ingress), else from the

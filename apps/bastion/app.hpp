@@ -12,6 +12,7 @@
 
 #include "auth/route_authenticator.hpp"
 #include "auth/token_verifier.hpp"
+#include "authserver/authorization_server.hpp"
 #include "bastion/server.hpp"
 #include "config/config.hpp"
 #include "http/guard.hpp"
@@ -66,6 +67,16 @@ struct HttpAppHooks {
 // Throws ConfigurationError.
 void check_startup(const config::Config& config);
 
+// The embedded authorization server's options from its config block (issuer and resources are
+// set after the listeners are bound, when the port is known).
+authserver::AuthServerOptions authserver_options(const config::AuthServerConfig& config);
+
+// The first admin user created at this start (nobody could sign in otherwise), for the console.
+struct AdminCredentials {
+  std::string username;
+  std::string password;
+};
+
 // `bastion serve`: the HTTP server with one MCP endpoint per route.
 class HttpApp {
  public:
@@ -95,6 +106,10 @@ class HttpApp {
   // Per protected route (route order) and per issuer, for observability; empty without auth.
   std::vector<std::pair<std::string, auth::AuthStats>> auth_stats() const;
   std::vector<std::pair<std::string, auth::JwksStats>> jwks_stats() const;
+  // The embedded authorization server, or nullptr when it is disabled.
+  authserver::AuthorizationServer* authorization_server() const { return authserver_.get(); }
+  // Set once, when this start created the first admin user; printed once by main.cpp.
+  std::optional<AdminCredentials> take_admin_credentials();
 
  private:
   void handle_health(const std::shared_ptr<http::Exchange>& exchange) const;
@@ -114,6 +129,8 @@ class HttpApp {
   std::unique_ptr<http::Server> admin_server_;  // /metrics, /healthz, /readyz
   std::vector<std::unique_ptr<transport::McpEndpoint>> endpoints_;
   std::unique_ptr<http::Guard> guard_;
+  std::optional<AdminCredentials> admin_;
+  std::unique_ptr<authserver::AuthorizationServer> authserver_;
   std::vector<std::uint16_t> ports_;
   std::unique_ptr<http::Server> server_;  // last: destroyed first, while endpoints still exist
 };

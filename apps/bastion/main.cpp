@@ -117,6 +117,17 @@ int serve(const ServeArgs& args) {
   const auto urls = server->route_urls();
   for (const auto& url : urls) std::cout << "Bastion " << BASTION_VERSION << " serving MCP at " << url << '\n';
   // The Inspector's own package: the standalone inspector-cli 1.0.3 only runs from its build/ folder.
+  if (auto* as = server->authorization_server()) {
+    std::cout << "Authorization server (OAuth 2.1): " << as->issuer() << " (metadata: " << as->issuer()
+              << "/.well-known/oauth-authorization-server)\n";
+    if (auto admin = server->take_admin_credentials()) {
+      // Printed once, on the console only (never in the log): the store keeps only its hash.
+      std::cout << "First start: created the user '" << admin->username << "' with the password '" << admin->password
+                << "'.\n  It is shown only this once; sign in with it on the page an MCP client opens.\n";
+    }
+    std::cout << "Connect a client: point an MCP client (e.g. npx @modelcontextprotocol/inspector) at " << urls.front()
+              << "; it registers itself, opens the sign-in page in your browser, then asks you to allow it.\n";
+  }
   std::cout << "Try it: npx @modelcontextprotocol/inspector --cli " << urls.front()
             << " --transport http --method tools/list" << std::endl;
 
@@ -179,6 +190,26 @@ int stdio(const std::string& config_file, const std::string& route_path) {
   return transport::run_stdio(definition, app::stdio_options(cfg), std::cin, std::cout);
 }
 
+// Reads one password line from standard input and prints its argon2id hash, for the
+// authorization_server.users list. The password never appears on the command line (where `ps`
+// and shell history would see it).
+int hash_password() {
+  std::string password;
+  std::getline(std::cin, password);
+  if (!password.empty() && password.back() == '\r') password.pop_back();
+  if (password.size() < 8) {
+    std::cerr << "bastion: the password must have at least 8 characters\n";
+    return kExitBadConfig;
+  }
+  auto hash = authserver::PasswordHasher().hash(password);
+  if (!hash) {
+    std::cerr << "bastion: hashing failed\n";
+    return kExitFailure;
+  }
+  std::cout << *hash << '\n';
+  return kExitOk;
+}
+
 int check_config(const std::string& file) {
   auto loaded = load(file);
   if (!loaded) return kExitBadConfig;
@@ -229,6 +260,10 @@ int main(int argc, char** argv) {
   auto* check_cmd = cli.add_subcommand("check-config", "Validate a config file; exit 0 when it is valid, 2 when not");
   check_cmd->add_option("file", check_file, "YAML config file")->required();
 
+  auto* hash_cmd = cli.add_subcommand("hash-password",
+                                      "Read a password from standard input and print its argon2id hash "
+                                      "(for authorization_server.users[].password_hash)");
+
   try {
     cli.parse(argc, argv);
   } catch (const CLI::Success& e) {
@@ -246,6 +281,7 @@ int main(int argc, char** argv) {
     }
     if (*stdio_cmd) return stdio(stdio_config, stdio_route);
     if (*check_cmd) return check_config(check_file);
+    if (*hash_cmd) return hash_password();
   } catch (const std::exception& e) {
     std::cerr << "bastion: " << e.what() << '\n';
     return kExitFailure;

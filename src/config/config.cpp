@@ -144,7 +144,7 @@ class Parser {
     bool have_listeners = false, have_routes = false;
     std::vector<ServerOverride> route_servers;
     const auto entries = map_entries(item, {"server", "logging", "audit", "metrics", "admin", "tracing", "listeners", "limits",
-                                            "security", "sessions", "auth", "routes"});
+                                            "security", "sessions", "auth", "routes", "authorization_server"});
     for (const auto& e : entries) {
       if (e.key == "server") {
         top = parse_server(e.value);
@@ -172,6 +172,8 @@ class Parser {
       } else if (e.key == "routes") {
         have_routes = !e.value.node.IsNull();
         route_servers = parse_routes(e.value);
+      } else if (e.key == "authorization_server") {
+        parse_authorization_server(e.value);
       }
     }
     const Config defaults = default_config();
@@ -897,6 +899,122 @@ class Parser {
     }
   }
 
+
+  // ---- authorization_server ----------------------------------------------------------------
+
+  // Present means enabled unless it says `enabled: false`.
+  void parse_authorization_server(const Item& item) {
+    auto& as = config_.authorization_server;
+    as.enabled = true;
+    for (const auto& e : map_entries(item, {"enabled", "issuer", "data_dir", "signing_algorithm", "access_token_ttl_s",
+                                            "code_ttl_s", "refresh_token_ttl_s", "key_rotation_s", "scopes", "resources",
+                                            "users", "clients", "dcr", "cimd"})) {
+      if (e.key == "enabled") {
+        if (auto v = bool_value(e.value)) as.enabled = *v;
+      } else if (e.key == "issuer") {
+        if (auto v = string_value(e.value)) as.issuer = *v;
+      } else if (e.key == "data_dir") {
+        if (auto v = string_value(e.value)) as.data_dir = (*v == ":memory:" || v->empty()) ? *v : absolute_file(*v);
+      } else if (e.key == "signing_algorithm") {
+        if (auto v = string_value(e.value)) as.signing_algorithm = *v;
+      } else if (e.key == "access_token_ttl_s") {
+        if (auto v = seconds_value(e.value)) as.access_token_ttl = *v;
+      } else if (e.key == "code_ttl_s") {
+        if (auto v = seconds_value(e.value)) as.code_ttl = *v;
+      } else if (e.key == "refresh_token_ttl_s") {
+        if (auto v = seconds_value(e.value)) as.refresh_token_ttl = *v;
+      } else if (e.key == "key_rotation_s") {
+        if (auto v = seconds_value(e.value)) as.key_rotation = *v;
+      } else if (e.key == "scopes") {
+        as.scopes = string_list(e.value);
+      } else if (e.key == "resources") {
+        as.resources = string_list(e.value);
+      } else if (e.key == "users") {
+        as.users.clear();
+        for (const Item& element : list_items(e.value)) as.users.push_back(parse_as_user(element));
+      } else if (e.key == "clients") {
+        as.clients.clear();
+        for (const Item& element : list_items(e.value)) as.clients.push_back(parse_as_client(element));
+      } else if (e.key == "dcr") {
+        for (const auto& d : map_entries(e.value, {"enabled", "max_clients", "per_minute", "per_minute_per_address"})) {
+          if (d.key == "enabled") {
+            if (auto v = bool_value(d.value)) as.dcr.enabled = *v;
+          } else if (auto v = uint_value(d.value, 10'000'000)) {
+            if (d.key == "max_clients") as.dcr.max_clients = *v;
+            else if (d.key == "per_minute") as.dcr.per_minute = *v;
+            else as.dcr.per_minute_per_address = *v;
+          }
+        }
+      } else if (e.key == "cimd") {
+        for (const auto& c : map_entries(e.value, {"enabled", "allow_loopback", "max_document_bytes", "timeout_ms", "cache_ttl_s"})) {
+          if (c.key == "enabled" || c.key == "allow_loopback") {
+            if (auto v = bool_value(c.value)) (c.key == "enabled" ? as.cimd.enabled : as.cimd.allow_loopback) = *v;
+          } else if (c.key == "max_document_bytes") {
+            if (auto v = uint_value(c.value, 1024 * 1024)) as.cimd.max_document_bytes = *v;
+          } else if (c.key == "timeout_ms") {
+            if (auto v = uint_value(c.value, 600'000)) as.cimd.timeout = std::chrono::milliseconds(static_cast<std::int64_t>(*v));
+          } else if (auto v = seconds_value(c.value)) {
+            as.cimd.cache_ttl = *v;
+          }
+        }
+      }
+    }
+  }
+
+  AuthServerUserConfig parse_as_user(const Item& item) {
+    AuthServerUserConfig user;
+    bool have_name = false, have_hash = false;
+    for (const auto& e : map_entries(item, {"username", "password_hash"})) {
+      auto v = string_value(e.value);
+      if (!v) continue;
+      if (e.key == "username") {
+        user.username = *v;
+        have_name = true;
+      } else {
+        user.password_hash = *v;
+        have_hash = true;
+      }
+    }
+    if (item.node.IsMap()) {
+      if (!have_name) fail_at(item.mark, item.path, "missing required key 'username'", item.path + ".username");
+      if (!have_hash) fail_at(item.mark, item.path, "missing required key 'password_hash'", item.path + ".password_hash");
+    }
+    return user;
+  }
+
+  AuthServerClientConfig parse_as_client(const Item& item) {
+    AuthServerClientConfig client;
+    bool have_id = false;
+    for (const auto& e : map_entries(item, {"client_id", "client_name", "redirect_uris", "token_endpoint_auth_method",
+                                            "client_secret", "public_key", "grant_types", "scopes"})) {
+      if (e.key == "client_id") {
+        have_id = true;
+        if (auto v = string_value(e.value)) client.client_id = *v;
+      } else if (e.key == "client_name") {
+        if (auto v = string_value(e.value)) client.client_name = *v;
+      } else if (e.key == "redirect_uris") {
+        client.redirect_uris = string_list(e.value);
+      } else if (e.key == "token_endpoint_auth_method") {
+        if (auto v = string_value(e.value)) client.token_endpoint_auth_method = *v;
+      } else if (e.key == "client_secret") {
+        // A secret (DESIGN.md §5): only as a reference, never written in the file.
+        if (e.value.node.IsScalar() && !has_reference(e.value.node.Scalar())) {
+          fail(e.value, "a secret: write it as a reference (${env:NAME} or ${file:/path}), not as a literal");
+        } else if (auto v = string_value(e.value)) {
+          client.client_secret = *v;
+        }
+      } else if (e.key == "public_key") {
+        if (auto v = string_value(e.value)) client.public_key = *v;
+      } else if (e.key == "grant_types") {
+        client.grant_types = string_list(e.value);
+      } else if (e.key == "scopes") {
+        client.scopes = string_list(e.value);
+      }
+    }
+    if (item.node.IsMap() && !have_id) fail_at(item.mark, item.path, "missing required key 'client_id'", item.path + ".client_id");
+    return client;
+  }
+
   Config& config_;
   ReferenceContext references_;
 };
@@ -1022,7 +1140,22 @@ Config default_config() {
   route.server = config.server;
   route.modules = {"demo"};
   config.routes.push_back(std::move(route));
+  // The README's first command gives a secured server: the embedded authorization server is on,
+  // with its state (users, clients, consents, refresh tokens, keys) in a per-user state folder
+  // so that it survives restarts and does not depend on the working directory.
+  config.authorization_server.enabled = true;
+  config.authorization_server.data_dir = default_authserver_data_dir();
   return config;
+}
+
+std::string default_authserver_data_dir() {
+  // XDG Base Directory: $XDG_STATE_HOME is for state that persists between restarts but is not
+  // worth backing up as documents (default $HOME/.local/state).
+  const char* state = std::getenv("XDG_STATE_HOME");
+  if (state != nullptr && state[0] == '/') return std::string(state) + "/bastion";
+  const char* home = std::getenv("HOME");
+  if (home != nullptr && home[0] == '/') return std::string(home) + "/.local/state/bastion";
+  return (std::filesystem::current_path() / ".bastion-data").string();
 }
 
 }  // namespace bastion::config

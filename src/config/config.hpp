@@ -166,6 +166,60 @@ struct RouteConfig {
   bool log_tool_arguments = false;
 };
 
+// The embedded OAuth 2.1 authorization server (src/authserver), `authorization_server:`.
+struct AuthServerUserConfig {
+  std::string username;
+  std::string password_hash;  // argon2id PHC string (`bastion hash-password` makes one)
+};
+
+struct AuthServerClientConfig {
+  std::string client_id;
+  std::string client_name;
+  std::vector<std::string> redirect_uris;
+  // none, client_secret_basic, client_secret_post or private_key_jwt.
+  std::string token_endpoint_auth_method = "none";
+  std::string client_secret;  // a secret: only as a ${env:}/${file:} reference
+  std::string public_key;     // private_key_jwt: PEM public key (usually "${file:client.pub.pem}")
+  std::vector<std::string> grant_types{"authorization_code", "refresh_token"};
+  std::vector<std::string> scopes;  // empty: every scope the server offers
+};
+
+struct AuthServerDcrConfig {
+  bool enabled = true;
+  std::size_t max_clients = 1000;
+  std::size_t per_minute = 20;              // all addresses together
+  std::size_t per_minute_per_address = 10;
+};
+
+struct AuthServerCimdConfig {
+  bool enabled = true;
+  bool allow_loopback = false;  // development only
+  std::size_t max_document_bytes = 5 * 1024;
+  std::chrono::milliseconds timeout{3000};
+  std::chrono::seconds cache_ttl{300};
+};
+
+struct AuthServerConfig {
+  bool enabled = false;
+  std::string issuer;  // empty: the first listener's public_url, else http(s)://address:port
+  std::string data_dir = ":memory:";
+  std::string signing_algorithm = "ES256";  // or EdDSA
+  std::chrono::seconds access_token_ttl{600};
+  std::chrono::seconds code_ttl{60};
+  std::chrono::seconds refresh_token_ttl{30 * 86'400};
+  std::chrono::seconds key_rotation{30 * 86'400};
+  std::vector<std::string> scopes{"mcp"};
+  std::vector<std::string> resources;  // extra resource indicators; every route's URL is one anyway
+  std::vector<AuthServerUserConfig> users;
+  std::vector<AuthServerClientConfig> clients;
+  AuthServerDcrConfig dcr;
+  AuthServerCimdConfig cimd;
+};
+
+// Where the embedded default keeps the authorization server's state: $XDG_STATE_HOME/bastion,
+// else $HOME/.local/state/bastion, else ./.bastion-data.
+std::string default_authserver_data_dir();
+
 enum class LogLevel { trace, debug, info, warn, error, critical, off };
 std::string_view to_string(LogLevel level);
 
@@ -214,6 +268,9 @@ struct TracingConfig {
   std::map<std::string, std::string> headers;
 };
 
+// The issuer name routes use for the embedded authorization server (routes[].auth.issuers).
+inline constexpr const char* kEmbeddedIssuerName = "embedded";
+
 struct Config {
   std::string source = "<default>";  // the file it was loaded from
   ServerConfig server;
@@ -228,6 +285,7 @@ struct Config {
   SessionsConfig sessions;
   AuthConfig auth;
   std::vector<RouteConfig> routes;
+  AuthServerConfig authorization_server;
 
   // Key path ("routes[0].module_settings.demo.token") -> the text as written, for every string
   // that held a secret reference. The redacted dump prints these instead of the resolved value.
@@ -254,7 +312,8 @@ LoadResult load_config_file(const std::string& path, const LoadOptions& options 
 LoadResult load_config_string(const std::string& yaml, const std::string& source_name,
                               const LoadOptions& options = {});
 
-// The embedded default: one plain listener on 127.0.0.1:8080, one route /mcp serving `demo`.
+// The embedded default: one plain listener on 127.0.0.1:8080, one route /mcp serving `demo`, and
+// the embedded authorization server with its state under default_authserver_data_dir().
 Config default_config();
 
 // Whole-config checks (cross-references, listener safety). load_* call it; call it again after

@@ -131,6 +131,8 @@ class Dumper {
     for (std::size_t i = 0; i < c.routes.size(); ++i) route("routes[" + std::to_string(i) + "]", c.routes[i]);
     out_ << YAML::EndSeq;
 
+    authorization_server(c.authorization_server);
+
     out_ << YAML::EndMap;
     return std::string("# Effective configuration (from ") + c.source + "); secrets are shown as references or " +
            kRedacted + ".\n" + out_.c_str() + "\n";
@@ -267,6 +269,72 @@ class Dumper {
     }
     out_ << YAML::EndMap;
     if (r.auth) route_auth(path + ".auth", *r.auth);
+    out_ << YAML::EndMap;
+  }
+
+  void authorization_server(const AuthServerConfig& as) {
+    const std::string p = "authorization_server";
+    out_ << YAML::Key << p << YAML::Value << YAML::BeginMap;
+    out_ << YAML::Key << "enabled" << YAML::Value << as.enabled;
+    if (!as.issuer.empty()) keyed_field(p, "issuer", as.issuer);
+    keyed_field(p, "data_dir", as.data_dir);
+    keyed_field(p, "signing_algorithm", as.signing_algorithm);
+    number("access_token_ttl_s", as.access_token_ttl.count());
+    number("code_ttl_s", as.code_ttl.count());
+    number("refresh_token_ttl_s", as.refresh_token_ttl.count());
+    number("key_rotation_s", as.key_rotation.count());
+    string_list(p + ".scopes", "scopes", as.scopes);
+    string_list(p + ".resources", "resources", as.resources);
+    out_ << YAML::Key << "users" << YAML::Value;
+    if (as.users.empty()) out_ << YAML::Flow;
+    out_ << YAML::BeginSeq;
+    for (std::size_t i = 0; i < as.users.size(); ++i) {
+      const std::string up = p + ".users[" + std::to_string(i) + "]";
+      out_ << YAML::BeginMap;
+      keyed_field(up, "username", as.users[i].username);
+      // A password hash is not the password, but it allows offline guessing: keep it out of
+      // dumps unless it came from a reference.
+      out_ << YAML::Key << "password_hash" << YAML::Value;
+      if (auto it = config_.references.find(up + ".password_hash"); it != config_.references.end()) text(it->second);
+      else out_ << kRedacted;
+      out_ << YAML::EndMap;
+    }
+    out_ << YAML::EndSeq;
+    out_ << YAML::Key << "clients" << YAML::Value;
+    if (as.clients.empty()) out_ << YAML::Flow;
+    out_ << YAML::BeginSeq;
+    for (std::size_t i = 0; i < as.clients.size(); ++i) {
+      const auto& c = as.clients[i];
+      const std::string cp = p + ".clients[" + std::to_string(i) + "]";
+      out_ << YAML::BeginMap;
+      keyed_field(cp, "client_id", c.client_id);
+      if (!c.client_name.empty()) keyed_field(cp, "client_name", c.client_name);
+      string_list(cp + ".redirect_uris", "redirect_uris", c.redirect_uris);
+      keyed_field(cp, "token_endpoint_auth_method", c.token_endpoint_auth_method);
+      if (!c.client_secret.empty()) {
+        out_ << YAML::Key << "client_secret" << YAML::Value;
+        if (auto it = config_.references.find(cp + ".client_secret"); it != config_.references.end()) text(it->second);
+        else out_ << kRedacted;
+      }
+      if (!c.public_key.empty()) keyed_field(cp, "public_key", c.public_key);
+      string_list(cp + ".grant_types", "grant_types", c.grant_types);
+      string_list(cp + ".scopes", "scopes", c.scopes);
+      out_ << YAML::EndMap;
+    }
+    out_ << YAML::EndSeq;
+    out_ << YAML::Key << "dcr" << YAML::Value << YAML::BeginMap;
+    out_ << YAML::Key << "enabled" << YAML::Value << as.dcr.enabled;
+    number("max_clients", as.dcr.max_clients);
+    number("per_minute", as.dcr.per_minute);
+    number("per_minute_per_address", as.dcr.per_minute_per_address);
+    out_ << YAML::EndMap;
+    out_ << YAML::Key << "cimd" << YAML::Value << YAML::BeginMap;
+    out_ << YAML::Key << "enabled" << YAML::Value << as.cimd.enabled;
+    out_ << YAML::Key << "allow_loopback" << YAML::Value << as.cimd.allow_loopback;
+    number("max_document_bytes", as.cimd.max_document_bytes);
+    number("timeout_ms", as.cimd.timeout.count());
+    number("cache_ttl_s", as.cimd.cache_ttl.count());
+    out_ << YAML::EndMap;
     out_ << YAML::EndMap;
   }
 

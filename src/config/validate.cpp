@@ -67,6 +67,9 @@ std::string http_url_problem(const std::string& text, bool allow_path) {
     return "'" + text + "' must start with http:// or https://";
   }
   if (url->host().empty()) return "'" + text + "' has no host";
+  // Boost.URL 1.81 accepts "http://127.0.0.1.evil.example" as host 127.0.0.1 with a path
+  // ".evil.example"; RFC 3986 §3.3 (and browsers) disagree, so such URLs are refused.
+  if (!url->encoded_path().empty() && url->encoded_path().front() != '/') return "'" + text + "' has an invalid host";
   if (url->has_userinfo()) return "'" + text + "' must not contain user information";
   if (url->has_query() || url->has_fragment()) return "'" + text + "' must not have a query or fragment";
   if (!allow_path && !url->path().empty()) return "'" + text + "' must be an origin (scheme://host[:port]) without a path";
@@ -113,6 +116,7 @@ class Validator {
     check_routes();
     check_auth();
     check_observability();
+    check_authorization_server();
     return std::move(errors_);
   }
 
@@ -346,6 +350,8 @@ class Validator {
       const auto& is = config_.auth.issuers[i];
       const std::string path = "auth.issuers[" + std::to_string(i) + "]";
       if (is.name.empty()) report(path + ".name", "must not be empty");
+      else if (is.name == kEmbeddedIssuerName)
+        report_value(path + ".name", is.name, "'" + is.name + "' is reserved for the embedded authorization server");
       else if (!names.insert(is.name).second) report_value(path + ".name", is.name, "issuer '" + is.name + "' is listed twice");
       const bool templated = is.profile == "entra" && !is.jwks_uri.empty();
       check_issuer_url(path + ".issuer", is.issuer, is.allow_http_loopback, templated);
@@ -375,16 +381,21 @@ class Validator {
           report(path + ".introspection.endpoint", "is required when discovery is off");
       }
     }
+    // The embedded authorization server is one more issuer, trusted through its public metadata
+    // and JWKS like any other (it is reached over loopback HTTP).
+    if (config_.authorization_server.enabled) names.insert(kEmbeddedIssuerName);
     std::string primary;
     for (std::size_t i = 0; i < config_.routes.size(); ++i) {
       const auto& route = config_.routes[i];
       if (!route.auth) continue;
       const std::string path = "routes[" + std::to_string(i) + "].auth";
-      if (config_.auth.issuers.empty()) report(path, "a protected route needs at least one issuer in auth.issuers");
+      if (names.empty())
+        report(path, "a protected route needs an issuer: list one in auth.issuers or enable authorization_server");
       for (std::size_t j = 0; j < route.auth->issuers.size(); ++j) {
         if (!names.contains(route.auth->issuers[j]))
           report_value(path + ".issuers[" + std::to_string(j) + "]", route.auth->issuers[j],
-                       "unknown issuer '" + route.auth->issuers[j] + "' (not in auth.issuers)");
+                       "unknown issuer '" + route.auth->issuers[j] +
+                           "' (not in auth.issuers; 'embedded' needs authorization_server.enabled)");
       }
       for (const auto& s : route.auth->scopes)
         if (s.empty() || s.find_first_of(" \"\\") != std::string::npos) report(path + ".scopes", "scopes are single words without quotes");
@@ -426,6 +437,128 @@ class Validator {
       report("tracing.max_queue_size", "must be at least tracing.max_batch_size (" + std::to_string(t.max_batch_size) + ")");
     range("tracing.export_timeout_ms", ms(t.export_timeout), 1, 600'000);
     range("tracing.schedule_delay_ms", ms(t.schedule_delay), 1, 600'000);
+  }
+
+  // ---- authorization_server ------------------------------------------------------------------
+
+  static bool is_loopback_host_name(std::string_view host) {
+    if (host == "localhost" || host == "[::1]") return true;
+    auto ip = detail::parse_ip(std::string(host));
+    return ip && detail::is_loopback(*ip);
+  }
+
+  // https, or http on a loopback host (OAuth 2.1 §1.5 / MCP authorization: redirect URIs are
+  // https or localhost); no fragment, no userinfo.
+  static std::string redirect_uri_problem(const std::string& text) {
+    auto url = boost::urls::parse_absolute_uri(text);
+    if (!url || !url->has_authority() || url->host().empty()) return "'" + text + "' is not an absolute URL";
+    if (url->has_fragment()) return "'" + text + "' must not have a fragment";
+    if (!url->encoded_path().empty() && url->encoded_path().front() != '/') return "'" + text + "' has an invalid host";
+    if (url->has_userinfo()) return "'" + text + "' must not contain user information";
+    if (url->scheme_id() == boost::urls::scheme::https) return {};
+    if (url->scheme_id() == boost::urls::scheme::http && is_loopback_host_name(url->encoded_host_address())) return {};
+    return "'" + text + "' must be https, or http on a loopback host (localhost, 127.0.0.1, [::1])";
+  }
+
+  static bool valid_scope_token(const std::string& s) {
+    if (s.empty()) return false;
+    return std::all_of(s.begin(), s.end(), [](char c) {
+      const unsigned char u = static_cast<unsigned char>(c);
+      return u == 0x21 || (u >= 0x23 && u <= 0x5B) || (u >= 0x5D && u <= 0x7E);
+    });
+  }
+
+  void check_authorization_server() {
+    const auto& as = config_.authorization_server;
+    const std::string p = "authorization_server";
+    if (!as.issuer.empty()) {
+      if (auto problem = http_url_problem(as.issuer, true); !problem.empty()) {
+        report(p + ".issuer", problem);
+      } else {
+        auto url = boost::urls::parse_absolute_uri(as.issuer);
+        // MCP authorization, Communication Security: every AS endpoint MUST use HTTPS; plain HTTP
+        // only for a development issuer on this machine.
+        if (url->scheme_id() != boost::urls::scheme::https && !is_loopback_host_name(url->encoded_host_address())) {
+          report(p + ".issuer", "'" + as.issuer + "' must be https (plain http only on a loopback host)");
+        }
+      }
+    }
+    if (as.data_dir.empty()) report(p + ".data_dir", "must name a folder, or be \":memory:\"");
+    if (as.signing_algorithm != "ES256" && as.signing_algorithm != "EdDSA") {
+      report(p + ".signing_algorithm", "'" + as.signing_algorithm + "' is not supported (ES256 or EdDSA)");
+    }
+    range(p + ".access_token_ttl_s", static_cast<std::uint64_t>(as.access_token_ttl.count()), 60, 86'400);
+    range(p + ".code_ttl_s", static_cast<std::uint64_t>(as.code_ttl.count()), 10, 600);
+    range(p + ".refresh_token_ttl_s", static_cast<std::uint64_t>(as.refresh_token_ttl.count()), 60, 366 * 86'400);
+    range(p + ".key_rotation_s", static_cast<std::uint64_t>(as.key_rotation.count()), 3'600, 366 * 86'400);
+    if (as.enabled && as.scopes.empty()) report(p + ".scopes", "must offer at least one scope");
+    std::set<std::string> scopes;
+    for (std::size_t i = 0; i < as.scopes.size(); ++i) {
+      if (!valid_scope_token(as.scopes[i])) report(p + ".scopes[" + std::to_string(i) + "]", "'" + as.scopes[i] + "' is not a valid scope (RFC 6749 §3.3)");
+      scopes.insert(as.scopes[i]);
+    }
+    for (std::size_t i = 0; i < as.resources.size(); ++i) {
+      if (auto problem = http_url_problem(as.resources[i], true); !problem.empty()) report(p + ".resources[" + std::to_string(i) + "]", problem);
+    }
+    std::set<std::string> users;
+    for (std::size_t i = 0; i < as.users.size(); ++i) {
+      const auto& u = as.users[i];
+      const std::string up = p + ".users[" + std::to_string(i) + "]";
+      if (u.username.empty() || u.username.size() > 128) report(up + ".username", "must be 1 to 128 characters");
+      else if (!users.insert(u.username).second) report(up + ".username", "'" + u.username + "' is listed twice");
+      if (!u.password_hash.starts_with("$argon2id$")) {
+        report(up + ".password_hash", "must be an argon2id hash ($argon2id$...); make one with 'bastion hash-password'");
+      }
+    }
+    std::set<std::string> ids;
+    for (std::size_t i = 0; i < as.clients.size(); ++i) {
+      const auto& c = as.clients[i];
+      const std::string cp = p + ".clients[" + std::to_string(i) + "]";
+      if (c.client_id.empty() || c.client_id.size() > 200) report(cp + ".client_id", "must be 1 to 200 characters");
+      else if (c.client_id.starts_with("https://")) report(cp + ".client_id", "https URLs are Client ID Metadata Documents; choose another id");
+      else if (!ids.insert(c.client_id).second) report(cp + ".client_id", "'" + c.client_id + "' is listed twice");
+      const auto& m = c.token_endpoint_auth_method;
+      if (m != "none" && m != "client_secret_basic" && m != "client_secret_post" && m != "private_key_jwt") {
+        report(cp + ".token_endpoint_auth_method",
+               "'" + m + "' is not supported (none, client_secret_basic, client_secret_post, private_key_jwt)");
+      } else if (m == "private_key_jwt") {
+        if (!c.client_secret.empty()) report(cp + ".client_secret", "a private_key_jwt client has no secret");
+        if (c.public_key.find("-----BEGIN PUBLIC KEY-----") == std::string::npos) {
+          report(cp + ".public_key", "private_key_jwt needs the client's PEM public key (-----BEGIN PUBLIC KEY-----)");
+        }
+      } else if (!c.public_key.empty()) {
+        report(cp + ".public_key", "only a private_key_jwt client has a public_key");
+      } else if (m == "none" && !c.client_secret.empty()) {
+        report(cp + ".client_secret", "a public client (token_endpoint_auth_method: none) has no secret");
+      } else if (m != "none" && c.client_secret.size() < 16) {
+        report(cp + ".client_secret", "a confidential client needs a secret of at least 16 characters");
+      }
+      bool code_flow = false;
+      for (std::size_t g = 0; g < c.grant_types.size(); ++g) {
+        const auto& grant = c.grant_types[g];
+        if (grant == "authorization_code") code_flow = true;
+        if (grant != "authorization_code" && grant != "refresh_token" && grant != "client_credentials") {
+          report(cp + ".grant_types[" + std::to_string(g) + "]", "'" + grant + "' is not supported");
+        } else if (grant == "client_credentials" && m == "none") {
+          report(cp + ".grant_types[" + std::to_string(g) + "]", "client_credentials needs a confidential client (a client_secret)");
+        }
+      }
+      if (code_flow && c.redirect_uris.empty()) report(cp + ".redirect_uris", "the authorization_code grant needs at least one redirect URI");
+      for (std::size_t r = 0; r < c.redirect_uris.size(); ++r) {
+        if (auto problem = redirect_uri_problem(c.redirect_uris[r]); !problem.empty()) {
+          report(cp + ".redirect_uris[" + std::to_string(r) + "]", problem);
+        }
+      }
+      for (std::size_t s = 0; s < c.scopes.size(); ++s) {
+        if (!scopes.contains(c.scopes[s])) report(cp + ".scopes[" + std::to_string(s) + "]", "'" + c.scopes[s] + "' is not in authorization_server.scopes");
+      }
+    }
+    range(p + ".dcr.max_clients", as.dcr.max_clients, 0, 1'000'000);
+    range(p + ".dcr.per_minute", as.dcr.per_minute, 1, 10'000);
+    range(p + ".dcr.per_minute_per_address", as.dcr.per_minute_per_address, 1, 10'000);
+    range(p + ".cimd.max_document_bytes", as.cimd.max_document_bytes, 512, 1024 * 1024);
+    range(p + ".cimd.timeout_ms", static_cast<std::uint64_t>(as.cimd.timeout.count()), 100, 60'000);
+    range(p + ".cimd.cache_ttl_s", static_cast<std::uint64_t>(as.cimd.cache_ttl.count()), 0, 86'400);
   }
 
   void check_modules(const std::string& path, const RouteConfig& route) {

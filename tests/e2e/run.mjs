@@ -5,8 +5,9 @@
 //
 //   tests/e2e/run.sh [--only a,b] [--skip a,b] [--list]
 //
-// Suites: cli, http, sdk, modern-client, inspector, auth-rs, observability, conformance-stable, conformance-next,
-// conformance-modern, conformance-stable-auth, conformance-next-auth, conformance-modern-auth.
+// Suites: cli, http, sdk, modern-client, authserver, inspector, auth-rs, observability, conformance-authorization,
+// conformance-stable, conformance-next, conformance-modern, conformance-stable-auth, conformance-next-auth,
+// conformance-modern-auth.
 // Environment: BASTION_BIN (default build/apps/bastion/bastion), E2E_VERBOSE=1 (stream output).
 // Everything a run writes goes to tests/e2e/artifacts/<time>/ (ignored by git).
 import { spawn } from 'node:child_process';
@@ -32,9 +33,16 @@ const SUITES = [
   { name: 'http', kind: 'node-test', file: 'http-transport.test.mjs', timeoutMs: 5 * 60_000, what: 'Streamable HTTP and HTTP+SSE at the wire' },
   { name: 'sdk', kind: 'node-test', file: 'sdk-client.test.mjs', timeoutMs: 5 * 60_000, what: 'TypeScript SDK client over Streamable HTTP, HTTP+SSE and stdio' },
   { name: 'modern-client', kind: 'node-test', file: 'modern-client.test.mjs', timeoutMs: 5 * 60_000, what: 'TypeScript SDK v2 client on 2026-07-28 (MRTR, subscriptions/listen) beside a 2025 session' },
+  { name: 'authserver', kind: 'node-test', file: 'authserver.test.mjs', timeoutMs: 5 * 60_000, what: 'embedded OAuth 2.1 authorization server: headless-Chromium sign-in, every refusal, first start and restart' },
   { name: 'inspector', kind: 'node-test', file: 'inspector-cli.test.mjs', timeoutMs: 5 * 60_000, what: 'MCP Inspector CLI' },
   { name: 'auth-rs', kind: 'node-test', file: 'auth-rs.test.mjs', timeoutMs: 5 * 60_000, what: 'OAuth resource server: PRM, attack battery, rotation, outage, scopes, sessions, SDK and Inspector with tokens' },
   { name: 'observability', kind: 'node-test', file: 'observability.test.mjs', timeoutMs: 5 * 60_000, what: 'Prometheus scraping /metrics, OTLP traces (header and _meta), drops, no secret in any output' },
+  {
+    // Needs root for `unshare -n`: the suite's callback listener lives in a network namespace
+    // with only loopback up, together with its own bastion and the browser.
+    name: 'conformance-authorization', kind: 'netns-script', file: 'conformance-authorization.mjs', timeoutMs: 5 * 60_000,
+    what: 'official conformance suite 0.2.0-alpha.12, authorization-server scenarios (headless-Chromium sign-in, in unshare -n)',
+  },
   {
     name: 'conformance-stable', kind: 'conformance', pkg: 'conformance-stable', version: '0.1.16', args: [],
     timeoutMs: 20 * 60_000, what: 'official conformance suite 0.1.16, active server scenarios',
@@ -401,6 +409,26 @@ async function runConformanceAt(suite, ctx, url) {
   };
 }
 
+// A script that prints "N passed, M failed" last, run in a fresh network namespace where only
+// loopback is up (`unshare -n`), so that nothing it opens is reachable from outside.
+async function runNetnsScript(suite, ctx) {
+  const logFile = path.join(ctx.dir, `${suite.name}.log`);
+  const r = await runLogged('unshare', ['-n', 'sh', '-c', 'ip link set lo up && exec "$0" "$@"', NODE22, path.join(E2E_DIR, suite.file)], {
+    cwd: E2E_DIR, env: ctx.env, logFile, timeoutMs: suite.timeoutMs, label: suite.name,
+  });
+  const log = readText(logFile);
+  const m = [...log.matchAll(/^(\d+) passed, (\d+) failed$/gm)].pop();
+  const passed = m ? Number(m[1]) : 0;
+  const failed = m ? Number(m[2]) + (r.code !== 0 && Number(m[2]) === 0 ? 1 : 0) : 1;
+  return {
+    passed,
+    failed,
+    ms: r.ms,
+    detail: m ? `${passed} checks ok, ${Number(m[2])} failing${r.timedOut ? '; TIMED OUT' : ''}` : `no summary (${r.timedOut ? 'timed out' : `exit ${r.code}`})`,
+    log: failed ? tail(log, 40) : '',
+  };
+}
+
 // ---- main --------------------------------------------------------------------------------------
 
 async function main() {
@@ -481,7 +509,9 @@ async function main() {
       record(suite.name, { passed: 0, failed: 1, detail: `not run: bastion exited (${JSON.stringify(server.exitState())})` });
       continue;
     }
-    const r = suite.kind === 'node-test' ? await runNodeTest(suite, ctx) : await runConformance(suite, ctx);
+    const r = suite.kind === 'node-test' ? await runNodeTest(suite, ctx)
+      : suite.kind === 'netns-script' ? await runNetnsScript(suite, ctx)
+        : await runConformance(suite, ctx);
     record(suite.name, r);
   }
 

@@ -79,7 +79,7 @@ TEST(ConfigAuth, RefusesUnsafeOrInconsistentSettings) {
   EXPECT_NE(errors_of("auth: {issuers: [{name: a, issuer: 'https://as', profile: x}]}\n" + route).find("unknown profile"),
             std::string::npos);
   EXPECT_NE(errors_of("auth: {issuers: [{name: b, issuer: 'https://as'}]}\n" + route).find("unknown issuer 'a'"), std::string::npos);
-  EXPECT_NE(errors_of(route).find("needs at least one issuer"), std::string::npos);
+  EXPECT_NE(errors_of(route).find("a protected route needs an issuer"), std::string::npos);
   EXPECT_NE(errors_of("auth: {issuers: [{name: a, issuer: 'https://as', introspection: {client_id: c, client_secret: literal}}]}\n" + route)
                 .find("a secret"), std::string::npos);
   EXPECT_NE(errors_of("auth: {issuers: [{name: a, issuer: 'https://login/{tenantid}/v2.0'}]}\n" + route).find("{tenantid}"),

@@ -191,7 +191,7 @@ TEST(ConfigLoad, UnknownTopLevelKey) {
   EXPECT_EQ(load_error("listener:\n  - port: 1\n"),
             "test.yaml:1:1: unknown key 'listener' (expected one of: server, logging, audit, metrics, admin, tracing, "
             "listeners, limits, security, "
-            "sessions, auth, routes)");
+            "sessions, auth, routes, authorization_server)");
 }
 
 TEST(ConfigLoad, UnknownNestedKey) {
@@ -458,7 +458,7 @@ colour: blue
                         "test.yaml:5:5: listeners[0]: missing required key 'port' (use 0 for any free port)",
                         "test.yaml:7:12: limits.threads: expected a whole number, got 'many'",
                         "test.yaml:8:1: unknown key 'colour' (expected one of: server, logging, audit, metrics, admin, tracing, listeners, limits, "
-                        "security, sessions, auth, routes)",
+                        "security, sessions, auth, routes, authorization_server)",
                     }));
 }
 
