@@ -346,6 +346,7 @@ authserver::AuthServerOptions authserver_options(const config::AuthServerConfig&
   o.cimd.max_document_bytes = as.cimd.max_document_bytes;
   o.cimd.timeout = as.cimd.timeout;
   o.cimd.cache_ttl = as.cimd.cache_ttl;
+  o.cimd.ca_file = as.cimd.ca_file;
   // Security events go to the log until the audit trail takes them (identifiers only; events
   // never carry passwords, codes or tokens).
   o.on_event = [](const authserver::SecurityEvent& e) {

@@ -946,8 +946,14 @@ class Parser {
           }
         }
       } else if (e.key == "cimd") {
-        for (const auto& c : map_entries(e.value, {"enabled", "allow_loopback", "max_document_bytes", "timeout_ms", "cache_ttl_s"})) {
-          if (c.key == "enabled" || c.key == "allow_loopback") {
+        for (const auto& c : map_entries(e.value, {"enabled", "allow_loopback", "max_document_bytes", "timeout_ms", "cache_ttl_s",
+                                                   "ca_file"})) {
+          if (c.key == "ca_file") {
+            if (auto v = string_value(c.value)) {
+              as.cimd.ca_file = absolute_file(*v);
+              require_readable_file(c.value, as.cimd.ca_file);
+            }
+          } else if (c.key == "enabled" || c.key == "allow_loopback") {
             if (auto v = bool_value(c.value)) (c.key == "enabled" ? as.cimd.enabled : as.cimd.allow_loopback) = *v;
           } else if (c.key == "max_document_bytes") {
             if (auto v = uint_value(c.value, 1024 * 1024)) as.cimd.max_document_bytes = *v;
@@ -1139,6 +1145,13 @@ Config default_config() {
   route.path = "/mcp";
   route.server = config.server;
   route.modules = {"demo"};
+  // Secure by default: the demo route takes bearer tokens from the embedded authorization
+  // server only, with the scope "mcp" (MCP authorization; RFC 9728 metadata is served for it).
+  RouteAuthConfig auth;
+  auth.issuers = {kEmbeddedIssuerName};
+  auth.scopes = {"mcp"};
+  auth.resource_name = "Bastion demo tools";
+  route.auth = std::move(auth);
   config.routes.push_back(std::move(route));
   // The README's first command gives a secured server: the embedded authorization server is on,
   // with its state (users, clients, consents, refresh tokens, keys) in a per-user state folder

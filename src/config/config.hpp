@@ -197,6 +197,9 @@ struct AuthServerCimdConfig {
   std::size_t max_document_bytes = 5 * 1024;
   std::chrono::milliseconds timeout{3000};
   std::chrono::seconds cache_ttl{300};
+  // An extra trust anchor (PEM) for the documents' HTTPS: a private CA, or tests; the system
+  // store is always used. Relative to the config file.
+  std::string ca_file;
 };
 
 struct AuthServerConfig {

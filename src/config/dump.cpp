@@ -334,6 +334,7 @@ class Dumper {
     number("max_document_bytes", as.cimd.max_document_bytes);
     number("timeout_ms", as.cimd.timeout.count());
     number("cache_ttl_s", as.cimd.cache_ttl.count());
+    if (!as.cimd.ca_file.empty()) out_ << YAML::Key << "ca_file" << YAML::Value << as.cimd.ca_file;
     out_ << YAML::EndMap;
     out_ << YAML::EndMap;
   }

@@ -5,7 +5,7 @@
 //
 //   tests/e2e/run.sh [--only a,b] [--skip a,b] [--list]
 //
-// Suites: cli, http, sdk, modern-client, authserver, inspector, auth-rs, observability, conformance-authorization,
+// Suites: cli, http, sdk, modern-client, authserver, oauth-flow, inspector, auth-rs, observability, conformance-authorization,
 // conformance-stable, conformance-next, conformance-modern, conformance-stable-auth, conformance-next-auth,
 // conformance-modern-auth.
 // Environment: BASTION_BIN (default build/apps/bastion/bastion), E2E_VERBOSE=1 (stream output).
@@ -34,6 +34,7 @@ const SUITES = [
   { name: 'sdk', kind: 'node-test', file: 'sdk-client.test.mjs', timeoutMs: 5 * 60_000, what: 'TypeScript SDK client over Streamable HTTP, HTTP+SSE and stdio' },
   { name: 'modern-client', kind: 'node-test', file: 'modern-client.test.mjs', timeoutMs: 5 * 60_000, what: 'TypeScript SDK v2 client on 2026-07-28 (MRTR, subscriptions/listen) beside a 2025 session' },
   { name: 'authserver', kind: 'node-test', file: 'authserver.test.mjs', timeoutMs: 5 * 60_000, what: 'embedded OAuth 2.1 authorization server: headless-Chromium sign-in, every refusal, first start and restart' },
+  { name: 'oauth-flow', kind: 'node-test', file: 'oauth-flow.test.mjs', timeoutMs: 5 * 60_000, what: 'TypeScript SDK client logs in through the embedded authorization server (DCR, CIMD, refresh, step-up) in headless Chromium' },
   { name: 'inspector', kind: 'node-test', file: 'inspector-cli.test.mjs', timeoutMs: 5 * 60_000, what: 'MCP Inspector CLI' },
   { name: 'auth-rs', kind: 'node-test', file: 'auth-rs.test.mjs', timeoutMs: 5 * 60_000, what: 'OAuth resource server: PRM, attack battery, rotation, outage, scopes, sessions, SDK and Inspector with tokens' },
   { name: 'observability', kind: 'node-test', file: 'observability.test.mjs', timeoutMs: 5 * 60_000, what: 'Prometheus scraping /metrics, OTLP traces (header and _meta), drops, no secret in any output' },
