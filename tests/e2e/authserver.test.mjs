@@ -13,8 +13,9 @@ import { browserSignIn } from './lib/browser-login.mjs';
 import { run } from './lib/proc.mjs';
 import { ARTIFACTS_DIR, BASTION_BIN } from './lib/env.mjs';
 import {
-  discoverAuthorizationServerMetadata, registerClient, startAuthorization, exchangeAuthorization, refreshAuthorization,
+  auth, discoverAuthorizationServerMetadata, registerClient, startAuthorization, exchangeAuthorization, refreshAuthorization,
 } from '@modelcontextprotocol/sdk/client/auth.js';
+import { BrowserOAuthProvider } from './lib/oauth-provider.mjs';
 
 const PASSWORD = 'e2e-password-for-alice';
 // Nothing listens there: the browser answers the redirect itself (interceptPrefix).
@@ -220,6 +221,27 @@ describe('the TypeScript SDK\'s OAuth client functions', () => {
       assert.notEqual(refreshed.refresh_token, tokens.refresh_token);
     });
   }
+});
+
+describe('the SDK\'s auth() with the browser provider (lib/oauth-provider.mjs)', () => {
+  test('auth() discovers, registers dynamically, signs in through the browser and gets tokens', async () => {
+    const provider = new BrowserOAuthProvider({
+      username: 'alice', password: PASSWORD, artifactsDir: SHOTS, name: 'sdk-auth', alwaysSendResource: true,
+    });
+    const serverUrl = bastion.url('/mcp');
+    assert.equal(await auth(provider, { serverUrl }), 'REDIRECT');
+    assert.ok(provider.clientInformation()?.client_id, 'registered through DCR');
+    assert.ok(provider.authorizationCode, 'the browser brought a code back');
+    assert.equal(await auth(provider, { serverUrl, authorizationCode: provider.authorizationCode }), 'AUTHORIZED');
+    const claims = JSON.parse(Buffer.from(provider.tokens().access_token.split('.')[1], 'base64url'));
+    assert.equal(claims.aud, serverUrl);
+    assert.equal(claims.sub, 'alice');
+    // A later auth() with a refresh token refreshes without the browser.
+    provider.saveTokens({ ...provider.tokens(), access_token: 'expired' });
+    assert.equal(await auth(provider, { serverUrl }), 'AUTHORIZED');
+    assert.notEqual(provider.tokens().access_token, 'expired');
+    assert.equal(provider.redirects, 1);
+  });
 });
 
 describe('refusals', () => {
