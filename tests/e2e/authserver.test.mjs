@@ -7,6 +7,7 @@ import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
+import https from 'node:https';
 import path from 'node:path';
 import { startBastion } from './lib/bastion.mjs';
 import { browserSignIn } from './lib/browser-login.mjs';
@@ -348,6 +349,78 @@ describe('refusals', () => {
     const log = bastion.output();
     assert.ok(!log.includes(PASSWORD));
     assert.doesNotMatch(log, /eyJ[A-Za-z0-9_-]{20,}\./, 'no JWT in the log');
+  });
+});
+
+describe('over HTTPS', () => {
+  test('a real browser keeps the __Host- Secure cookies and completes the flow over TLS', async () => {
+    const dir = fs.mkdtempSync(path.join(ARTIFACTS_DIR, 'as-tls-'));
+    const cert = path.join(dir, 'cert.pem');
+    const key = path.join(dir, 'key.pem');
+    const made = await run('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes',
+      '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'], { timeoutMs: 30_000 });
+    assert.equal(made.code, 0, made.stderr);
+    const hash = await hashPassword(PASSWORD);
+    const tls = await startBastion({
+      name: 'as-tls',
+      yaml: `listeners:
+  - address: 127.0.0.1
+    port: 0
+    tls: {certificate: ${JSON.stringify(cert)}, private_key: ${JSON.stringify(key)}}
+routes:
+  - path: /mcp
+    modules: [demo]
+authorization_server:
+  data_dir: ":memory:"
+  users:
+    - username: alice
+      password_hash: "${hash}"
+  clients:
+    - client_id: e2e-client
+      redirect_uris: [https://127.0.0.1:9/callback]
+`,
+    });
+    try {
+      const origin = `https://127.0.0.1:${tls.port}`;
+      const { verifier, challenge } = pkce();
+      const url = `${origin}/oauth/authorize?${new URLSearchParams({
+        response_type: 'code', client_id: 'e2e-client', redirect_uri: 'https://127.0.0.1:9/callback', state: 'tls',
+        code_challenge: challenge, code_challenge_method: 'S256', resource: `${origin}/mcp`,
+      })}`;
+      const r = await browserSignIn(url, {
+        username: 'alice', password: PASSWORD, artifactsDir: SHOTS, name: 'tls', ignoreHTTPSErrors: true,
+        interceptPrefix: 'https://127.0.0.1:9/callback',
+      });
+      assert.ok(r.params.code, r.callbackUrl);
+      assert.equal(r.params.iss, origin);
+      const names = r.cookies.map((c) => c.name).sort();
+      assert.deepEqual(names, ['__Host-bastion-browser', '__Host-bastion-session']);
+      for (const c of r.cookies) {
+        assert.equal(c.secure, true, c.name);
+        assert.equal(c.httpOnly, true, c.name);
+        assert.equal(c.sameSite, 'Lax', c.name);
+        assert.equal(c.path, '/', c.name);
+      }
+      // The code is good at the token endpoint over TLS too.
+      const body = new URLSearchParams({
+        grant_type: 'authorization_code', code: r.params.code, code_verifier: verifier, client_id: 'e2e-client',
+        redirect_uri: 'https://127.0.0.1:9/callback', resource: `${origin}/mcp`,
+      }).toString();
+      const answer = await new Promise((resolve, reject) => {
+        const req = https.request(`${origin}/oauth/token`, {
+          method: 'POST', ca: fs.readFileSync(cert), headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        }, (res) => {
+          let text = '';
+          res.setEncoding('utf8').on('data', (d) => { text += d; }).on('end', () => resolve({ status: res.statusCode, text }));
+        });
+        req.on('error', reject);
+        req.end(body);
+      });
+      assert.equal(answer.status, 200, answer.text);
+      assert.equal(JSON.parse(Buffer.from(JSON.parse(answer.text).access_token.split('.')[1], 'base64url')).iss, origin);
+    } finally {
+      await tls.stop();
+    }
   });
 });
 
