@@ -424,6 +424,29 @@ authorization_server:
   });
 });
 
+describe('configuration', () => {
+  test('check-config refuses a private_key_jwt client whose public key does not parse, with its position', async () => {
+    const file = path.join(fs.mkdtempSync(path.join(ARTIFACTS_DIR, 'as-cfg-')), 'bad.yaml');
+    fs.writeFileSync(file, `listeners: [{port: 0}]
+authorization_server:
+  clients:
+    - client_id: robot
+      token_endpoint_auth_method: private_key_jwt
+      public_key: "-----BEGIN PUBLIC KEY-----\\nAAAA\\n-----END PUBLIC KEY-----"
+      grant_types: [client_credentials]
+`);
+    const r = await run(BASTION_BIN, ['check-config', file], { timeoutMs: 30_000 });
+    assert.equal(r.code, 2, r.stdout + r.stderr);
+    assert.match(r.stderr, /bad\.yaml:6:\d+: authorization_server\.clients\[0\]\.public_key: not a PEM public key/);
+  });
+
+  test('hash-password refuses a short password and never echoes it', async () => {
+    const r = await run(BASTION_BIN, ['hash-password'], { input: 'short\n', timeoutMs: 30_000 });
+    assert.equal(r.code, 2);
+    assert.ok(!r.stdout.includes('short') && !r.stderr.includes('short\n'));
+  });
+});
+
 describe('first start and restart', () => {
   test('no users: one admin with a random password printed once; state survives a restart', async () => {
     const dataDir = fs.mkdtempSync(path.join(ARTIFACTS_DIR, 'as-data-'));
