@@ -363,6 +363,14 @@ authserver::AuthServerOptions authserver_options(const config::AuthServerConfig&
 
 void check_startup(const config::Config& config) {
   for (std::size_t i = 0; i < config.routes.size(); ++i) build_definition(config, i);
+  // What the authorization server would refuse at start-up, without opening its data folder.
+  const auto& clients = config.authorization_server.clients;
+  for (std::size_t i = 0; i < clients.size(); ++i) {
+    if (!clients[i].public_key.empty() && !authserver::PublicKey::from_pem(clients[i].public_key)) {
+      throw config_error(config, "authorization_server.clients[" + std::to_string(i) + "].public_key",
+                         "not a PEM public key of P-256, Ed25519 or RSA (2048 bits or more)");
+    }
+  }
   try {
     auth::TokenVerifier verifier(all_issuers(config, {}), http::Fetcher{}, {}, jose_limits(config));
   } catch (const std::exception& e) {

@@ -171,8 +171,9 @@ http::Response AuthorizationServer::handle_sync(const http::Request& request) {
       response.headers.set("Cache-Control", "public, max-age=300");
     }
   } else if (path == "/oauth/jwks") {
+    // application/json, as Keycloak, Entra ID and Auth0 serve it: every JWKS client accepts it,
+    // not every one accepts RFC 7517's application/jwk-set+json.
     response = http::json_response(200, context_->keys->jwks_json(context_->now()));
-    response.headers.set("Content-Type", "application/jwk-set+json");
     // Short: after a rotation verifiers should see the new key soon.
     response.headers.set("Cache-Control", "public, max-age=300");
   } else if (path == "/oauth/style.css") {

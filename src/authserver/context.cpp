@@ -135,7 +135,9 @@ std::optional<std::string> Context::check_password(const std::string& username, 
   }
   std::optional<std::string> hash;
   if (configured != nullptr) hash = configured->password_hash;
-  else if (username.size() <= 128) hash = store->user_password_hash(username);
+  // The stored first-start admin counts only while the config lists no users: once an operator
+  // configures users, a forgotten or leaked generated password stops working.
+  else if (options.users.empty() && username.size() <= 128) hash = store->user_password_hash(username);
   if (!hash) {
     hasher.verify_dummy(password);  // same cost for unknown users (no user enumeration by timing)
     return std::nullopt;

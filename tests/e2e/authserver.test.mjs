@@ -7,14 +7,16 @@ import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
+import https from 'node:https';
 import path from 'node:path';
 import { startBastion } from './lib/bastion.mjs';
 import { browserSignIn } from './lib/browser-login.mjs';
 import { run } from './lib/proc.mjs';
 import { ARTIFACTS_DIR, BASTION_BIN } from './lib/env.mjs';
 import {
-  discoverAuthorizationServerMetadata, registerClient, startAuthorization, exchangeAuthorization, refreshAuthorization,
+  auth, discoverAuthorizationServerMetadata, registerClient, startAuthorization, exchangeAuthorization, refreshAuthorization,
 } from '@modelcontextprotocol/sdk/client/auth.js';
+import { BrowserOAuthProvider } from './lib/oauth-provider.mjs';
 
 const PASSWORD = 'e2e-password-for-alice';
 // Nothing listens there: the browser answers the redirect itself (interceptPrefix).
@@ -222,6 +224,27 @@ describe('the TypeScript SDK\'s OAuth client functions', () => {
   }
 });
 
+describe('the SDK\'s auth() with the browser provider (lib/oauth-provider.mjs)', () => {
+  test('auth() discovers, registers dynamically, signs in through the browser and gets tokens', async () => {
+    const provider = new BrowserOAuthProvider({
+      username: 'alice', password: PASSWORD, artifactsDir: SHOTS, name: 'sdk-auth', alwaysSendResource: true,
+    });
+    const serverUrl = bastion.url('/mcp');
+    assert.equal(await auth(provider, { serverUrl }), 'REDIRECT');
+    assert.ok(provider.clientInformation()?.client_id, 'registered through DCR');
+    assert.ok(provider.authorizationCode, 'the browser brought a code back');
+    assert.equal(await auth(provider, { serverUrl, authorizationCode: provider.authorizationCode }), 'AUTHORIZED');
+    const claims = JSON.parse(Buffer.from(provider.tokens().access_token.split('.')[1], 'base64url'));
+    assert.equal(claims.aud, serverUrl);
+    assert.equal(claims.sub, 'alice');
+    // A later auth() with a refresh token refreshes without the browser.
+    provider.saveTokens({ ...provider.tokens(), access_token: 'expired' });
+    assert.equal(await auth(provider, { serverUrl }), 'AUTHORIZED');
+    assert.notEqual(provider.tokens().access_token, 'expired');
+    assert.equal(provider.redirects, 1);
+  });
+});
+
 describe('refusals', () => {
   test('wrong PKCE verifier -> invalid_grant', async () => {
     const r = await browserCode('pkce');
@@ -326,6 +349,101 @@ describe('refusals', () => {
     const log = bastion.output();
     assert.ok(!log.includes(PASSWORD));
     assert.doesNotMatch(log, /eyJ[A-Za-z0-9_-]{20,}\./, 'no JWT in the log');
+  });
+});
+
+describe('over HTTPS', () => {
+  test('a real browser keeps the __Host- Secure cookies and completes the flow over TLS', async () => {
+    const dir = fs.mkdtempSync(path.join(ARTIFACTS_DIR, 'as-tls-'));
+    const cert = path.join(dir, 'cert.pem');
+    const key = path.join(dir, 'key.pem');
+    const made = await run('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes',
+      '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'], { timeoutMs: 30_000 });
+    assert.equal(made.code, 0, made.stderr);
+    const hash = await hashPassword(PASSWORD);
+    const tls = await startBastion({
+      name: 'as-tls',
+      yaml: `listeners:
+  - address: 127.0.0.1
+    port: 0
+    tls: {certificate: ${JSON.stringify(cert)}, private_key: ${JSON.stringify(key)}}
+routes:
+  - path: /mcp
+    modules: [demo]
+authorization_server:
+  data_dir: ":memory:"
+  users:
+    - username: alice
+      password_hash: "${hash}"
+  clients:
+    - client_id: e2e-client
+      redirect_uris: [https://127.0.0.1:9/callback]
+`,
+    });
+    try {
+      const origin = `https://127.0.0.1:${tls.port}`;
+      const { verifier, challenge } = pkce();
+      const url = `${origin}/oauth/authorize?${new URLSearchParams({
+        response_type: 'code', client_id: 'e2e-client', redirect_uri: 'https://127.0.0.1:9/callback', state: 'tls',
+        code_challenge: challenge, code_challenge_method: 'S256', resource: `${origin}/mcp`,
+      })}`;
+      const r = await browserSignIn(url, {
+        username: 'alice', password: PASSWORD, artifactsDir: SHOTS, name: 'tls', ignoreHTTPSErrors: true,
+        interceptPrefix: 'https://127.0.0.1:9/callback',
+      });
+      assert.ok(r.params.code, r.callbackUrl);
+      assert.equal(r.params.iss, origin);
+      const names = r.cookies.map((c) => c.name).sort();
+      assert.deepEqual(names, ['__Host-bastion-browser', '__Host-bastion-session']);
+      for (const c of r.cookies) {
+        assert.equal(c.secure, true, c.name);
+        assert.equal(c.httpOnly, true, c.name);
+        assert.equal(c.sameSite, 'Lax', c.name);
+        assert.equal(c.path, '/', c.name);
+      }
+      // The code is good at the token endpoint over TLS too.
+      const body = new URLSearchParams({
+        grant_type: 'authorization_code', code: r.params.code, code_verifier: verifier, client_id: 'e2e-client',
+        redirect_uri: 'https://127.0.0.1:9/callback', resource: `${origin}/mcp`,
+      }).toString();
+      const answer = await new Promise((resolve, reject) => {
+        const req = https.request(`${origin}/oauth/token`, {
+          method: 'POST', ca: fs.readFileSync(cert), headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        }, (res) => {
+          let text = '';
+          res.setEncoding('utf8').on('data', (d) => { text += d; }).on('end', () => resolve({ status: res.statusCode, text }));
+        });
+        req.on('error', reject);
+        req.end(body);
+      });
+      assert.equal(answer.status, 200, answer.text);
+      assert.equal(JSON.parse(Buffer.from(JSON.parse(answer.text).access_token.split('.')[1], 'base64url')).iss, origin);
+    } finally {
+      await tls.stop();
+    }
+  });
+});
+
+describe('configuration', () => {
+  test('check-config refuses a private_key_jwt client whose public key does not parse, with its position', async () => {
+    const file = path.join(fs.mkdtempSync(path.join(ARTIFACTS_DIR, 'as-cfg-')), 'bad.yaml');
+    fs.writeFileSync(file, `listeners: [{port: 0}]
+authorization_server:
+  clients:
+    - client_id: robot
+      token_endpoint_auth_method: private_key_jwt
+      public_key: "-----BEGIN PUBLIC KEY-----\\nAAAA\\n-----END PUBLIC KEY-----"
+      grant_types: [client_credentials]
+`);
+    const r = await run(BASTION_BIN, ['check-config', file], { timeoutMs: 30_000 });
+    assert.equal(r.code, 2, r.stdout + r.stderr);
+    assert.match(r.stderr, /bad\.yaml:6:\d+: authorization_server\.clients\[0\]\.public_key: not a PEM public key/);
+  });
+
+  test('hash-password refuses a short password and never echoes it', async () => {
+    const r = await run(BASTION_BIN, ['hash-password'], { input: 'short\n', timeoutMs: 30_000 });
+    assert.equal(r.code, 2);
+    assert.ok(!r.stdout.includes('short') && !r.stderr.includes('short\n'));
   });
 });
 

@@ -24,6 +24,8 @@ export async function browserSignIn(authorizationUrl, {
   name = 'sign-in',
   interceptPrefix = null,
   timeoutMs = 60_000,
+  // For a test server with a self-signed certificate; never needed against a real deployment.
+  ignoreHTTPSErrors = false,
 } = {}) {
   if (artifactsDir) fs.mkdirSync(artifactsDir, { recursive: true });
   const asOrigin = new URL(authorizationUrl).origin;
@@ -38,7 +40,7 @@ export async function browserSignIn(authorizationUrl, {
     timeout: timeoutMs,
   });
   try {
-    const context = await browser.newContext({ viewport: { width: 900, height: 760 } });
+    const context = await browser.newContext({ viewport: { width: 900, height: 760 }, ignoreHTTPSErrors });
     const page = await context.newPage();
     page.setDefaultTimeout(timeoutMs);
     // CSP violations and other page errors show up here: a page that needs inline script or
@@ -103,7 +105,8 @@ export async function browserSignIn(authorizationUrl, {
       new Promise((_, reject) => setTimeout(() => reject(new Error(`the browser was not sent back to the client within ${timeoutMs} ms`)), timeoutMs).unref()),
     ]);
     const params = Object.fromEntries(new URL(callbackUrl).searchParams);
-    return { callbackUrl, params, screenshots, consoleMessages, pages };
+    const cookies = await context.cookies();
+    return { callbackUrl, params, screenshots, consoleMessages, pages, cookies };
   } finally {
     await browser.close();
   }

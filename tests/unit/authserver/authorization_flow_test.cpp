@@ -485,3 +485,62 @@ TEST(Metadata, IssuerWithAPathIsServedUnderThePathSuffixedAddress) {
 
 }  // namespace
 }  // namespace bastion::authserver::testing
+
+namespace bastion::authserver::testing {
+namespace {
+
+std::map<std::string, std::string> location_params(const http::Response& r) {
+  const std::string* location = r.headers.find("Location");
+  return location ? query_of(*location) : std::map<std::string, std::string>{};
+}
+
+// Every bound of the in-memory tables and of the request sizes, each failing closed.
+TEST(Limits, PendingSignInsAreBounded) {
+  Harness h([](AuthServerOptions& o) { o.max_pending_requests = 2; });
+  EXPECT_EQ(h.request("GET", h.authorize_url()).status, 200);
+  EXPECT_EQ(h.request("GET", h.authorize_url()).status, 200);
+  auto third = h.request("GET", h.authorize_url());
+  ASSERT_EQ(third.status, 303);
+  EXPECT_EQ(location_params(third)["error"], "temporarily_unavailable");
+  // Expired entries make room again.
+  h.now += std::chrono::minutes(11);
+  EXPECT_EQ(h.request("GET", h.authorize_url()).status, 200);
+}
+
+TEST(Limits, LoginSessionsAreBounded) {
+  Harness h([](AuthServerOptions& o) { o.max_sessions = 1; });
+  ASSERT_EQ(h.sign_in_and_approve(h.authorize_url()).status, 303);
+  h.cookies.clear();  // a second browser
+  auto page = h.request("GET", h.authorize_url());
+  auto login = h.post_form("/oauth/login", "tx=" + hidden_field(page.body, "tx") + "&csrf=" + hidden_field(page.body, "csrf") +
+                                               "&username=alice&password=" + enc(kPassword));
+  EXPECT_EQ(login.status, 503);
+}
+
+TEST(Limits, OutstandingCodesAreBounded) {
+  Harness h([](AuthServerOptions& o) { o.max_codes = 1; });
+  ASSERT_FALSE(h.code_from(h.sign_in_and_approve(h.authorize_url())).empty());
+  auto second = h.request("GET", h.authorize_url());  // consented: straight to a code
+  EXPECT_EQ(location_params(second)["error"], "temporarily_unavailable");
+}
+
+TEST(Limits, OversizedInputsAreRefused) {
+  Harness h;
+  std::string target = h.authorize_url();
+  target.replace(target.find("state=xyz"), 9, "state=" + std::string(1025, 's'));
+  EXPECT_EQ(location_params(h.request("GET", target))["error"], "invalid_request");
+  auto big = h.post_form("/oauth/token", "grant_type=authorization_code&code=" + std::string(20'000, 'c'), {}, false);
+  EXPECT_EQ(big.status, 400);
+  EXPECT_EQ(str(json_of(big), "error"), "invalid_request");
+  auto page = h.request("GET", h.authorize_url());
+  auto login = h.post_form("/oauth/login", "tx=" + hidden_field(page.body, "tx") + "&csrf=" + hidden_field(page.body, "csrf") +
+                                               "&username=" + std::string(200, 'u') + "&password=x");
+  EXPECT_EQ(login.status, 400);
+  auto long_password = h.post_form("/oauth/login", "tx=" + hidden_field(page.body, "tx") + "&csrf=" +
+                                                       hidden_field(page.body, "csrf") + "&username=alice&password=" +
+                                                       std::string(2000, 'p'));
+  EXPECT_EQ(long_password.status, 400);
+}
+
+}  // namespace
+}  // namespace bastion::authserver::testing

@@ -182,6 +182,23 @@ TEST(FirstStart, CreatesOneAdminWhenThereIsNoUser) {
   EXPECT_TRUE(h.saw_event(SecurityEventKind::admin_user_created));
 }
 
+TEST(FirstStart, TheGeneratedAdminStopsWorkingOnceUsersAreConfigured) {
+  const std::string dir = temp_dir("admin");
+  std::string password;
+  {
+    Harness h([&](AuthServerOptions& o) {
+      o.data_dir = dir;
+      o.users.clear();
+      o.on_admin_created = [&](const std::string&, const std::string& p) { password = p; };
+    });
+    EXPECT_EQ(h.server->context().check_password("admin", password), "admin");
+  }
+  Harness h([&](AuthServerOptions& o) { o.data_dir = dir; });  // alice configured now
+  EXPECT_FALSE(h.server->context().check_password("admin", password));
+  EXPECT_EQ(h.server->context().check_password("alice", kPassword), "alice");
+  std::filesystem::remove_all(dir);
+}
+
 TEST(FirstStart, NoAdminWhenUsersAreConfigured) {
   bool called = false;
   Harness h([&](AuthServerOptions& o) { o.on_admin_created = [&](const std::string&, const std::string&) { called = true; }; });
