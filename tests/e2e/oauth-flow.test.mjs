@@ -15,8 +15,8 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { auth, UnauthorizedError } from '@modelcontextprotocol/sdk/client/auth.js';
 import { startBastion } from './lib/bastion.mjs';
-import { browserSignIn } from './lib/browser-login.mjs';
-import { MemoryOAuthProvider, startCallbackServer, startMetadataDocumentServer } from './lib/oauth-client.mjs';
+import { BrowserOAuthProvider } from './lib/oauth-provider.mjs';
+import { startMetadataDocumentServer } from './lib/cimd-server.mjs';
 import { ARTIFACTS_DIR } from './lib/env.mjs';
 
 const SHOTS = path.join(ARTIFACTS_DIR, 'oauth-flow-screenshots');
@@ -24,25 +24,42 @@ const textOf = (result) => result.content.filter((c) => c.type === 'text').map((
 const claimsOf = (jwt) => JSON.parse(Buffer.from(jwt.split('.')[1], 'base64url').toString('utf8'));
 
 let bastion;
-let callback;
 let documents;
 let password;
 let workDir;
+const REDIRECT = 'http://127.0.0.1:9/oauth-flow-callback';
 
-// The person: opens the URL the SDK asked for, signs in as admin, approves; the browser lands on
-// the client's loopback callback, whose query the test hands back to the SDK.
-async function personApproves(provider, name) {
-  const url = provider.authorizationUrls.at(-1);
-  assert.ok(url, 'the SDK asked for no authorization');
-  const arrival = callback.next();
-  const r = await browserSignIn(url.href, { username: 'admin', password, artifactsDir: SHOTS, name });
-  const params = await arrival;
-  assert.equal(params.iss, bastion.origin, 'RFC 9207: iss in the authorization response');
-  assert.ok(params.code, `no code in ${r.callbackUrl}`);
-  return params.code;
+// The SDK's OAuthClientProvider with headless Chromium as the person (lib/oauth-provider.mjs),
+// plus what this test looks at: the authorization URLs the SDK built, how often it registered,
+// and a switch that hides the refresh token so that the SDK authorizes anew (a refresh cannot
+// widen scopes, RFC 6749 §6: that is how a client steps up).
+class FlowProvider extends BrowserOAuthProvider {
+  constructor({ name, clientMetadataUrl, clientName }) {
+    super({ username: 'admin', password, artifactsDir: SHOTS, name, redirectUrl: REDIRECT, clientMetadata: { client_name: clientName } });
+    if (clientMetadataUrl) this.clientMetadataUrl = clientMetadataUrl;
+    this.authorizationUrls = [];
+    this.registrations = 0;
+    this.forceNewAuthorization = false;
+  }
+  saveClientInformation(info) {
+    this.registrations++;
+    super.saveClientInformation(info);
+  }
+  tokens() {
+    const tokens = super.tokens();
+    if (!tokens || !this.forceNewAuthorization) return tokens;
+    const { refresh_token: _hidden, ...rest } = tokens;
+    return rest;
+  }
+  rawTokens() { return super.tokens(); }
+  async redirectToAuthorization(url) {
+    this.authorizationUrls.push(new URL(url));
+    await super.redirectToAuthorization(url);
+    assert.equal(this.lastSignIn.params.iss, bastion.origin, 'RFC 9207: iss in the authorization response');
+  }
 }
 
-// Connects an SDK client with `provider`, doing the interactive login when the SDK asks for it.
+// Connects an SDK client, doing the interactive login when the SDK asks for it.
 async function connect(provider, name) {
   const url = new URL(bastion.url('/mcp'));
   let transport = new StreamableHTTPClientTransport(url, { authProvider: provider });
@@ -53,8 +70,8 @@ async function connect(provider, name) {
   } catch (e) {
     if (!(e instanceof UnauthorizedError)) throw e;
   }
-  const code = await personApproves(provider, name);
-  await transport.finishAuth(code);
+  assert.ok(provider.authorizationCode, 'the browser brought back no code');
+  await transport.finishAuth(provider.authorizationCode);
   transport = new StreamableHTTPClientTransport(url, { authProvider: provider });
   client = new Client({ name: `oauth-flow-${name}`, version: '1.0.0' });
   await client.connect(transport);
@@ -64,14 +81,13 @@ async function connect(provider, name) {
 before(async () => {
   fs.mkdirSync(ARTIFACTS_DIR, { recursive: true });
   workDir = fs.mkdtempSync(path.join(ARTIFACTS_DIR, 'oauth-flow-'));
-  callback = await startCallbackServer();
   documents = await startMetadataDocumentServer({
     dir: workDir,
     documents: {
       '/oauth-client.json': (self) => ({
         client_id: self,
         client_name: 'Bastion e2e CIMD client',
-        redirect_uris: [callback.redirectUrl],
+        redirect_uris: [REDIRECT],
         grant_types: ['authorization_code', 'refresh_token'],
         response_types: ['code'],
         token_endpoint_auth_method: 'none',
@@ -111,7 +127,6 @@ routes:
 });
 
 after(async () => {
-  await callback?.close();
   await documents?.close();
   const state = await bastion?.stop();
   assert.equal(state?.code, 0, `bastion did not stop cleanly: ${JSON.stringify(state)}`);
@@ -119,7 +134,7 @@ after(async () => {
 
 describe('an MCP client logs in through the embedded authorization server', () => {
   test('Dynamic Client Registration: 401 -> metadata -> register -> sign in -> code -> tools -> refresh', async () => {
-    const provider = new MemoryOAuthProvider({ redirectUrl: callback.redirectUrl, clientName: 'Bastion e2e DCR client' });
+    const provider = new FlowProvider({ name: 'dcr', clientName: 'Bastion e2e DCR client' });
     const { client, transport } = await connect(provider, 'dcr');
     assert.equal(provider.registrations, 1, 'registered once, by DCR');
     assert.ok(!provider.clientInformation().client_id.startsWith('https://'));
@@ -175,10 +190,7 @@ describe('an MCP client logs in through the embedded authorization server', () =
   });
 
   test('Client ID Metadata Document: the client id is an HTTPS URL the server fetches', async () => {
-    const provider = new MemoryOAuthProvider({
-      redirectUrl: callback.redirectUrl,
-      clientMetadataUrl: documents.url('/oauth-client.json'),
-    });
+    const provider = new FlowProvider({ name: 'cimd', clientMetadataUrl: documents.url('/oauth-client.json') });
     const before = documents.hits['/oauth-client.json'] || 0;
     const { client, transport } = await connect(provider, 'cimd');
     assert.equal(provider.clientInformation().client_id, documents.url('/oauth-client.json'));
@@ -190,7 +202,7 @@ describe('an MCP client logs in through the embedded authorization server', () =
   });
 
   test('step-up: a 403 insufficient_scope leads to a new authorization with the wider scope', async () => {
-    const provider = new MemoryOAuthProvider({ redirectUrl: callback.redirectUrl, clientName: 'Bastion e2e step-up client' });
+    const provider = new FlowProvider({ name: 'step-up', clientName: 'Bastion e2e step-up client' });
     const { client, transport } = await connect(provider, 'step-up-first');
     assert.equal(claimsOf(provider.rawTokens().access_token).scope, 'mcp');
 
@@ -204,8 +216,7 @@ describe('an MCP client logs in through the embedded authorization server', () =
     assert.equal(provider.authorizationUrls.length, asked + 1, 'the 403 started a new authorization');
     const wider = provider.authorizationUrls.at(-1);
     assert.deepEqual(wider.searchParams.get('scope').split(' ').sort(), ['mcp', 'mcp:calc']);
-    const code = await personApproves(provider, 'step-up-consent');
-    await transport.finishAuth(code);
+    await transport.finishAuth(provider.authorizationCode);
     provider.forceNewAuthorization = false;
     assert.deepEqual(claimsOf(provider.rawTokens().access_token).scope.split(' ').sort(), ['mcp', 'mcp:calc']);
 
