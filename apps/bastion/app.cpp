@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "bastion/module.hpp"
+#include "http/client.hpp"
 #include "http/router.hpp"
 #include "telemetry/process_metrics.hpp"
 
@@ -19,13 +20,8 @@ ConfigurationError config_error(const config::Config& config, const std::string&
   return ConfigurationError(config::ConfigError{config.location_of(path), path + ": " + message}.to_string());
 }
 
-// What the OTLP exporter sends with. Placeholder until the outbound client implementation is
-// merged: every export fails (and is counted as dropped), requests are unaffected.
-http::Fetcher outbound_fetcher() {
-  return [](const http::ClientRequest&, const http::ClientOptions&) -> Result<http::ClientResponse> {
-    return fail(0, "the outbound HTTP client is not available in this build");
-  };
-}
+// What the OTLP exporter (and later JWKS, introspection) sends with: the outbound client.
+http::Fetcher outbound_fetcher() { return http::default_fetcher(); }
 
 }  // namespace
 
