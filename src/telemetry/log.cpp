@@ -3,7 +3,10 @@
 #include <unistd.h>
 
 #include <boost/json.hpp>
+#include <spdlog/sinks/base_sink.h>
 #include <spdlog/sinks/stdout_sinks.h>
+
+#include <cerrno>
 
 #include <chrono>
 #include <ctime>
@@ -16,6 +19,43 @@ namespace json = boost::json;
 namespace {
 
 thread_local const json::object* tl_fields = nullptr;
+
+// Standard error through a buffer: one write(2) per 32 KiB or per flush, not one per line (at
+// thousands of request lines a second the syscalls would cost more than the requests). Loggers
+// flush it on every line of their flush level, spdlog's periodic flusher at least every second,
+// and the destructor at exit.
+class BufferedFdSink final : public spdlog::sinks::base_sink<std::mutex> {
+ public:
+  explicit BufferedFdSink(int fd) : fd_(fd) { buffer_.reserve(kCapacity + 4096); }
+  ~BufferedFdSink() override {
+    std::lock_guard lock(mutex_);
+    write_out();
+  }
+
+ protected:
+  void sink_it_(const spdlog::details::log_msg& msg) override {
+    spdlog::memory_buf_t formatted;
+    formatter_->format(msg, formatted);
+    buffer_.append(formatted.data(), formatted.size());
+    if (buffer_.size() >= kCapacity) write_out();
+  }
+  void flush_() override { write_out(); }
+
+ private:
+  static constexpr std::size_t kCapacity = 32 * 1024;
+  void write_out() {
+    std::size_t done = 0;
+    while (done < buffer_.size()) {
+      const ssize_t n = ::write(fd_, buffer_.data() + done, buffer_.size() - done);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) break;  // stderr is gone: nothing better to do with a log line
+      done += static_cast<std::size_t>(n);
+    }
+    buffer_.clear();
+  }
+  int fd_;
+  std::string buffer_;
+};
 
 struct LoggingState {
   std::mutex mutex;
@@ -66,16 +106,26 @@ void LogFormatter::format(const spdlog::details::log_msg& msg, spdlog::memory_bu
   const auto level = spdlog::level::to_string_view(msg.level);
   std::string line;
   if (json_) {
-    json::object record;
-    record["time"] = rfc3339(msg.time);
-    record["level"] = json::string_view(level.data(), level.size());
-    record["logger"] = json::string_view(msg.logger_name.data(), msg.logger_name.size());
-    // serialize() escapes control characters and quotes, so a message can never break the line.
-    record["message"] = json::string_view(msg.payload.data(), msg.payload.size());
+    // Written field by field (no intermediate object). serialize() escapes control characters
+    // and quotes, so neither a message nor a field can break the line.
+    line.reserve(256 + msg.payload.size());
+    line = "{\"time\":\"";
+    line += rfc3339(msg.time);
+    line += "\",\"level\":";
+    line += json::serialize(json::string_view(level.data(), level.size()));
+    line += ",\"logger\":";
+    line += json::serialize(json::string_view(msg.logger_name.data(), msg.logger_name.size()));
+    line += ",\"message\":";
+    line += json::serialize(json::string_view(msg.payload.data(), msg.payload.size()));
     if (tl_fields)
-      for (const auto& [k, v] : *tl_fields)
-        if (!record.contains(k)) record[k] = v;
-    line = json::serialize(record);
+      for (const auto& [k, v] : *tl_fields) {
+        if (k == "time" || k == "level" || k == "logger" || k == "message") continue;
+        line.push_back(',');
+        line += json::serialize(k);
+        line.push_back(':');
+        line += json::serialize(v);
+      }
+    line.push_back('}');
   } else {
     line = rfc3339(msg.time);
     line.push_back(' ');
@@ -104,7 +154,8 @@ void LogFormatter::format(const spdlog::details::log_msg& msg, spdlog::memory_bu
 }
 
 void setup_logging(const LoggingOptions& options) {
-  setup_logging(options, std::make_shared<spdlog::sinks::stderr_sink_mt>());
+  setup_logging(options, std::make_shared<BufferedFdSink>(STDERR_FILENO));
+  spdlog::flush_every(std::chrono::seconds(1));
 }
 
 void setup_logging(const LoggingOptions& options, spdlog::sink_ptr sink) {
@@ -123,8 +174,10 @@ void setup_logging(const LoggingOptions& options, spdlog::sink_ptr sink) {
     auto logger = std::make_shared<spdlog::logger>(name, sink);
     auto it = options.components.find(name);
     logger->set_level(it != options.components.end() ? it->second : options.level);
-    // Flush every line: a crash must not eat the lines that explain it.
-    logger->flush_on(spdlog::level::trace);
+    // Flush every line (a crash must not eat the lines that explain it), except the request
+    // lines, which come by the thousand: they wait for the buffer, the next other line, or the
+    // periodic flush (at most a second); a warning or worse is written at once.
+    logger->flush_on(name == "request" && json ? spdlog::level::warn : spdlog::level::trace);
     return logger;
   };
   auto main = make("bastion");

@@ -3,6 +3,7 @@
 #include <boost/json.hpp>
 
 #include <array>
+#include <unordered_map>
 
 #include "core/random.hpp"
 #include "core/sha256.hpp"
@@ -104,7 +105,16 @@ class ObservedExchange final : public http::Exchange {
 
 }  // namespace
 
-std::string session_digest(std::string_view session_id) { return core::sha256_hex(session_id).substr(0, 16); }
+std::string session_digest(std::string_view session_id) {
+  // Every request of a session asks again: remember recent answers per thread (bounded).
+  thread_local std::unordered_map<std::string, std::string> cache;
+  auto it = cache.find(std::string(session_id));
+  if (it != cache.end()) return it->second;
+  if (cache.size() >= 4096) cache.clear();
+  std::string digest = core::sha256_hex(session_id).substr(0, 16);
+  cache.emplace(std::string(session_id), digest);
+  return digest;
+}
 
 std::string argument_digest(const json::object& arguments) {
   return "sha256:" + core::sha256_hex(json::serialize(arguments));
@@ -166,7 +176,7 @@ RequestRecord::RequestRecord(Telemetry& telemetry, const RouteTag& route, const 
       route_(route),
       start_(std::chrono::steady_clock::now()),
       start_unix_nano_(unix_nanos()),
-      request_id_(core::random_hex(8)),
+      request_id_(new_request_id()),
       http_method_(bounded_http_method(request.method)),
       path_(truncated(request.path, 256)),
       remote_address_(request.remote_address),
@@ -256,11 +266,14 @@ std::shared_ptr<Operation> RequestRecord::begin_operation(std::string_view metho
     const bool known = !name.empty() && route_.known_tool && route_.known_tool(name);
     op->tool_label_ = known ? std::string(name) : std::string("_unknown");
     if (known) span_name += " " + op->target_;
-    static const json::object kNoArguments;
-    const json::value* a = params.if_contains("arguments");
-    const json::object& arguments = a && a->is_object() ? a->get_object() : kNoArguments;
-    op->argument_digest_ = argument_digest(arguments);
-    if (route_.log_tool_arguments) op->arguments_ = truncated(json::serialize(arguments), 8192);
+    // The digest is for the log line and the audit record: not computed when neither is on.
+    if (telemetry_.options().request_log || telemetry_.audit().enabled()) {
+      static const json::object kNoArguments;
+      const json::value* a = params.if_contains("arguments");
+      const json::object& arguments = a && a->is_object() ? a->get_object() : kNoArguments;
+      op->argument_digest_ = argument_digest(arguments);
+      if (route_.log_tool_arguments) op->arguments_ = truncated(json::serialize(arguments), 8192);
+    }
   } else if (method == "prompts/get") {
     op->target_ = truncated(string_param(params, "name"), 128);
   } else if (method == "resources/read" || method == "resources/subscribe" || method == "resources/unsubscribe") {
@@ -447,8 +460,8 @@ void RequestRecord::emit() {
   }
 
   if (!telemetry_.options().request_log) return;
-  auto logger = component_logger("request");
-  if (!logger->should_log(spdlog::level::info)) return;
+  spdlog::logger& logger = telemetry_.request_logger();
+  if (!logger.should_log(spdlog::level::info)) return;
   json::object f;
   f["request_id"] = request_id_;
   f["trace_id"] = context.trace_id;
@@ -476,7 +489,7 @@ void RequestRecord::emit() {
   f["bytes_out"] = bytes_out_;
   f["duration_ms"] = seconds * 1000.0;
   f["remote_address"] = remote_address_;
-  log_fields(*logger, spdlog::level::info, "request", f);
+  log_fields(logger, spdlog::level::info, "request", f);
 }
 
 std::shared_ptr<RequestRecord> record_of(const http::Exchange& exchange) {
@@ -536,7 +549,8 @@ Telemetry::Telemetry(TelemetryOptions options, http::Fetcher fetcher)
                                                std::move(fetcher), metrics_)
                                          : nullptr),
       tracer_(options_.tracing.sample_ratio, exporter_),
-      active_(options_.metrics || options_.request_log || options_.tracing.enabled || options_.audit.enabled) {}
+      active_(options_.metrics || options_.request_log || options_.tracing.enabled || options_.audit.enabled),
+      request_logger_(component_logger("request")) {}
 
 Telemetry::~Telemetry() {
   if (exporter_) exporter_->shutdown();
