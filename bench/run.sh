@@ -124,15 +124,27 @@ stateless_echo() {  # url -> response body on stdout, headers in $TMP/headers
     "$1"
 }
 
-declare -A RPS P50 P99 REQS ERRS NON2XX RSS_AFTER LOG_LINES
+declare -A RPS P50 P99 REQS ERRS NON2XX RSS_AFTER LOG_LINES CPU_US
+
+cpu_ticks() {  # pid -> user + system CPU time in clock ticks (proc(5), fields 14 and 15)
+  awk '{print $14 + $15}' "/proc/$1/stat"
+}
+MEASURED_PID=""  # when set, run_wrk also reports the server's CPU time per request
 
 run_wrk() {  # name url session [wire: session | stateless] [protocol version]
   local name="$1" url="$2" session="$3" wire="${4:-session}" version="${5:-$VERSION}" line
   MCP_WIRE="$wire" MCP_SESSION="$session" MCP_VERSION="$version" ECHO_MESSAGE="$MESSAGE" \
     wrk -t "$THREADS" -c "$CONNECTIONS" -d "$WARMUP" --timeout 5s -s "$LUA" "$url" >/dev/null
+  local ticks_before=""
+  [[ -n "$MEASURED_PID" ]] && ticks_before="$(cpu_ticks "$MEASURED_PID")"
   MCP_WIRE="$wire" MCP_SESSION="$session" MCP_VERSION="$version" ECHO_MESSAGE="$MESSAGE" \
     wrk -t "$THREADS" -c "$CONNECTIONS" -d "$DURATION" --timeout 5s --latency -s "$LUA" "$url" >"$TMP/$name.wrk"
   line="$(grep '^RESULT ' "$TMP/$name.wrk" | tail -1)"
+  if [[ -n "$ticks_before" ]]; then
+    # CPU time per request: less sensitive than req/s to other load on a shared machine.
+    CPU_US[$name]="$(awk -v a="$ticks_before" -v b="$(cpu_ticks "$MEASURED_PID")" -v hz="$(getconf CLK_TCK)" \
+      -v n="$(sed -E 's/.*requests=([0-9]+).*/\1/' <<<"$line")" 'BEGIN { if (n > 0) printf "%.1f", (b - a) / hz * 1e6 / n; else print "n/a" }')"
+  fi
   [[ -n "$line" ]] || { cat "$TMP/$name.wrk" >&2; die "wrk gave no result for $name"; }
   RPS[$name]="$(sed -E 's/.*rps=([0-9.]+).*/\1/' <<<"$line")"
   P50[$name]="$(sed -E 's/.*p50_ms=([0-9.]+).*/\1/' <<<"$line")"
@@ -223,7 +235,9 @@ if [[ " $TARGETS " == *" bastion "* ]]; then
   sid="$(mcp_session "$url")"
   ECHO_REPLY="$(mcp_post "$url" "$sid" "$(echo_body)")"
   log "bastion at $url, session $sid; one call answers: $ECHO_REPLY"
+  MEASURED_PID="$BASTION_PID"
   run_wrk bastion "$url" "$sid"
+  MEASURED_PID=""
   RSS_AFTER[bastion]="$(rss_kib "$BASTION_PID")"
   stop_pid "$BASTION_PID"
 fi
@@ -238,7 +252,9 @@ if [[ " $TARGETS " == *" bastion-observed "* ]]; then
   url="http://127.0.0.1:$BASTION_PORT/mcp"
   sid="$(mcp_session "$url")"
   log "bastion (observed) at $url, session $sid; one call answers: $(mcp_post "$url" "$sid" "$(echo_body)")"
+  MEASURED_PID="$BASTION_PID"
   run_wrk bastion-observed "$url" "$sid"
+  MEASURED_PID=""
   RSS_AFTER[bastion-observed]="$(rss_kib "$BASTION_PID")"
   LOG_LINES[bastion-observed]="$(grep -c '"logger":"request"' "$TMP/bastion-observed.log" || true)"
   stop_pid "$BASTION_PID"
@@ -358,7 +374,7 @@ for name in bastion bastion-observed bastion-stateless ts ts-sse nginx; do
 done
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else printf "n/a" }'; }
 if [[ -n "${RPS[bastion]:-}" ]]; then
-  [[ -n "${RPS[bastion-observed]:-}" ]] && echo "telemetry on / off (info logs, metrics, 10% traces): throughput $(ratio "${RPS[bastion-observed]}" "${RPS[bastion]}")x   p50 $(ratio "${P50[bastion-observed]}" "${P50[bastion]}")x   p99 $(ratio "${P99[bastion-observed]}" "${P99[bastion]}")x   (${LOG_LINES[bastion-observed]:-0} request lines logged)"
+  [[ -n "${RPS[bastion-observed]:-}" ]] && echo "telemetry on / off (info logs, metrics, 10% traces): throughput $(ratio "${RPS[bastion-observed]}" "${RPS[bastion]}")x   p50 $(ratio "${P50[bastion-observed]}" "${P50[bastion]}")x   p99 $(ratio "${P99[bastion-observed]}" "${P99[bastion]}")x   CPU per request ${CPU_US[bastion]:-?} -> ${CPU_US[bastion-observed]:-?} us ($(ratio "${CPU_US[bastion-observed]:-0}" "${CPU_US[bastion]:-0}")x)   (${LOG_LINES[bastion-observed]:-0} request lines logged)"
   [[ -n "${RPS[bastion-stateless]:-}" ]] && echo "throughput bastion stateless / session: $(ratio "${RPS[bastion-stateless]}" "${RPS[bastion]}")x   p99 session / stateless: $(ratio "${P99[bastion]}" "${P99[bastion-stateless]}")x"
   [[ -n "${RPS[ts]:-}" ]] && echo "throughput bastion / ts-sdk (JSON):      $(ratio "${RPS[bastion]}" "${RPS[ts]}")x   p99 ts-sdk / bastion:    $(ratio "${P99[ts]}" "${P99[bastion]}")x"
   [[ -n "${RPS[ts-sse]:-}" ]] && echo "throughput bastion / ts-sdk (SSE):       $(ratio "${RPS[bastion]}" "${RPS[ts-sse]}")x   p99 ts-sdk / bastion:    $(ratio "${P99[ts-sse]}" "${P99[bastion]}")x"

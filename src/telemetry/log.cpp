@@ -23,8 +23,9 @@ thread_local const json::object* tl_fields = nullptr;
 // Standard error through a buffer: one write(2) per 32 KiB or per flush, not one per line (at
 // thousands of request lines a second the syscalls would cost more than the requests). Loggers
 // flush it on every line of their flush level, spdlog's periodic flusher at least every second,
-// and the destructor at exit.
-class BufferedFdSink final : public spdlog::sinks::base_sink<std::mutex> {
+// and the destructor at exit. Lines are formatted before the lock is taken (LogFormatter has no
+// state), so I/O threads only contend for an append.
+class BufferedFdSink final : public spdlog::sinks::sink {
  public:
   explicit BufferedFdSink(int fd) : fd_(fd) { buffer_.reserve(kCapacity + 4096); }
   ~BufferedFdSink() override {
@@ -32,16 +33,25 @@ class BufferedFdSink final : public spdlog::sinks::base_sink<std::mutex> {
     write_out();
   }
 
- protected:
-  void sink_it_(const spdlog::details::log_msg& msg) override {
+  void log(const spdlog::details::log_msg& msg) override {
     spdlog::memory_buf_t formatted;
     formatter_->format(msg, formatted);
+    std::lock_guard lock(mutex_);
     buffer_.append(formatted.data(), formatted.size());
     if (buffer_.size() >= kCapacity) write_out();
   }
-  void flush_() override { write_out(); }
+  void flush() override {
+    std::lock_guard lock(mutex_);
+    write_out();
+  }
+  void set_pattern(const std::string&) override {}  // the format is LogFormatter's
+  // Called once, by setup_logging(), before any logger uses the sink.
+  void set_formatter(std::unique_ptr<spdlog::formatter> formatter) override { formatter_ = std::move(formatter); }
 
  private:
+  std::mutex mutex_;
+  std::unique_ptr<spdlog::formatter> formatter_ = std::make_unique<LogFormatter>(true);
+
   static constexpr std::size_t kCapacity = 32 * 1024;
   void write_out() {
     std::size_t done = 0;
@@ -89,15 +99,28 @@ const std::vector<std::string>& log_components() {
 
 std::string rfc3339(std::chrono::system_clock::time_point time) {
   const auto seconds = std::chrono::time_point_cast<std::chrono::seconds>(time);
-  const auto millis = std::chrono::duration_cast<std::chrono::milliseconds>(time - seconds).count();
+  const auto millis = static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(time - seconds).count());
   const std::time_t t = std::chrono::system_clock::to_time_t(seconds);
-  std::tm tm{};
-  ::gmtime_r(&t, &tm);
-  char buffer[48];
-  const std::size_t n = std::strftime(buffer, sizeof buffer, "%Y-%m-%dT%H:%M:%S", &tm);
-  char frac[8];
-  std::snprintf(frac, sizeof frac, ".%03dZ", static_cast<int>(millis));
-  return std::string(buffer, n) + frac;
+  // Lines come by the thousand per second: format the date and time once per second per thread.
+  thread_local std::time_t cached_second = -1;
+  thread_local std::string cached_prefix;
+  if (t != cached_second) {
+    std::tm tm{};
+    ::gmtime_r(&t, &tm);
+    char buffer[48];
+    const std::size_t n = std::strftime(buffer, sizeof buffer, "%Y-%m-%dT%H:%M:%S", &tm);
+    cached_prefix.assign(buffer, n);
+    cached_second = t;
+  }
+  std::string out;
+  out.reserve(cached_prefix.size() + 5);
+  out = cached_prefix;
+  out.push_back('.');
+  out.push_back(static_cast<char>('0' + millis / 100));
+  out.push_back(static_cast<char>('0' + millis / 10 % 10));
+  out.push_back(static_cast<char>('0' + millis % 10));
+  out.push_back('Z');
+  return out;
 }
 
 std::string rfc3339_now() { return rfc3339(std::chrono::system_clock::now()); }
@@ -117,15 +140,15 @@ void LogFormatter::format(const spdlog::details::log_msg& msg, spdlog::memory_bu
     line += json::serialize(json::string_view(msg.logger_name.data(), msg.logger_name.size()));
     line += ",\"message\":";
     line += json::serialize(json::string_view(msg.payload.data(), msg.payload.size()));
-    if (tl_fields)
-      for (const auto& [k, v] : *tl_fields) {
-        if (k == "time" || k == "level" || k == "logger" || k == "message") continue;
-        line.push_back(',');
-        line += json::serialize(k);
-        line.push_back(':');
-        line += json::serialize(v);
-      }
-    line.push_back('}');
+    if (tl_fields && !tl_fields->empty()) {
+      // One serializer pass over all fields: "{...}" spliced in after the message. Callers
+      // never name a field time, level, logger or message (log_fields() drops those).
+      const std::string fields = json::serialize(*tl_fields);
+      line.push_back(',');
+      line.append(fields, 1, fields.size() - 1);
+    } else {
+      line.push_back('}');
+    }
   } else {
     line = rfc3339(msg.time);
     line.push_back(' ');
@@ -208,6 +231,14 @@ std::shared_ptr<spdlog::logger> component_logger(const std::string& name) {
 void log_fields(spdlog::logger& logger, spdlog::level::level_enum level, std::string_view message,
                 const json::object& fields) {
   if (!logger.should_log(level)) return;
+  // The four base keys belong to the formatter; a field must not repeat them (a JSON object
+  // with a duplicate key is read differently by different parsers).
+  for (std::string_view reserved : {"time", "level", "logger", "message"})
+    if (fields.contains(reserved)) {
+      json::object copy = fields;
+      for (std::string_view r : {"time", "level", "logger", "message"}) copy.erase(r);
+      return log_fields(logger, level, message, copy);
+    }
   const json::object* previous = tl_fields;
   tl_fields = &fields;
   try {

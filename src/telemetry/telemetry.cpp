@@ -244,8 +244,9 @@ void RequestRecord::fix_context_locked() {
   if (context_fixed_) return;
   context_fixed_ = true;
   // HTTP semantic conventions: the server span is named "{method} {http.route}".
-  request_span_ = telemetry_.tracer().start(http_method_ + " " + route_.route, SpanKind::server,
-                                            parent_ ? &*parent_ : nullptr, start_unix_nano_);
+  const Tracer& tracer = telemetry_.tracer();
+  request_span_ = tracer.start(tracer.enabled() ? http_method_ + " " + route_.route : std::string(), SpanKind::server,
+                               parent_ ? &*parent_ : nullptr, start_unix_nano_);
 }
 
 TraceContext RequestRecord::context() {
@@ -265,7 +266,7 @@ std::shared_ptr<Operation> RequestRecord::begin_operation(std::string_view metho
     op->target_ = truncated(name, 128);
     const bool known = !name.empty() && route_.known_tool && route_.known_tool(name);
     op->tool_label_ = known ? std::string(name) : std::string("_unknown");
-    if (known) span_name += " " + op->target_;
+    if (known && telemetry_.tracer().enabled()) span_name += " " + op->target_;
     // The digest is for the log line and the audit record: not computed when neither is on.
     if (telemetry_.options().request_log || telemetry_.audit().enabled()) {
       static const json::object kNoArguments;
