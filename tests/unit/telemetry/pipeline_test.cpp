@@ -355,3 +355,21 @@ TEST(Pipeline, StreamsAreCountedWhileOpen) {
   fake->close_by_peer();
   EXPECT_NE(h.tel->metrics().expose().find("bastion_http_active_streams{route=\"/mcp\"} 0\n"), std::string::npos);
 }
+
+TEST(Pipeline, StatelessRefusalsStillNameTheMethodAndTheError) {
+  Harness h;
+  const std::string body =
+      R"({"jsonrpc":"2.0","id":9,"method":"tools/call","params":{"name":"echo","arguments":{"message":"x"},"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{}}}})";
+  // No Mcp-Method header: refused before dispatch (streamable-http.mdx §Server Validation).
+  auto r = h.post("/mcp", body, {{"MCP-Protocol-Version", "2026-07-28"}});
+  EXPECT_EQ(r->status(), 400) << r->body();
+  const auto lines = h.request_lines();
+  ASSERT_EQ(lines.size(), 1u);
+  EXPECT_EQ(str(lines[0], "era"), "stateless");
+  EXPECT_EQ(str(lines[0], "protocol_version"), "2026-07-28");
+  EXPECT_EQ(str(lines[0], "mcp_method"), "tools/call");
+  EXPECT_EQ(str(lines[0], "tool"), "echo");
+  EXPECT_EQ(lines[0].at("status").as_int64(), 400);
+  EXPECT_TRUE(lines[0].contains("jsonrpc_error"));
+  EXPECT_NE(h.audit_text().find("\"outcome\":\"error\""), std::string::npos) << h.audit_text();
+}
