@@ -457,9 +457,10 @@ struct McpEndpoint::Impl {
     auto created = create_session(*ex, false);
     if (auto* err = std::get_if<http::Response>(&created)) return ex->respond(std::move(*err));
     auto hs = std::get<std::shared_ptr<HttpSession>>(created);
+    // The operation first: it adopts a _meta trace context before anything fixes the trace.
+    auto op = telemetry::begin_operation(*ex, request.method, request.params);
     // Audited outside the session table's lock (it is a write(2)).
     audit_session(telemetry::audit_event::kSessionCreated, *hs, "", ex.get());
-    auto op = telemetry::begin_operation(*ex, request.method, request.params);
     auto result = dispatcher.initialize(*hs->mcp, request.params);
     if (!result) {
       end_session(hs->mcp->id(), "initialize_failed");
