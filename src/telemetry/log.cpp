@@ -8,7 +8,9 @@
 
 #include <cerrno>
 
+#include <charconv>
 #include <chrono>
+#include <cmath>
 #include <ctime>
 #include <mutex>
 
@@ -19,6 +21,50 @@ namespace json = boost::json;
 namespace {
 
 thread_local const json::object* tl_fields = nullptr;
+thread_local std::span<const LogField> tl_list;
+
+// JSON string escaping (RFC 8259 §7): quotes, backslashes and control characters.
+void append_json_string(std::string& out, std::string_view s) {
+  out.push_back('"');
+  for (const char ch : s) {
+    const auto c = static_cast<unsigned char>(ch);
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      default:
+        if (c < 0x20) {
+          static constexpr char kHex[] = "0123456789abcdef";
+          out += "\\u00";
+          out.push_back(kHex[c >> 4]);
+          out.push_back(kHex[c & 0xf]);
+        } else {
+          out.push_back(ch);
+        }
+    }
+  }
+  out.push_back('"');
+}
+
+void append_field_value(std::string& out, const LogField& f) {
+  switch (f.kind) {
+    case LogField::Kind::string: append_json_string(out, f.text); break;
+    case LogField::Kind::integer: out += std::to_string(f.integer); break;
+    case LogField::Kind::boolean: out += f.integer ? "true" : "false"; break;
+    case LogField::Kind::number: {
+      if (!std::isfinite(f.number)) {
+        out += "null";  // JSON has no NaN or infinity
+        break;
+      }
+      char buffer[32];
+      auto [end, ec] = std::to_chars(buffer, buffer + sizeof buffer, f.number);
+      out.append(buffer, ec == std::errc() ? end : buffer);
+      break;
+    }
+  }
+}
 
 // Standard error through a buffer: one write(2) per 32 KiB or per flush, not one per line (at
 // thousands of request lines a second the syscalls would cost more than the requests). Loggers
@@ -140,7 +186,16 @@ void LogFormatter::format(const spdlog::details::log_msg& msg, spdlog::memory_bu
     line += json::serialize(json::string_view(msg.logger_name.data(), msg.logger_name.size()));
     line += ",\"message\":";
     line += json::serialize(json::string_view(msg.payload.data(), msg.payload.size()));
-    if (tl_fields && !tl_fields->empty()) {
+    if (!tl_list.empty()) {
+      for (const LogField& f : tl_list) {
+        line.push_back(',');
+        line.push_back('"');
+        line.append(f.key);
+        line += "\":";
+        append_field_value(line, f);
+      }
+      line.push_back('}');
+    } else if (tl_fields && !tl_fields->empty()) {
       // One serializer pass over all fields: "{...}" spliced in after the message. Callers
       // never name a field time, level, logger or message (log_fields() drops those).
       const std::string fields = json::serialize(*tl_fields);
@@ -162,6 +217,17 @@ void LogFormatter::format(const spdlog::details::log_msg& msg, spdlog::memory_bu
     // Control characters would let a message forge a second line on a terminal.
     for (char c : std::string_view(msg.payload.data(), msg.payload.size()))
       line.push_back(static_cast<unsigned char>(c) < 0x20 ? ' ' : c);
+    for (const LogField& f : tl_list) {
+      line.push_back(' ');
+      line.append(f.key);
+      line.push_back('=');
+      std::string value;
+      if (f.kind == LogField::Kind::string && f.text.find_first_of(" \"=") == std::string_view::npos)
+        value.assign(f.text);
+      else
+        append_field_value(value, f);
+      for (char c : value) line.push_back(static_cast<unsigned char>(c) < 0x20 ? ' ' : c);
+    }
     if (tl_fields)
       for (const auto& [k, v] : *tl_fields) {
         line.push_back(' ');
@@ -240,12 +306,34 @@ void log_fields(spdlog::logger& logger, spdlog::level::level_enum level, std::st
       return log_fields(logger, level, message, copy);
     }
   const json::object* previous = tl_fields;
+  const auto previous_list = tl_list;
   tl_fields = &fields;
+  tl_list = {};
   try {
     logger.log(level, message);
   } catch (...) {
   }
   tl_fields = previous;
+  tl_list = previous_list;
+}
+
+}  // namespace bastion::telemetry
+
+namespace bastion::telemetry {
+
+void log_fields(spdlog::logger& logger, spdlog::level::level_enum level, std::string_view message,
+                std::span<const LogField> fields) {
+  if (!logger.should_log(level)) return;
+  const auto previous = tl_list;
+  const json::object* previous_object = tl_fields;
+  tl_list = fields;
+  tl_fields = nullptr;
+  try {
+    logger.log(level, message);
+  } catch (...) {
+  }
+  tl_list = previous;
+  tl_fields = previous_object;
 }
 
 }  // namespace bastion::telemetry

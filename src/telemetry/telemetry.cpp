@@ -3,6 +3,7 @@
 #include <boost/json.hpp>
 
 #include <array>
+#include <cmath>
 #include <unordered_map>
 
 #include "core/random.hpp"
@@ -463,34 +464,39 @@ void RequestRecord::emit() {
   if (!telemetry_.options().request_log) return;
   spdlog::logger& logger = telemetry_.request_logger();
   if (!logger.should_log(spdlog::level::info)) return;
-  json::object f;
-  f["request_id"] = request_id_;
-  f["trace_id"] = context.trace_id;
-  f["span_id"] = context.span_id;
-  f["route"] = route_.route;
-  f["http_method"] = http_method_;
-  f["path"] = path_;
-  if (!era_.empty()) f["era"] = era_;
-  if (!protocol_version_.empty()) f["protocol_version"] = protocol_version_;
-  if (!mcp_method_.empty()) f["mcp_method"] = mcp_method_;
-  if (mcp_method_ == "tools/call") f["tool"] = target_;
-  else if (mcp_method_ == "prompts/get") f["prompt"] = target_;
-  else if (!target_.empty()) f["resource"] = target_;
-  if (!argument_digest_.empty()) f["argument_digest"] = argument_digest_;
-  if (!arguments_.empty()) f["arguments"] = arguments_;
-  if (!session_digest_.empty()) f["session"] = session_digest_;
-  if (!issuer_.empty()) f["issuer"] = issuer_;
-  if (!subject_.empty()) f["subject"] = subject_;
-  if (!client_id_.empty()) f["client_id"] = client_id_;
-  f["status"] = status_;
-  if (jsonrpc_error_) f["jsonrpc_error"] = *jsonrpc_error_;
-  if (tool_error_) f["tool_error"] = true;
-  if (abandoned_) f["client_closed"] = true;
-  f["bytes_in"] = bytes_in_;
-  f["bytes_out"] = bytes_out_;
-  f["duration_ms"] = seconds * 1000.0;
-  f["remote_address"] = remote_address_;
-  log_fields(logger, spdlog::level::info, "request", f);
+  // The fields point into this record, alive for the call: no JSON object is built.
+  std::array<LogField, 28> f;
+  std::size_t n = 0;
+  auto text = [&](std::string_view key, std::string_view value) {
+    if (!value.empty()) f[n++] = LogField::string(key, value);
+  };
+  text("request_id", request_id_);
+  text("trace_id", context.trace_id);
+  text("span_id", context.span_id);
+  text("route", route_.route);
+  text("http_method", http_method_);
+  text("path", path_);
+  text("era", era_);
+  text("protocol_version", protocol_version_);
+  text("mcp_method", mcp_method_);
+  if (mcp_method_ == "tools/call") text("tool", target_);
+  else if (mcp_method_ == "prompts/get") text("prompt", target_);
+  else text("resource", target_);
+  text("argument_digest", argument_digest_);
+  text("arguments", arguments_);
+  text("session", session_digest_);
+  text("issuer", issuer_);
+  text("subject", subject_);
+  text("client_id", client_id_);
+  f[n++] = LogField::integral("status", status_);
+  if (jsonrpc_error_) f[n++] = LogField::integral("jsonrpc_error", *jsonrpc_error_);
+  if (tool_error_) f[n++] = LogField::flag("tool_error", true);
+  if (abandoned_) f[n++] = LogField::flag("client_closed", true);
+  f[n++] = LogField::integral("bytes_in", static_cast<std::int64_t>(bytes_in_));
+  f[n++] = LogField::integral("bytes_out", static_cast<std::int64_t>(bytes_out_));
+  f[n++] = LogField::real("duration_ms", std::round(seconds * 1e6) / 1e3);
+  text("remote_address", remote_address_);
+  log_fields(logger, spdlog::level::info, "request", std::span<const LogField>(f.data(), n));
 }
 
 std::shared_ptr<RequestRecord> record_of(const http::Exchange& exchange) {
