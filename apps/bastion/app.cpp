@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "bastion/module.hpp"
+#include "http/client.hpp"
 #include "http/router.hpp"
 #include "jsonrpc/error_codes.hpp"
 #include "jsonrpc/message.hpp"
@@ -726,6 +727,9 @@ std::vector<std::uint16_t> HttpApp::listen() {
     spdlog::info("route {} is protected: resource {}, metadata {}", route.path, authenticators_[i]->resource(),
                  authenticators_[i]->metadata_url());
   }
+  for (std::size_t i = 0; i < config_.routes.size() && i < authenticators_.size(); ++i)
+    if (!authenticators_[i])
+      spdlog::warn("route {} has no authentication: whoever reaches it may call its tools", config_.routes[i].path);
   if (admin_server_) {
     http::ListenerSpec spec;
     spec.address = config_.admin.address;

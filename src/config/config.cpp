@@ -181,6 +181,11 @@ class Parser {
     if (!have_routes) {
       config_.routes = defaults.routes;
       route_servers.assign(config_.routes.size(), ServerOverride{});
+      // The default route is protected by the embedded authorization server; a file that turns
+      // that server off (by leaving its block out) and names no issuer gets the demo route
+      // without authentication, as it asked, and the start-up log says so.
+      if (!config_.authorization_server.enabled && config_.auth.issuers.empty())
+        for (auto& route : config_.routes) route.auth.reset();
     }
     if (top.name) config_.server.name = *top.name;
     if (top.title) config_.server.title = *top.title;

@@ -3,9 +3,14 @@
 #include <unistd.h>
 
 #include <boost/json.hpp>
+#include <spdlog/sinks/base_sink.h>
 #include <spdlog/sinks/stdout_sinks.h>
 
+#include <cerrno>
+
+#include <charconv>
 #include <chrono>
+#include <cmath>
 #include <ctime>
 #include <mutex>
 
@@ -16,6 +21,97 @@ namespace json = boost::json;
 namespace {
 
 thread_local const json::object* tl_fields = nullptr;
+thread_local std::span<const LogField> tl_list;
+
+// JSON string escaping (RFC 8259 §7): quotes, backslashes and control characters.
+void append_json_string(std::string& out, std::string_view s) {
+  out.push_back('"');
+  for (const char ch : s) {
+    const auto c = static_cast<unsigned char>(ch);
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      default:
+        if (c < 0x20) {
+          static constexpr char kHex[] = "0123456789abcdef";
+          out += "\\u00";
+          out.push_back(kHex[c >> 4]);
+          out.push_back(kHex[c & 0xf]);
+        } else {
+          out.push_back(ch);
+        }
+    }
+  }
+  out.push_back('"');
+}
+
+void append_field_value(std::string& out, const LogField& f) {
+  switch (f.kind) {
+    case LogField::Kind::string: append_json_string(out, f.text); break;
+    case LogField::Kind::integer: out += std::to_string(f.integer); break;
+    case LogField::Kind::boolean: out += f.integer ? "true" : "false"; break;
+    case LogField::Kind::number: {
+      if (!std::isfinite(f.number)) {
+        out += "null";  // JSON has no NaN or infinity
+        break;
+      }
+      char buffer[32];
+      auto [end, ec] = std::to_chars(buffer, buffer + sizeof buffer, f.number);
+      out.append(buffer, ec == std::errc() ? end : buffer);
+      break;
+    }
+  }
+}
+
+// Standard error through a buffer: one write(2) per 32 KiB or per flush, not one per line (at
+// thousands of request lines a second the syscalls would cost more than the requests). Loggers
+// flush it on every line of their flush level, spdlog's periodic flusher at least every second,
+// and the destructor at exit. Lines are formatted before the lock is taken (LogFormatter has no
+// state), so I/O threads only contend for an append.
+class BufferedFdSink final : public spdlog::sinks::sink {
+ public:
+  explicit BufferedFdSink(int fd) : fd_(fd) { buffer_.reserve(kCapacity + 4096); }
+  ~BufferedFdSink() override {
+    std::lock_guard lock(mutex_);
+    write_out();
+  }
+
+  void log(const spdlog::details::log_msg& msg) override {
+    spdlog::memory_buf_t formatted;
+    formatter_->format(msg, formatted);
+    std::lock_guard lock(mutex_);
+    buffer_.append(formatted.data(), formatted.size());
+    if (buffer_.size() >= kCapacity) write_out();
+  }
+  void flush() override {
+    std::lock_guard lock(mutex_);
+    write_out();
+  }
+  void set_pattern(const std::string&) override {}  // the format is LogFormatter's
+  // Called once, by setup_logging(), before any logger uses the sink.
+  void set_formatter(std::unique_ptr<spdlog::formatter> formatter) override { formatter_ = std::move(formatter); }
+
+ private:
+  std::mutex mutex_;
+  std::unique_ptr<spdlog::formatter> formatter_ = std::make_unique<LogFormatter>(true);
+
+  static constexpr std::size_t kCapacity = 32 * 1024;
+  void write_out() {
+    std::size_t done = 0;
+    while (done < buffer_.size()) {
+      const ssize_t n = ::write(fd_, buffer_.data() + done, buffer_.size() - done);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) break;  // stderr is gone: nothing better to do with a log line
+      done += static_cast<std::size_t>(n);
+    }
+    buffer_.clear();
+  }
+  int fd_;
+  std::string buffer_;
+};
 
 struct LoggingState {
   std::mutex mutex;
@@ -49,15 +145,28 @@ const std::vector<std::string>& log_components() {
 
 std::string rfc3339(std::chrono::system_clock::time_point time) {
   const auto seconds = std::chrono::time_point_cast<std::chrono::seconds>(time);
-  const auto millis = std::chrono::duration_cast<std::chrono::milliseconds>(time - seconds).count();
+  const auto millis = static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(time - seconds).count());
   const std::time_t t = std::chrono::system_clock::to_time_t(seconds);
-  std::tm tm{};
-  ::gmtime_r(&t, &tm);
-  char buffer[48];
-  const std::size_t n = std::strftime(buffer, sizeof buffer, "%Y-%m-%dT%H:%M:%S", &tm);
-  char frac[8];
-  std::snprintf(frac, sizeof frac, ".%03dZ", static_cast<int>(millis));
-  return std::string(buffer, n) + frac;
+  // Lines come by the thousand per second: format the date and time once per second per thread.
+  thread_local std::time_t cached_second = -1;
+  thread_local std::string cached_prefix;
+  if (t != cached_second) {
+    std::tm tm{};
+    ::gmtime_r(&t, &tm);
+    char buffer[48];
+    const std::size_t n = std::strftime(buffer, sizeof buffer, "%Y-%m-%dT%H:%M:%S", &tm);
+    cached_prefix.assign(buffer, n);
+    cached_second = t;
+  }
+  std::string out;
+  out.reserve(cached_prefix.size() + 5);
+  out = cached_prefix;
+  out.push_back('.');
+  out.push_back(static_cast<char>('0' + millis / 100));
+  out.push_back(static_cast<char>('0' + millis / 10 % 10));
+  out.push_back(static_cast<char>('0' + millis % 10));
+  out.push_back('Z');
+  return out;
 }
 
 std::string rfc3339_now() { return rfc3339(std::chrono::system_clock::now()); }
@@ -66,16 +175,35 @@ void LogFormatter::format(const spdlog::details::log_msg& msg, spdlog::memory_bu
   const auto level = spdlog::level::to_string_view(msg.level);
   std::string line;
   if (json_) {
-    json::object record;
-    record["time"] = rfc3339(msg.time);
-    record["level"] = json::string_view(level.data(), level.size());
-    record["logger"] = json::string_view(msg.logger_name.data(), msg.logger_name.size());
-    // serialize() escapes control characters and quotes, so a message can never break the line.
-    record["message"] = json::string_view(msg.payload.data(), msg.payload.size());
-    if (tl_fields)
-      for (const auto& [k, v] : *tl_fields)
-        if (!record.contains(k)) record[k] = v;
-    line = json::serialize(record);
+    // Written field by field (no intermediate object). serialize() escapes control characters
+    // and quotes, so neither a message nor a field can break the line.
+    line.reserve(256 + msg.payload.size());
+    line = "{\"time\":\"";
+    line += rfc3339(msg.time);
+    line += "\",\"level\":";
+    line += json::serialize(json::string_view(level.data(), level.size()));
+    line += ",\"logger\":";
+    line += json::serialize(json::string_view(msg.logger_name.data(), msg.logger_name.size()));
+    line += ",\"message\":";
+    line += json::serialize(json::string_view(msg.payload.data(), msg.payload.size()));
+    if (!tl_list.empty()) {
+      for (const LogField& f : tl_list) {
+        line.push_back(',');
+        line.push_back('"');
+        line.append(f.key);
+        line += "\":";
+        append_field_value(line, f);
+      }
+      line.push_back('}');
+    } else if (tl_fields && !tl_fields->empty()) {
+      // One serializer pass over all fields: "{...}" spliced in after the message. Callers
+      // never name a field time, level, logger or message (log_fields() drops those).
+      const std::string fields = json::serialize(*tl_fields);
+      line.push_back(',');
+      line.append(fields, 1, fields.size() - 1);
+    } else {
+      line.push_back('}');
+    }
   } else {
     line = rfc3339(msg.time);
     line.push_back(' ');
@@ -89,6 +217,17 @@ void LogFormatter::format(const spdlog::details::log_msg& msg, spdlog::memory_bu
     // Control characters would let a message forge a second line on a terminal.
     for (char c : std::string_view(msg.payload.data(), msg.payload.size()))
       line.push_back(static_cast<unsigned char>(c) < 0x20 ? ' ' : c);
+    for (const LogField& f : tl_list) {
+      line.push_back(' ');
+      line.append(f.key);
+      line.push_back('=');
+      std::string value;
+      if (f.kind == LogField::Kind::string && f.text.find_first_of(" \"=") == std::string_view::npos)
+        value.assign(f.text);
+      else
+        append_field_value(value, f);
+      for (char c : value) line.push_back(static_cast<unsigned char>(c) < 0x20 ? ' ' : c);
+    }
     if (tl_fields)
       for (const auto& [k, v] : *tl_fields) {
         line.push_back(' ');
@@ -104,7 +243,8 @@ void LogFormatter::format(const spdlog::details::log_msg& msg, spdlog::memory_bu
 }
 
 void setup_logging(const LoggingOptions& options) {
-  setup_logging(options, std::make_shared<spdlog::sinks::stderr_sink_mt>());
+  setup_logging(options, std::make_shared<BufferedFdSink>(STDERR_FILENO));
+  spdlog::flush_every(std::chrono::seconds(1));
 }
 
 void setup_logging(const LoggingOptions& options, spdlog::sink_ptr sink) {
@@ -123,8 +263,10 @@ void setup_logging(const LoggingOptions& options, spdlog::sink_ptr sink) {
     auto logger = std::make_shared<spdlog::logger>(name, sink);
     auto it = options.components.find(name);
     logger->set_level(it != options.components.end() ? it->second : options.level);
-    // Flush every line: a crash must not eat the lines that explain it.
-    logger->flush_on(spdlog::level::trace);
+    // Flush every line (a crash must not eat the lines that explain it), except the request
+    // lines, which come by the thousand: they wait for the buffer, the next other line, or the
+    // periodic flush (at most a second); a warning or worse is written at once.
+    logger->flush_on(name == "request" && json ? spdlog::level::warn : spdlog::level::trace);
     return logger;
   };
   auto main = make("bastion");
@@ -155,13 +297,43 @@ std::shared_ptr<spdlog::logger> component_logger(const std::string& name) {
 void log_fields(spdlog::logger& logger, spdlog::level::level_enum level, std::string_view message,
                 const json::object& fields) {
   if (!logger.should_log(level)) return;
+  // The four base keys belong to the formatter; a field must not repeat them (a JSON object
+  // with a duplicate key is read differently by different parsers).
+  for (std::string_view reserved : {"time", "level", "logger", "message"})
+    if (fields.contains(reserved)) {
+      json::object copy = fields;
+      for (std::string_view r : {"time", "level", "logger", "message"}) copy.erase(r);
+      return log_fields(logger, level, message, copy);
+    }
   const json::object* previous = tl_fields;
+  const auto previous_list = tl_list;
   tl_fields = &fields;
+  tl_list = {};
   try {
     logger.log(level, message);
   } catch (...) {
   }
   tl_fields = previous;
+  tl_list = previous_list;
+}
+
+}  // namespace bastion::telemetry
+
+namespace bastion::telemetry {
+
+void log_fields(spdlog::logger& logger, spdlog::level::level_enum level, std::string_view message,
+                std::span<const LogField> fields) {
+  if (!logger.should_log(level)) return;
+  const auto previous = tl_list;
+  const json::object* previous_object = tl_fields;
+  tl_list = fields;
+  tl_fields = nullptr;
+  try {
+    logger.log(level, message);
+  } catch (...) {
+  }
+  tl_list = previous;
+  tl_fields = previous_object;
 }
 
 }  // namespace bastion::telemetry

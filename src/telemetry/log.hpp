@@ -13,8 +13,10 @@
 #include <spdlog/formatter.h>
 #include <spdlog/spdlog.h>
 
+#include <cstdint>
 #include <map>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -43,6 +45,25 @@ std::shared_ptr<spdlog::logger> component_logger(const std::string& name);
 // Logs `message` with `fields` merged into the JSON object (or appended as key=value in text).
 void log_fields(spdlog::logger& logger, spdlog::level::level_enum level, std::string_view message,
                 const boost::json::object& fields);
+
+// A field that points at data the caller keeps alive for the call: the request line's fields,
+// written without building a JSON object first. Keys are trusted names (never time, level,
+// logger or message); string values are escaped.
+struct LogField {
+  enum class Kind { string, integer, number, boolean };
+  std::string_view key;
+  Kind kind = Kind::string;
+  std::string_view text;
+  std::int64_t integer = 0;
+  double number = 0;
+
+  static LogField string(std::string_view k, std::string_view v) { return {k, Kind::string, v}; }
+  static LogField integral(std::string_view k, std::int64_t v) { return {k, Kind::integer, {}, v}; }
+  static LogField real(std::string_view k, double v) { return {k, Kind::number, {}, 0, v}; }
+  static LogField flag(std::string_view k, bool v) { return {k, Kind::boolean, {}, v ? 1 : 0}; }
+};
+void log_fields(spdlog::logger& logger, spdlog::level::level_enum level, std::string_view message,
+                std::span<const LogField> fields);
 
 // {"time","level","logger","message", ...fields}, or "time LEVEL [logger] message k=v ...".
 class LogFormatter final : public spdlog::formatter {

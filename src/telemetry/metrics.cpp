@@ -71,9 +71,19 @@ void append_sample(std::string& out, std::string_view name, const std::vector<st
 
 }  // namespace
 
-Histogram::Histogram(std::shared_ptr<const std::vector<double>> bounds)
-    : bounds_(std::move(bounds)), counts_(new std::atomic<std::uint64_t>[bounds_->size() + 1]) {
-  for (std::size_t i = 0; i <= bounds_->size(); ++i) counts_[i].store(0, std::memory_order_relaxed);
+namespace detail {
+std::size_t shard_index() {
+  static std::atomic<std::size_t> next{0};
+  thread_local const std::size_t mine = next.fetch_add(1, std::memory_order_relaxed) % kShards;
+  return mine;
+}
+}  // namespace detail
+
+Histogram::Histogram(std::shared_ptr<const std::vector<double>> bounds) : bounds_(std::move(bounds)) {
+  for (auto& shard : shards_) {
+    shard.counts.reset(new std::atomic<std::uint64_t>[bounds_->size() + 1]);
+    for (std::size_t i = 0; i <= bounds_->size(); ++i) shard.counts[i].store(0, std::memory_order_relaxed);
+  }
 }
 
 void Histogram::observe(double value) {
@@ -81,9 +91,27 @@ void Histogram::observe(double value) {
   const auto& b = *bounds_;
   std::size_t i = 0;
   while (i < b.size() && value > b[i]) ++i;
-  counts_[i].fetch_add(1, std::memory_order_relaxed);
-  count_.fetch_add(1, std::memory_order_relaxed);
-  detail::atomic_add(sum_, value);
+  Shard& shard = shards_[detail::shard_index()];
+  shard.counts[i].fetch_add(1, std::memory_order_relaxed);
+  detail::atomic_add(shard.sum, value);
+}
+
+std::uint64_t Histogram::bucket(std::size_t i) const {
+  std::uint64_t n = 0;
+  for (const auto& shard : shards_) n += shard.counts[i].load(std::memory_order_relaxed);
+  return n;
+}
+
+std::uint64_t Histogram::count() const {
+  std::uint64_t n = 0;
+  for (std::size_t i = 0; i <= bounds_->size(); ++i) n += bucket(i);
+  return n;
+}
+
+double Histogram::sum() const {
+  double s = 0;
+  for (const auto& shard : shards_) s += shard.sum.load(std::memory_order_relaxed);
+  return s;
 }
 
 const std::vector<double>& http_duration_buckets() {

@@ -22,44 +22,69 @@ json::object any_value(const AttributeValue& v) {
       v);
 }
 
-json::array attributes_json(const Attributes& attributes) {
-  json::array out;
-  for (const auto& [key, value] : attributes) out.push_back(json::object{{"key", key}, {"value", any_value(value)}});
-  return out;
+// Direct string building: the exporter thread serialises every sampled span, and a tree of
+// json::objects per span costs more than the spans themselves.
+void append_string(std::string& out, std::string_view s) { out += json::serialize(json::string_view(s.data(), s.size())); }
+
+void append_attributes(std::string& out, const Attributes& attributes) {
+  out += "[";
+  bool first = true;
+  for (const auto& [key, value] : attributes) {
+    if (!first) out.push_back(',');
+    first = false;
+    out += "{\"key\":";
+    append_string(out, key);
+    out += ",\"value\":";
+    out += json::serialize(any_value(value));
+    out += "}";
+  }
+  out += "]";
 }
 
 }  // namespace
 
 std::string otlp_json(const std::vector<SpanData>& spans, const std::string& service_name,
                       const std::string& service_version) {
-  json::array span_list;
-  for (const auto& s : spans) {
-    json::object o{{"traceId", s.trace_id},
-                   {"spanId", s.span_id},
-                   {"name", s.name},
-                   {"kind", static_cast<int>(s.kind)},
-                   {"startTimeUnixNano", std::to_string(s.start_unix_nano)},
-                   {"endTimeUnixNano", std::to_string(s.end_unix_nano)},
-                   {"attributes", attributes_json(s.attributes)}};
-    if (!s.parent_span_id.empty()) o["parentSpanId"] = s.parent_span_id;
-    if (!s.tracestate.empty()) o["traceState"] = s.tracestate;
-    if (s.status != SpanStatus::unset) {
-      json::object status{{"code", static_cast<int>(s.status)}};
-      if (!s.status_message.empty()) status["message"] = s.status_message;
-      o["status"] = std::move(status);
-    }
-    span_list.push_back(std::move(o));
-  }
+  std::string out;
+  out.reserve(512 + spans.size() * 600);
   Attributes resource{{"service.name", service_name}, {"telemetry.sdk.name", std::string("bastion")},
                       {"telemetry.sdk.language", std::string("cpp")}};
   if (!service_version.empty()) resource.emplace_back("service.version", service_version);
-  json::object body{
-      {"resourceSpans",
-       json::array{json::object{
-           {"resource", json::object{{"attributes", attributes_json(resource)}}},
-           {"scopeSpans", json::array{json::object{{"scope", json::object{{"name", "bastion"}, {"version", service_version}}},
-                                                   {"spans", std::move(span_list)}}}}}}}};
-  return json::serialize(body);
+  out += "{\"resourceSpans\":[{\"resource\":{\"attributes\":";
+  append_attributes(out, resource);
+  out += "},\"scopeSpans\":[{\"scope\":{\"name\":\"bastion\",\"version\":";
+  append_string(out, service_version);
+  out += "},\"spans\":[";
+  bool first = true;
+  for (const auto& s : spans) {
+    if (!first) out.push_back(',');
+    first = false;
+    // Ids are lowercase hex we made or checked; names and states go through the escaper.
+    out += "{\"traceId\":\"" + s.trace_id + "\",\"spanId\":\"" + s.span_id + "\"";
+    if (!s.parent_span_id.empty()) out += ",\"parentSpanId\":\"" + s.parent_span_id + "\"";
+    if (!s.tracestate.empty()) {
+      out += ",\"traceState\":";
+      append_string(out, s.tracestate);
+    }
+    out += ",\"name\":";
+    append_string(out, s.name);
+    out += ",\"kind\":" + std::to_string(static_cast<int>(s.kind));
+    out += ",\"startTimeUnixNano\":\"" + std::to_string(s.start_unix_nano) + "\"";
+    out += ",\"endTimeUnixNano\":\"" + std::to_string(s.end_unix_nano) + "\"";
+    out += ",\"attributes\":";
+    append_attributes(out, s.attributes);
+    if (s.status != SpanStatus::unset) {
+      out += ",\"status\":{\"code\":" + std::to_string(static_cast<int>(s.status));
+      if (!s.status_message.empty()) {
+        out += ",\"message\":";
+        append_string(out, s.status_message);
+      }
+      out += "}";
+    }
+    out += "}";
+  }
+  out += "]}]}]}";
+  return out;
 }
 
 OtlpExporter::OtlpExporter(OtlpOptions options, http::Fetcher fetcher, MetricsRegistry& metrics)

@@ -3,6 +3,8 @@
 #include <boost/json.hpp>
 
 #include <array>
+#include <cmath>
+#include <unordered_map>
 
 #include "core/random.hpp"
 #include "core/sha256.hpp"
@@ -104,7 +106,16 @@ class ObservedExchange final : public http::Exchange {
 
 }  // namespace
 
-std::string session_digest(std::string_view session_id) { return core::sha256_hex(session_id).substr(0, 16); }
+std::string session_digest(std::string_view session_id) {
+  // Every request of a session asks again: remember recent answers per thread (bounded).
+  thread_local std::unordered_map<std::string, std::string> cache;
+  auto it = cache.find(std::string(session_id));
+  if (it != cache.end()) return it->second;
+  if (cache.size() >= 4096) cache.clear();
+  std::string digest = core::sha256_hex(session_id).substr(0, 16);
+  cache.emplace(std::string(session_id), digest);
+  return digest;
+}
 
 std::string argument_digest(const json::object& arguments) {
   return "sha256:" + core::sha256_hex(json::serialize(arguments));
@@ -166,7 +177,7 @@ RequestRecord::RequestRecord(Telemetry& telemetry, const RouteTag& route, const 
       route_(route),
       start_(std::chrono::steady_clock::now()),
       start_unix_nano_(unix_nanos()),
-      request_id_(core::random_hex(8)),
+      request_id_(new_request_id()),
       http_method_(bounded_http_method(request.method)),
       path_(truncated(request.path, 256)),
       remote_address_(request.remote_address),
@@ -234,8 +245,9 @@ void RequestRecord::fix_context_locked() {
   if (context_fixed_) return;
   context_fixed_ = true;
   // HTTP semantic conventions: the server span is named "{method} {http.route}".
-  request_span_ = telemetry_.tracer().start(http_method_ + " " + route_.route, SpanKind::server,
-                                            parent_ ? &*parent_ : nullptr, start_unix_nano_);
+  const Tracer& tracer = telemetry_.tracer();
+  request_span_ = tracer.start(tracer.enabled() ? http_method_ + " " + route_.route : std::string(), SpanKind::server,
+                               parent_ ? &*parent_ : nullptr, start_unix_nano_);
 }
 
 TraceContext RequestRecord::context() {
@@ -255,12 +267,15 @@ std::shared_ptr<Operation> RequestRecord::begin_operation(std::string_view metho
     op->target_ = truncated(name, 128);
     const bool known = !name.empty() && route_.known_tool && route_.known_tool(name);
     op->tool_label_ = known ? std::string(name) : std::string("_unknown");
-    if (known) span_name += " " + op->target_;
-    static const json::object kNoArguments;
-    const json::value* a = params.if_contains("arguments");
-    const json::object& arguments = a && a->is_object() ? a->get_object() : kNoArguments;
-    op->argument_digest_ = argument_digest(arguments);
-    if (route_.log_tool_arguments) op->arguments_ = truncated(json::serialize(arguments), 8192);
+    if (known && telemetry_.tracer().enabled()) span_name += " " + op->target_;
+    // The digest is for the log line and the audit record: not computed when neither is on.
+    if (telemetry_.options().request_log || telemetry_.audit().enabled()) {
+      static const json::object kNoArguments;
+      const json::value* a = params.if_contains("arguments");
+      const json::object& arguments = a && a->is_object() ? a->get_object() : kNoArguments;
+      op->argument_digest_ = argument_digest(arguments);
+      if (route_.log_tool_arguments) op->arguments_ = truncated(json::serialize(arguments), 8192);
+    }
   } else if (method == "prompts/get") {
     op->target_ = truncated(string_param(params, "name"), 128);
   } else if (method == "resources/read" || method == "resources/subscribe" || method == "resources/unsubscribe") {
@@ -447,36 +462,41 @@ void RequestRecord::emit() {
   }
 
   if (!telemetry_.options().request_log) return;
-  auto logger = component_logger("request");
-  if (!logger->should_log(spdlog::level::info)) return;
-  json::object f;
-  f["request_id"] = request_id_;
-  f["trace_id"] = context.trace_id;
-  f["span_id"] = context.span_id;
-  f["route"] = route_.route;
-  f["http_method"] = http_method_;
-  f["path"] = path_;
-  if (!era_.empty()) f["era"] = era_;
-  if (!protocol_version_.empty()) f["protocol_version"] = protocol_version_;
-  if (!mcp_method_.empty()) f["mcp_method"] = mcp_method_;
-  if (mcp_method_ == "tools/call") f["tool"] = target_;
-  else if (mcp_method_ == "prompts/get") f["prompt"] = target_;
-  else if (!target_.empty()) f["resource"] = target_;
-  if (!argument_digest_.empty()) f["argument_digest"] = argument_digest_;
-  if (!arguments_.empty()) f["arguments"] = arguments_;
-  if (!session_digest_.empty()) f["session"] = session_digest_;
-  if (!issuer_.empty()) f["issuer"] = issuer_;
-  if (!subject_.empty()) f["subject"] = subject_;
-  if (!client_id_.empty()) f["client_id"] = client_id_;
-  f["status"] = status_;
-  if (jsonrpc_error_) f["jsonrpc_error"] = *jsonrpc_error_;
-  if (tool_error_) f["tool_error"] = true;
-  if (abandoned_) f["client_closed"] = true;
-  f["bytes_in"] = bytes_in_;
-  f["bytes_out"] = bytes_out_;
-  f["duration_ms"] = seconds * 1000.0;
-  f["remote_address"] = remote_address_;
-  log_fields(*logger, spdlog::level::info, "request", f);
+  spdlog::logger& logger = telemetry_.request_logger();
+  if (!logger.should_log(spdlog::level::info)) return;
+  // The fields point into this record, alive for the call: no JSON object is built.
+  std::array<LogField, 28> f;
+  std::size_t n = 0;
+  auto text = [&](std::string_view key, std::string_view value) {
+    if (!value.empty()) f[n++] = LogField::string(key, value);
+  };
+  text("request_id", request_id_);
+  text("trace_id", context.trace_id);
+  text("span_id", context.span_id);
+  text("route", route_.route);
+  text("http_method", http_method_);
+  text("path", path_);
+  text("era", era_);
+  text("protocol_version", protocol_version_);
+  text("mcp_method", mcp_method_);
+  if (mcp_method_ == "tools/call") text("tool", target_);
+  else if (mcp_method_ == "prompts/get") text("prompt", target_);
+  else text("resource", target_);
+  text("argument_digest", argument_digest_);
+  text("arguments", arguments_);
+  text("session", session_digest_);
+  text("issuer", issuer_);
+  text("subject", subject_);
+  text("client_id", client_id_);
+  f[n++] = LogField::integral("status", status_);
+  if (jsonrpc_error_) f[n++] = LogField::integral("jsonrpc_error", *jsonrpc_error_);
+  if (tool_error_) f[n++] = LogField::flag("tool_error", true);
+  if (abandoned_) f[n++] = LogField::flag("client_closed", true);
+  f[n++] = LogField::integral("bytes_in", static_cast<std::int64_t>(bytes_in_));
+  f[n++] = LogField::integral("bytes_out", static_cast<std::int64_t>(bytes_out_));
+  f[n++] = LogField::real("duration_ms", std::round(seconds * 1e6) / 1e3);
+  text("remote_address", remote_address_);
+  log_fields(logger, spdlog::level::info, "request", std::span<const LogField>(f.data(), n));
 }
 
 std::shared_ptr<RequestRecord> record_of(const http::Exchange& exchange) {
@@ -534,7 +554,8 @@ Telemetry::Telemetry(TelemetryOptions options, http::Fetcher fetcher)
                                                std::move(fetcher), metrics_)
                                          : nullptr),
       tracer_(options_.tracing.sample_ratio, exporter_),
-      active_(options_.metrics || options_.request_log || options_.tracing.enabled || options_.audit.enabled) {}
+      active_(options_.metrics || options_.request_log || options_.tracing.enabled || options_.audit.enabled),
+      request_logger_(component_logger("request")) {}
 
 Telemetry::~Telemetry() {
   if (exporter_) exporter_->shutdown();

@@ -17,6 +17,7 @@
 #pragma once
 
 #include <boost/json/object.hpp>
+#include <spdlog/logger.h>
 
 #include <atomic>
 #include <chrono>
@@ -215,6 +216,8 @@ class Telemetry {
 
   // True when observe() does anything (metrics, request log, tracing or audit is on).
   bool active() const { return active_; }
+  // The "request" component's logger, looked up once (set up logging before constructing).
+  spdlog::logger& request_logger() { return *request_logger_; }
 
   // Wraps `exchange` so that the request is observed (see the file comment). Returns the
   // exchange itself when nothing is active.
@@ -244,6 +247,7 @@ class Telemetry {
   std::shared_ptr<OtlpExporter> exporter_;
   Tracer tracer_;
   bool active_;
+  std::shared_ptr<spdlog::logger> request_logger_;
 };
 
 // The pseudonym under which a session appears in logs, audit records and spans: the first 16

@@ -8,6 +8,43 @@ namespace bastion::telemetry {
 
 namespace {
 
+// Trace, span and request ids need to be unique, not secret (W3C Trace Context §3.2.2.3 asks
+// for randomness so that ids do not collide across vendors; nothing authenticates with them).
+// A per-thread xoshiro256** seeded from the CSPRNG (core/random) gives that without a
+// RAND_bytes call, and its getpid() fork check, per id on the request path.
+class IdGenerator {
+ public:
+  IdGenerator() {
+    for (auto& word : s_) word = core::random_u64();
+  }
+  std::uint64_t next() {
+    const std::uint64_t result = rotl(s_[1] * 5, 7) * 9;
+    const std::uint64_t t = s_[1] << 17;
+    s_[2] ^= s_[0];
+    s_[3] ^= s_[1];
+    s_[1] ^= s_[2];
+    s_[0] ^= s_[3];
+    s_[2] ^= t;
+    s_[3] = rotl(s_[3], 45);
+    return result;
+  }
+
+ private:
+  static std::uint64_t rotl(std::uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
+  std::uint64_t s_[4];
+};
+
+std::string hex_id(std::size_t words) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  thread_local IdGenerator generator;
+  std::string out(words * 16, '0');
+  for (std::size_t w = 0; w < words; ++w) {
+    std::uint64_t v = generator.next();
+    for (int i = 15; i >= 0; --i, v >>= 4) out[w * 16 + static_cast<std::size_t>(i)] = kDigits[v & 0xf];
+  }
+  return out;
+}
+
 bool lower_hex(std::string_view s) {
   for (char c : s)
     if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
@@ -88,16 +125,18 @@ void inject_meta(boost::json::object& meta, const TraceContext& context) {
 
 std::string new_trace_id() {
   std::string id;
-  do id = core::random_hex(16);
+  do id = hex_id(2);
   while (all_zero(id));
   return id;
 }
 
 std::string new_span_id() {
   std::string id;
-  do id = core::random_hex(8);
+  do id = hex_id(1);
   while (all_zero(id));
   return id;
 }
+
+std::string new_request_id() { return hex_id(1); }
 
 }  // namespace bastion::telemetry

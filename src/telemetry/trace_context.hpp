@@ -43,8 +43,10 @@ std::optional<TraceContext> context_from_meta(const boost::json::object& params)
 // Adds traceparent (and tracestate, baggage when set) to an outbound MCP `_meta` object.
 void inject_meta(boost::json::object& meta, const TraceContext& context);
 
-// New random ids (from the CSPRNG in core/random: unique without coordination, §3.2.2.3).
+// New random ids: unique without coordination (§3.2.2.3), from a per-thread generator seeded
+// by the CSPRNG in core/random. Not for anything secret.
 std::string new_trace_id();
 std::string new_span_id();
+std::string new_request_id();  // 16 hex digits
 
 }  // namespace bastion::telemetry

@@ -84,7 +84,7 @@ void note_session(const http::Exchange& ex, std::string_view era, const mcp::Ses
   if (!session) return;
   record->set_protocol_version(session->protocol_version);
   record->set_session(session->id());
-  record->set_principal(session->principal);
+  if (session->principal) record->set_principal(session->principal);
 }
 
 using OperationPtr = std::shared_ptr<telemetry::Operation>;
@@ -496,9 +496,10 @@ struct McpEndpoint::Impl {
     auto created = create_session(*ex, false, principal);
     if (auto* err = std::get_if<http::Response>(&created)) return ex->respond(std::move(*err));
     auto hs = std::get<std::shared_ptr<HttpSession>>(created);
+    // The operation first: it adopts a _meta trace context before anything fixes the trace.
+    auto op = telemetry::begin_operation(*ex, request.method, request.params);
     // Audited outside the session table's lock (it is a write(2)).
     audit_session(telemetry::audit_event::kSessionCreated, *hs, "", ex.get());
-    auto op = telemetry::begin_operation(*ex, request.method, request.params);
     auto result = dispatcher.initialize(*hs->mcp, request.params);
     if (!result) {
       end_session(hs->mcp->id(), "initialize_failed");

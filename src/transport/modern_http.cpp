@@ -272,6 +272,14 @@ struct ModernHttp::Impl {
     ex->respond(json_rpc_response(rpc::make_error(id, code, message, std::move(data))));
   }
 
+  // A refusal of a request whose method is known: it ends the request's MCP operation too, so
+  // the log line, the metrics and the audit trail name the method and the error.
+  static void refuse(const std::shared_ptr<http::Exchange>& ex, telemetry::Operation* op, json::object error,
+                     int status = 0) {
+    if (op) op->end(error);
+    ex->respond(status ? http::json_response(status, rpc::serialize(error)) : json_rpc_response(error));
+  }
+
   // Mcp-Method, Mcp-Name and Mcp-Param-* against the body (streamable-http.mdx §Standard
   // Request Headers, §Custom Headers from Tool Parameters, §Server Validation). A message when
   // they disagree, are missing where required, or are malformed.
@@ -371,39 +379,43 @@ struct ModernHttp::Impl {
                     "Invalid Request: clients send no JSON-RPC responses on protocol version 2026-07-28");
 
     rpc::Request request = std::move(std::get<rpc::Request>(*message));
+    if (auto record = telemetry::record_of(*ex)) record->set_era("stateless");
+    auto op = telemetry::begin_operation(*ex, request.method, request.params);
+    auto fail = [&](int code, const std::string& text) {
+      refuse(ex, op.get(), rpc::make_error(request.id, code, text));
+    };
     // The order of the checks: the version header must exist, then the body's metadata must be
     // whole, then the two must agree and name a version we serve; only then do the other
     // headers mean something (their rules belong to that version).
     auto version = read_header(req, kVersionHeader);
-    if (auto* p = std::get_if<HeaderProblem>(&version)) return reject(ex, request.id, rpc::kHeaderMismatch, p->message);
+    if (auto* p = std::get_if<HeaderProblem>(&version)) return fail(rpc::kHeaderMismatch, p->message);
     auto& version_value = std::get<std::optional<std::string>>(version);
     if (!version_value)
-      return reject(ex, request.id, rpc::kHeaderMismatch,
-                    "Header mismatch: the MCP-Protocol-Version header is required");
+      return fail(rpc::kHeaderMismatch, "Header mismatch: the MCP-Protocol-Version header is required");
     auto meta = mcp::parse_request_meta(request.params);
-    if (!meta) return reject(ex, request.id, meta.error().code, meta.error().message);
+    if (!meta) return fail(meta.error().code, meta.error().message);
     if (*version_value != meta->protocol_version)
-      return reject(ex, request.id, rpc::kHeaderMismatch,
-                    "Header mismatch: MCP-Protocol-Version header value " + quoted(*version_value) +
-                        " does not match _meta value " + quoted(meta->protocol_version));
+      return fail(rpc::kHeaderMismatch,
+                  "Header mismatch: MCP-Protocol-Version header value " + quoted(*version_value) +
+                      " does not match _meta value " + quoted(meta->protocol_version));
     if (!mcp::is_modern_version(meta->protocol_version))
-      return ex->respond(json_rpc_response(mcp::unsupported_version(request.id, meta->protocol_version)));
-    if (auto record = telemetry::record_of(*ex)) {
-      record->set_era("stateless");
-      record->set_protocol_version(meta->protocol_version);
-    }
+      return refuse(ex, op.get(), mcp::unsupported_version(request.id, meta->protocol_version));
+    if (auto record = telemetry::record_of(*ex)) record->set_protocol_version(meta->protocol_version);
     if (auto problem = check_routing_headers(req, request))
-      return reject(ex, request.id, rpc::kHeaderMismatch, *problem);
+      return fail(rpc::kHeaderMismatch, *problem);
 
     if (stopping)
-      return ex->respond(http::json_response(
-          503, rpc::serialize(rpc::make_error(request.id, rpc::kInternalError, "Service Unavailable: shutting down"))));
+      return refuse(ex, op.get(), rpc::make_error(request.id, rpc::kInternalError, "Service Unavailable: shutting down"),
+                    503);
 
     // Pipeline step 5: the scope policy, once the request is known to be well formed.
-    if (authorize)
-      if (auto answer = authorize(principal.get(), request)) return ex->respond(std::move(*answer));
+    if (authorize) {
+      if (auto answer = authorize(principal.get(), request)) {
+        if (op) op->end(rpc::make_error(request.id, rpc::kInvalidRequest, "Forbidden: insufficient scope"));
+        return ex->respond(std::move(*answer));
+      }
+    }
 
-    auto op = telemetry::begin_operation(*ex, request.method, request.params);
     auto out = std::make_shared<ModernPostOutbound>(ex, keepalive, std::move(op));
     // handle_request needs the principal for the whole request: the outbound lives that long.
     out->keep(principal);

@@ -11,6 +11,7 @@
 #include <fstream>
 #include <mutex>
 #include <sstream>
+#include <thread>
 
 #include "core/sha256.hpp"
 #include "support/fake_exchange.hpp"
@@ -354,4 +355,61 @@ TEST(Pipeline, StreamsAreCountedWhileOpen) {
   EXPECT_NE(h.tel->metrics().expose().find("bastion_http_active_streams{route=\"/mcp\"} 1\n"), std::string::npos);
   fake->close_by_peer();
   EXPECT_NE(h.tel->metrics().expose().find("bastion_http_active_streams{route=\"/mcp\"} 0\n"), std::string::npos);
+}
+
+TEST(Pipeline, StatelessRefusalsStillNameTheMethodAndTheError) {
+  Harness h;
+  const std::string body =
+      R"({"jsonrpc":"2.0","id":9,"method":"tools/call","params":{"name":"echo","arguments":{"message":"x"},"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{}}}})";
+  // No Mcp-Method header: refused before dispatch (streamable-http.mdx §Server Validation).
+  auto r = h.post("/mcp", body, {{"MCP-Protocol-Version", "2026-07-28"}});
+  EXPECT_EQ(r->status(), 400) << r->body();
+  const auto lines = h.request_lines();
+  ASSERT_EQ(lines.size(), 1u);
+  EXPECT_EQ(str(lines[0], "era"), "stateless");
+  EXPECT_EQ(str(lines[0], "protocol_version"), "2026-07-28");
+  EXPECT_EQ(str(lines[0], "mcp_method"), "tools/call");
+  EXPECT_EQ(str(lines[0], "tool"), "echo");
+  EXPECT_EQ(lines[0].at("status").as_int64(), 400);
+  EXPECT_TRUE(lines[0].contains("jsonrpc_error"));
+  EXPECT_NE(h.audit_text().find("\"outcome\":\"error\""), std::string::npos) << h.audit_text();
+}
+
+TEST(Pipeline, LegacySseMessagesAreLoggedWhenTheirAnswerLeavesOnTheStream) {
+  Harness h;
+  auto stream = FakeExchange::make("GET", "/mcp/sse", "", {{"Accept", "text/event-stream"}});
+  auto observed_stream = h.tel->observe(stream, h.tag);
+  h.endpoint->handle(observed_stream);
+  ASSERT_TRUE(stream->wait_for_text("session_id="));
+  const std::string text = stream->streamed();
+  const auto at = text.find("session_id=") + 11;
+  const std::string session = text.substr(at, text.find('\n', at) - at);
+  auto post = [&](const std::string& body) {
+    auto fake = FakeExchange::make("POST", "/mcp/messages?session_id=" + session, body,
+                                   {{"Content-Type", "application/json"}});
+    h.endpoint->handle(h.tel->observe(fake, h.tag));
+    EXPECT_TRUE(fake->wait_answered());
+    EXPECT_EQ(fake->status(), 202);
+  };
+  post(R"({"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2024-11-05","capabilities":{},"clientInfo":{"name":"t","version":"1"}}})");
+  post(R"({"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"echo","arguments":{"message":"over sse"}}})");
+  ASSERT_TRUE(stream->wait_for_text("over sse"));
+  std::vector<json::object> lines;
+  for (int i = 0; i < 100 && lines.size() < 2; ++i) {
+    lines = h.request_lines();
+    if (lines.size() < 2) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_EQ(lines.size(), 2u);  // the two POSTs; the stream is still open
+  EXPECT_EQ(str(lines[1], "era"), "sse");
+  EXPECT_EQ(str(lines[1], "protocol_version"), "2024-11-05");
+  EXPECT_EQ(str(lines[1], "tool"), "echo");
+  EXPECT_EQ(lines[1].at("status").as_int64(), 202);
+  const std::string metrics = h.tel->metrics().expose();
+  EXPECT_NE(metrics.find("bastion_http_active_streams{route=\"/mcp\"} 1\n"), std::string::npos) << metrics;
+  EXPECT_NE(metrics.find("mcp_method_name=\"tools/call\",gen_ai_tool_name=\"echo\",error_type=\"\",mcp_protocol_version=\"2024-11-05\",le=\"+Inf\"} 1\n"),
+            std::string::npos)
+      << metrics;
+  stream->close_by_peer();
+  EXPECT_EQ(h.request_lines().size(), 3u);  // the stream's own line, at its end
+  EXPECT_NE(h.audit_text().find("\"reason\":\"stream_closed\""), std::string::npos) << h.audit_text();
 }

@@ -1,0 +1,85 @@
+// Log lines: JSON with per-line fields, text for terminals, per-component levels; readiness.
+#include <gtest/gtest.h>
+
+#include <boost/json.hpp>
+#include <spdlog/sinks/ostream_sink.h>
+
+#include <sstream>
+
+#include "telemetry/log.hpp"
+#include "telemetry/readiness.hpp"
+
+using namespace bastion::telemetry;
+namespace json = boost::json;
+
+namespace {
+
+struct Capture {
+  std::ostringstream out;
+  explicit Capture(LoggingOptions o) { setup_logging(o, std::make_shared<spdlog::sinks::ostream_sink_mt>(out)); }
+  ~Capture() { setup_logging(LoggingOptions{}); }
+};
+
+}  // namespace
+
+TEST(Log, JsonLinesCarryTheirFieldsAndCannotBeBroken) {
+  LoggingOptions o;
+  o.format = LogFormat::json;
+  Capture c(o);
+  json::object fields{{"status", 200}, {"tool", "echo"}, {"message", "a field may not replace the message"}};
+  log_fields(*component_logger("request"), spdlog::level::info, "request\nforged", fields);
+  const std::string text = c.out.str();
+  ASSERT_EQ(std::count(text.begin(), text.end(), '\n'), 1) << text;
+  const json::object line = json::parse(text).as_object();
+  EXPECT_EQ(line.at("logger").as_string(), "request");
+  EXPECT_EQ(line.at("level").as_string(), "info");
+  EXPECT_EQ(line.at("message").as_string(), "request\nforged");
+  EXPECT_EQ(line.at("status").as_int64(), 200);
+  EXPECT_EQ(line.at("tool").as_string(), "echo");
+  EXPECT_EQ(line.size(), 6u);  // time, level, logger, message, status, tool: no duplicate key
+  EXPECT_EQ(line.at("time").as_string().size(), std::string("2025-01-01T12:00:00.123Z").size());
+}
+
+TEST(Log, TextLinesAreForPeople) {
+  LoggingOptions o;
+  o.format = LogFormat::text;
+  Capture c(o);
+  log_fields(*component_logger("request"), spdlog::level::warn, "slow", json::object{{"route", "/mcp"}, {"note", "two words"}});
+  const std::string text = c.out.str();
+  EXPECT_NE(text.find("WARNING [request] slow route=/mcp note=\"two words\""), std::string::npos) << text;
+  EXPECT_EQ(text.find('{'), std::string::npos);
+}
+
+TEST(Log, ComponentsHaveTheirOwnLevels) {
+  LoggingOptions o;
+  o.format = LogFormat::json;
+  o.level = spdlog::level::info;
+  o.components["request"] = spdlog::level::warn;
+  o.components["http"] = spdlog::level::debug;
+  Capture c(o);
+  component_logger("request")->info("dropped");
+  component_logger("http")->debug("kept-http");
+  spdlog::debug("dropped-default");
+  spdlog::info("kept-default");
+  const std::string text = c.out.str();
+  EXPECT_EQ(text.find("dropped"), std::string::npos) << text;
+  EXPECT_NE(text.find("kept-http"), std::string::npos);
+  EXPECT_NE(text.find("kept-default"), std::string::npos);
+}
+
+TEST(Readiness, AllChecksMustPassAndAThrowingCheckFails) {
+  Readiness r;
+  EXPECT_TRUE(r.evaluate().ready);  // nothing to wait for
+  bool keys = false;
+  r.add_check("listeners", [] { return true; });
+  r.add_check("keys", [&] { return keys; });
+  auto report = r.evaluate();
+  EXPECT_FALSE(report.ready);
+  ASSERT_EQ(report.checks.size(), 2u);
+  EXPECT_EQ(report.checks[1].first, "keys");
+  EXPECT_FALSE(report.checks[1].second);
+  keys = true;
+  EXPECT_TRUE(r.evaluate().ready);
+  r.add_check("store", []() -> bool { throw std::runtime_error("down"); });
+  EXPECT_FALSE(r.evaluate().ready);
+}
