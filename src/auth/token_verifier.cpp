@@ -225,7 +225,7 @@ std::expected<Verified, AuthFailure> TokenVerifier::verify_jwt(std::string_view 
     if (!kid.empty() && key.kid != kid) continue;
     if (!key_fits_alg(key, *alg)) continue;
     if (++tried > kMaxCandidates) break;
-    if (verify_signature(*alg, key.key.get(), jws->signing_input, jws->signature)) {
+    if (verify_signature(*alg, key, jws->signing_input, jws->signature)) {
       verified = true;
       break;
     }
