@@ -179,9 +179,9 @@ void add_authorization(transport::EndpointOptions& options, auth::RouteAuthentic
   options.authorize = [authenticator](const Principal* principal, const jsonrpc::Request& request)
       -> std::optional<http::Response> {
     // The body is a JSON-RPC error for the request, so clients that only read bodies learn why.
-    return authenticator->authorize(
-        principal, request.method, item_name(request),
-        jsonrpc::serialize(jsonrpc::make_error(request.id, jsonrpc::kInvalidRequest, "Forbidden: insufficient scope")));
+    return authenticator->authorize(principal, request.method, item_name(request), [&request] {
+      return jsonrpc::serialize(jsonrpc::make_error(request.id, jsonrpc::kInvalidRequest, "Forbidden: insufficient scope"));
+    });
   };
   if (authenticator->filters_lists()) {
     options.may_use = [authenticator](const Principal* principal, mcp::ListedKind kind, std::string_view name) {

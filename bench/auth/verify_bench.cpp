@@ -5,6 +5,8 @@
 #include <benchmark/benchmark.h>
 
 #include "auth/jwt_support.hpp"
+#include "auth/profiles.hpp"
+#include "auth/route_authenticator.hpp"
 #include "auth/token_verifier.hpp"
 
 namespace {
@@ -84,6 +86,52 @@ void openssl_verify_prepared(benchmark::State& state, const std::string& alg) {
   }
   state.SetItemsProcessed(state.iterations());
 }
+// The non-cryptographic part alone: limits, base64url, strict JSON of header and claims.
+void parse_only(benchmark::State& state) {
+  Setup& s = setup_for("RS256");
+  for (auto _ : state) {
+    auto jws = parse_compact_jws(s.token, JoseLimits{});
+    benchmark::DoNotOptimize(jws);
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(parse_only);
+
+// What an authenticated request costs a route once its token is cached (the steady state of a
+// client): bearer extraction, the SHA-256 cache lookup, the route's scopes, then the per-request
+// scope policy of a tools/call. Threads share one authenticator, as the I/O threads do.
+void authenticate_cached(benchmark::State& state) {
+  static RouteAuthenticator* route = [] {
+    Setup& s = setup_for("EdDSA");
+    RouteAuthSettings settings;
+    settings.scopes.route_scopes = {"mcp"};
+    settings.scopes.tools = {{"admin_*", {"admin"}}};
+    auto* r = new RouteAuthenticator(s.verifier, "/mcp", settings);
+    r->set_resource("https://mcp.bench/mcp");
+    return r;
+  }();
+  http::Request request;
+  request.method = "POST";
+  request.path = "/mcp";
+  request.headers.add("Host", "127.0.0.1:8080");
+  request.headers.add("Content-Type", "application/json");
+  request.headers.add("Accept", "application/json, text/event-stream");
+  request.headers.add("Mcp-Session-Id", "0123456789abcdef0123456789abcdef");
+  request.headers.add("Authorization", "Bearer " + setup_for("EdDSA").token);
+  for (auto _ : state) {
+    auto outcome = route->authenticate(request);
+    auto* p = std::get_if<std::shared_ptr<const Principal>>(&outcome);
+    if (!p) {
+      state.SkipWithError("not authenticated");
+      break;
+    }
+    auto denied = route->authorize(p->get(), "tools/call", "echo", {});
+    benchmark::DoNotOptimize(denied);
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(authenticate_cached)->Threads(1)->Threads(2);
+
 BENCHMARK_CAPTURE(openssl_verify_prepared, RS256, std::string("RS256"));
 BENCHMARK_CAPTURE(openssl_verify_prepared, ES256, std::string("ES256"));
 

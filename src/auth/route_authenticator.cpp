@@ -11,9 +11,10 @@ namespace bastion::auth {
 
 namespace {
 
+// ASCII only, without the C locale's isalnum (a function call per character of every token).
 bool is_b64token_char(char c) {
-  return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.' || c == '_' || c == '~' || c == '+' ||
-         c == '/';
+  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.' ||
+         c == '_' || c == '~' || c == '+' || c == '/';
 }
 
 // RFC 6750 §2.1: b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="
@@ -41,12 +42,14 @@ bool form_has_access_token(std::string_view body) {
 }  // namespace
 
 std::variant<std::string_view, AuthFailure> extract_bearer(const http::Request& request) {
-  if (http::query_param(request, "access_token"))
+  if (!request.query.empty() && http::query_param(request, "access_token"))
     return AuthFailure{AuthFailureReason::token_in_query, 400};
   if (const std::string* ct = request.headers.find("Content-Type")) {
-    std::string lower(*ct);
-    std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return std::tolower(c); });
-    if (lower.find("application/x-www-form-urlencoded") != std::string::npos && form_has_access_token(request.body))
+    // Media types compare case-insensitively (RFC 9110 §8.3.1); only the type/subtype prefix.
+    constexpr std::string_view kForm = "application/x-www-form-urlencoded";
+    std::string_view v = *ct;
+    while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
+    if (v.size() >= kForm.size() && http::iequals(v.substr(0, kForm.size()), kForm) && form_has_access_token(request.body))
       return AuthFailure{AuthFailureReason::token_in_body, 400};
   }
   const std::size_t count = request.headers.count("Authorization");
@@ -161,7 +164,7 @@ RouteAuthenticator::Outcome RouteAuthenticator::authenticate(const http::Request
   }
   // Scopes every request of the route needs: a valid token without them is a 403 step-up.
   if (!ScopePolicy::satisfied(principal->scopes, settings_.scopes.route_scopes)) {
-    auto r = authorize(principal.get(), "", "", R"({"error":"insufficient_scope"})");
+    auto r = authorize(principal.get(), "", "", [] { return std::string(R"({"error":"insufficient_scope"})"); });
     if (r) return std::move(*r);
   }
   ++authenticated_;
@@ -176,9 +179,10 @@ RouteAuthenticator::Outcome RouteAuthenticator::authenticate(const http::Request
 }
 
 std::optional<http::Response> RouteAuthenticator::authorize(const Principal* principal, std::string_view method,
-                                                            std::string_view name, std::string body) {
+                                                            std::string_view name,
+                                                            const std::function<std::string()>& make_body) {
+  if (principal && policy_.allows(principal->scopes, method, name)) return std::nullopt;
   auto required = policy_.required(method, name);
-  if (principal && ScopePolicy::satisfied(principal->scopes, required)) return std::nullopt;
   ++denied_;
   if (on_event_) {
     AuthEvent e;
@@ -203,13 +207,18 @@ std::optional<http::Response> RouteAuthenticator::authorize(const Principal* pri
   c.error = "insufficient_scope";
   c.error_description = "The access token lacks a scope this operation needs.";
   r.headers.set("WWW-Authenticate", www_authenticate(c));
-  r.body = std::move(body);
+  if (make_body) r.body = make_body();
   return r;
 }
 
 bool RouteAuthenticator::may_use(const Principal* principal, ItemKind kind, std::string_view name) const {
   if (!principal) return false;
-  return ScopePolicy::satisfied(principal->scopes, policy_.required_for_item(kind, name));
+  switch (kind) {
+    case ItemKind::tool: return policy_.allows(principal->scopes, "tools/call", name);
+    case ItemKind::prompt: return policy_.allows(principal->scopes, "prompts/get", name);
+    case ItemKind::resource: return policy_.allows(principal->scopes, "resources/read", name);
+  }
+  return false;
 }
 
 ProtectedResourceMetadata RouteAuthenticator::metadata() const {

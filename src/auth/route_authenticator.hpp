@@ -75,9 +75,10 @@ class RouteAuthenticator {
 
   Outcome authenticate(const http::Request& request);
   // Scope policy for one JSON-RPC request (method, and the tool/prompt name or resource URI);
-  // the 403 answer when the principal lacks a scope. `body` becomes the response body.
+  // the 403 answer when the principal lacks a scope, with `make_body()` as its body (built only
+  // then: this runs on every request).
   std::optional<http::Response> authorize(const Principal* principal, std::string_view method, std::string_view name,
-                                          std::string body);
+                                          const std::function<std::string()>& make_body);
   bool may_use(const Principal* principal, ItemKind kind, std::string_view name) const;
   bool filters_lists() const { return settings_.filter_lists; }
 

@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <memory>
 #include <mutex>
+#include <shared_mutex>
 #include <string_view>
 #include <unordered_map>
 
@@ -38,7 +39,7 @@ class VerifiedTokenCache {
 
   const std::size_t max_entries_;
   const std::chrono::seconds max_age_;
-  mutable std::mutex mutex_;
+  mutable std::shared_mutex mutex_;  // shared for lookups (every request), exclusive to change
   std::unordered_map<core::Sha256Digest, Entry, DigestHash> entries_;
 };
 

@@ -378,7 +378,7 @@ struct McpEndpoint::Impl {
   // without (an unprotected route) only without.
   static bool bound_to(const HttpSession& hs, const PrincipalPtr& principal) {
     if (!hs.principal) return principal == nullptr;
-    return principal && mcp::principal_binding(principal.get()) == hs.mcp->owner;
+    return principal && principal->issuer == hs.principal->issuer && principal->subject == hs.principal->subject;
   }
 
   void handle_post(const std::shared_ptr<http::Exchange>& ex, const PrincipalPtr& principal) {

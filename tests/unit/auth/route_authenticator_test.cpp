@@ -100,6 +100,12 @@ TEST(ScopePolicy, WildcardsAndUnion) {
   EXPECT_EQ(p.required("resources/read", "secret://x"), (std::vector<std::string>{"mcp", "read", "secret"}));
   EXPECT_EQ(p.required("ping", ""), (std::vector<std::string>{"mcp"}));
   EXPECT_TRUE(ScopePolicy::satisfied({"mcp", "tools", "admin", "extra"}, p.required("tools/call", "admin_reset")));
+  EXPECT_TRUE(p.allows({"mcp", "tools", "admin"}, "tools/call", "admin_reset"));
+  EXPECT_FALSE(p.allows({"mcp", "tools"}, "tools/call", "admin_reset"));
+  EXPECT_TRUE(p.allows({"mcp", "tools"}, "tools/call", "echo"));
+  EXPECT_FALSE(p.allows({"mcp"}, "tools/list", ""));
+  EXPECT_TRUE(p.allows({"mcp"}, "ping", ""));
+  EXPECT_FALSE(p.allows({"mcp", "read"}, "resources/read", "secret://x"));
   EXPECT_FALSE(ScopePolicy::satisfied({"mcp", "tools"}, p.required("tools/call", "admin_reset")));
 }
 
@@ -213,14 +219,15 @@ TEST_F(RouteFixture, RouteScopesToolScopesAndMayUse) {
   EXPECT_TRUE(route->may_use(&p, ItemKind::tool, "echo"));
   EXPECT_FALSE(route->may_use(&p, ItemKind::tool, "admin_reset"));
   EXPECT_FALSE(route->may_use(nullptr, ItemKind::tool, "echo"));
-  EXPECT_FALSE(route->authorize(&p, "tools/call", "echo", "{}"));
-  auto denied = route->authorize(&p, "tools/call", "admin_reset", "body");
+  auto body = [] { return std::string("body"); };
+  EXPECT_FALSE(route->authorize(&p, "tools/call", "echo", body));
+  auto denied = route->authorize(&p, "tools/call", "admin_reset", body);
   ASSERT_TRUE(denied);
   EXPECT_EQ(denied->status, 403);
   EXPECT_EQ(denied->body, "body");
   EXPECT_NE(denied->headers.find("WWW-Authenticate")->find("scope=\"mcp admin\""), std::string::npos);
   p.scopes.insert("admin");
-  EXPECT_FALSE(route->authorize(&p, "tools/call", "admin_reset", "body"));
+  EXPECT_FALSE(route->authorize(&p, "tools/call", "admin_reset", body));
 }
 
 TEST_F(RouteFixture, MetadataDocument) {
