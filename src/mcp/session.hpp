@@ -33,6 +33,10 @@ class Outbound {
   virtual void close_for_polling(std::chrono::milliseconds retry) {}
   // The request was cancelled: no response will come; end whatever waits for one.
   virtual void abandon() {}
+  // Who sent this request, when it differs from the session's creator in what it holds (a
+  // newer token of the same subject, with other scopes or expiry). Null: the session's
+  // principal. Lives as long as the Outbound.
+  virtual const Principal* caller() const { return nullptr; }
 };
 
 class CallContext;

@@ -136,8 +136,11 @@ struct HttpSession {
 // stream as soon as it sends anything else first (transports.mdx: the server MAY use either).
 class PostOutbound final : public mcp::Outbound {
  public:
-  PostOutbound(std::shared_ptr<HttpSession> session, std::shared_ptr<http::Exchange> exchange, http::Headers extra)
-      : session_(std::move(session)), exchange_(std::move(exchange)), extra_(std::move(extra)) {}
+  PostOutbound(std::shared_ptr<HttpSession> session, std::shared_ptr<http::Exchange> exchange, http::Headers extra,
+               std::shared_ptr<const Principal> caller = nullptr)
+      : session_(std::move(session)), exchange_(std::move(exchange)), extra_(std::move(extra)), caller_(std::move(caller)) {}
+
+  const Principal* caller() const override { return caller_.get(); }
 
   void send(json::object message) override {
     std::lock_guard lock(mutex_);
@@ -190,18 +193,22 @@ class PostOutbound final : public mcp::Outbound {
   std::shared_ptr<HttpSession> session_;
   std::shared_ptr<http::Exchange> exchange_;  // until a stream takes it over
   http::Headers extra_;
+  std::shared_ptr<const Principal> caller_;
   std::shared_ptr<EventStream> stream_;
 };
 
 // Everything for a 2024-11-05 client goes on its one SSE stream.
 class SseOutbound final : public mcp::Outbound {
  public:
-  explicit SseOutbound(std::shared_ptr<EventStream> stream) : stream_(std::move(stream)) {}
+  SseOutbound(std::shared_ptr<EventStream> stream, std::shared_ptr<const Principal> caller)
+      : stream_(std::move(stream)), caller_(std::move(caller)) {}
   void send(json::object message) override { stream_->send(rpc::serialize(message)); }
   void respond(json::object response) override { stream_->send(rpc::serialize(response)); }
+  const Principal* caller() const override { return caller_.get(); }
 
  private:
   std::shared_ptr<EventStream> stream_;
+  std::shared_ptr<const Principal> caller_;
 };
 
 // A 2025-03-26 batch: one JSON array answers all its requests.
@@ -225,7 +232,9 @@ class BatchCollector : public std::enable_shared_from_this<BatchCollector> {
 
 class BatchOutbound final : public mcp::Outbound {
  public:
-  explicit BatchOutbound(std::shared_ptr<BatchCollector> c) : collector_(std::move(c)) {}
+  BatchOutbound(std::shared_ptr<BatchCollector> c, std::shared_ptr<const Principal> caller)
+      : collector_(std::move(c)), caller_(std::move(caller)) {}
+  const Principal* caller() const override { return caller_.get(); }
   // Related notifications have no stream of their own inside a JSON batch answer.
   void send(json::object) override {}
   void respond(json::object response) override { collector_->add(std::move(response)); }
@@ -233,6 +242,7 @@ class BatchOutbound final : public mcp::Outbound {
 
  private:
   std::shared_ptr<BatchCollector> collector_;
+  std::shared_ptr<const Principal> caller_;
 };
 
 // ---- the endpoint -----------------------------------------------------------------------
@@ -408,12 +418,13 @@ struct McpEndpoint::Impl {
     auto hs = std::get<std::shared_ptr<HttpSession>>(found);
     if (auto* r = std::get_if<rpc::Request>(&*message))
       if (auto answer = denied(principal, *r)) return ex->respond(std::move(*answer));
-    dispatch(hs, std::move(*message), ex);
+    dispatch(hs, std::move(*message), ex, principal);
   }
 
-  void dispatch(const std::shared_ptr<HttpSession>& hs, rpc::Message message, const std::shared_ptr<http::Exchange>& ex) {
+  void dispatch(const std::shared_ptr<HttpSession>& hs, rpc::Message message, const std::shared_ptr<http::Exchange>& ex,
+                const PrincipalPtr& principal) {
     if (auto* r = std::get_if<rpc::Request>(&message)) {
-      dispatcher.handle_request(hs->mcp, std::move(*r), std::make_shared<PostOutbound>(hs, ex, http::Headers{}));
+      dispatcher.handle_request(hs->mcp, std::move(*r), std::make_shared<PostOutbound>(hs, ex, http::Headers{}, principal));
       return;
     }
     // Notifications and responses are accepted with 202 and no body.
@@ -473,7 +484,7 @@ struct McpEndpoint::Impl {
     if (requests == 0) ex->respond(http::Response{202, {}, {}});
     auto collector = requests ? std::make_shared<BatchCollector>(ex, requests) : nullptr;
     for (auto& m : messages) {
-      if (auto* r = std::get_if<rpc::Request>(&m)) dispatcher.handle_request(hs->mcp, std::move(*r), std::make_shared<BatchOutbound>(collector));
+      if (auto* r = std::get_if<rpc::Request>(&m)) dispatcher.handle_request(hs->mcp, std::move(*r), std::make_shared<BatchOutbound>(collector, principal));
       else if (auto* n = std::get_if<rpc::Notification>(&m)) dispatcher.handle_notification(hs->mcp, *n);
       else dispatcher.handle_response(hs->mcp, std::get<rpc::Response>(m));
     }
@@ -576,7 +587,7 @@ struct McpEndpoint::Impl {
     http::Response accepted{202, {}, "Accepted"};
     accepted.headers.set("Content-Type", "text/plain");
     ex->respond(std::move(accepted));
-    auto out = std::make_shared<SseOutbound>(stream);
+    auto out = std::make_shared<SseOutbound>(stream, principal);
     if (auto* r = std::get_if<rpc::Request>(&*message)) {
       if (r->method == "initialize") {
         auto result = dispatcher.initialize(*hs->mcp, r->params);
