@@ -364,6 +364,11 @@ std::vector<std::uint16_t> HttpApp::listen() {
     ports_.push_back(port);
     spdlog::info("listening on {}:{}{}", listener.address, port, listener.tls ? " (TLS)" : "");
   }
+  if (verifier_ && !config_.listeners.empty() && !ports_.empty()) {
+    // Self-hosted issuers (HttpAppHooks::extra_issuers) reach this process on its first listener.
+    std::string origin = route_url(config_.listeners[0], ports_[0], "");
+    verifier_->resolve_self(origin);
+  }
   // The canonical resource URI of each protected route (RFC 8707, RFC 9728 `resource`): from
   // the first listener's public_url when set (right behind a proxy or ingress), else from the
   // address the first listener is bound to. Set before start(): no request is served yet.

@@ -52,6 +52,8 @@ auth::RouteAuthSettings route_auth_settings(const config::Config& config, const 
 struct HttpAppHooks {
   // Issuers added in code, trusted by every protected route that names them (or names none):
   // the embedded authorization server adds its own loopback issuer here (allow_http_loopback).
+  // "{self}" at the start of its issuer / jwks_uri stands for the first listener's origin,
+  // known once listen() has bound it (auth::TokenVerifier::resolve_self).
   std::vector<auth::IssuerSettings> extra_issuers;
   // Authentication outcomes and authorization denials (observability); never carries a token.
   auth::AuthEventCallback on_auth_event;

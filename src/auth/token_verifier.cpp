@@ -122,6 +122,18 @@ TokenVerifier::TokenVerifier(std::vector<IssuerSettings> issuers, http::Fetcher 
 
 TokenVerifier::~TokenVerifier() { stop(); }
 
+void TokenVerifier::resolve_self(const std::string& origin) {
+  constexpr std::string_view kSelf = "{self}";
+  auto rebase = [&](std::string& url) {
+    if (url.starts_with(kSelf)) url = origin + url.substr(kSelf.size());
+  };
+  for (auto& i : issuers_) {
+    rebase(i->settings.issuer);
+    rebase(i->settings.jwks_uri);
+    if (i->settings.introspection) rebase(i->settings.introspection->endpoint);
+  }
+}
+
 void TokenVerifier::start() {
   for (auto& i : issuers_)
     if (!i->settings.jwks_uri.empty() || i->settings.discovery) i->jwks->start();

@@ -44,6 +44,12 @@ class TokenVerifier {
   TokenVerifier(std::vector<IssuerSettings> issuers, http::Fetcher fetcher, Clock clock = {}, JoseLimits limits = {});
   ~TokenVerifier();
 
+  // Issuers served by this very process (the embedded authorization server) only know their URL
+  // once the listener is bound: "{self}" at the start of issuer, jwks_uri and introspection
+  // endpoint is replaced by `origin` (e.g. http://127.0.0.1:40123). Call before start() and
+  // before any request.
+  void resolve_self(const std::string& origin);
+
   // Background JWKS refresh for every issuer.
   void start();
   void stop();
