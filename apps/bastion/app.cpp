@@ -237,15 +237,20 @@ HttpApp::HttpApp(const config::Config& config, HttpAppHooks hooks) : config_(con
       throw config_error(config_, "auth.issuers", e.what());
     }
   }
+  if (verifier_ && std::any_of(config_.routes.begin(), config_.routes.end(), [](const auto& r) { return r.auth.has_value(); })) {
+    // A few threads: they mostly wait on issuers (each call bounded by fetch_timeout_ms); the
+    // queue bound turns a flood of tokens that need the network into 503s, not memory.
+    auth_pool_ = std::make_unique<core::WorkerPool>(4, 1024);
+  }
   for (std::size_t i = 0; i < config_.routes.size(); ++i) {
     const auto& route = config_.routes[i];
     std::unique_ptr<auth::RouteAuthenticator> authenticator;
     if (route.auth) {
       if (!verifier_) throw config_error(config_, "routes[" + std::to_string(i) + "].auth", "no issuer is configured");
       try {
-        authenticator = std::make_unique<auth::RouteAuthenticator>(verifier_, route.path,
-                                                                   route_auth_settings(config_, *route.auth),
-                                                                   hooks.on_auth_event);
+        authenticator = std::make_unique<auth::RouteAuthenticator>(
+            verifier_, route.path, route_auth_settings(config_, *route.auth), hooks.on_auth_event,
+            auth::RouteAuthenticator::Clock{}, auth_pool_.get());
       } catch (const std::exception& e) {
         throw config_error(config_, "routes[" + std::to_string(i) + "].auth", e.what());
       }
@@ -315,16 +320,20 @@ HttpApp::HttpApp(const config::Config& config, HttpAppHooks hooks) : config_(con
       }
       if (!authenticator) return target->handle(std::move(exchange));
       // Pipeline step 2: the token is validated before any other processing, on every request,
-      // inside a session too (MCP authorization, Token Handling; OAuth 2.1 §5.2).
-      auto outcome = authenticator->authenticate(request);
-      if (auto* answer = std::get_if<http::Response>(&outcome)) return exchange->respond(std::move(*answer));
-      target->handle(std::move(exchange), std::get<std::shared_ptr<const Principal>>(std::move(outcome)));
+      // inside a session too (MCP authorization, Token Handling; OAuth 2.1 §5.2). Usually
+      // answered here; a token that needs the network continues on the auth pool.
+      authenticator->authenticate(request, [target, exchange](auth::RouteAuthenticator::Outcome outcome) mutable {
+        if (auto* answer = std::get_if<http::Response>(&outcome)) return exchange->respond(std::move(*answer));
+        target->handle(std::move(exchange), std::get<std::shared_ptr<const Principal>>(std::move(outcome)));
+      });
     });
   }
   server_ = std::make_unique<http::Server>(http_limits(config_.limits), router.as_handler(), io_threads(config_.limits));
 }
 
 HttpApp::~HttpApp() {
+  // Pending verifications finish while the server and endpoints they answer through exist.
+  if (auth_pool_) auth_pool_->stop();
   // The server first: no handler may run once the endpoints are gone.
   server_.reset();
   endpoints_.clear();
@@ -408,6 +417,7 @@ void HttpApp::start() {
 void HttpApp::wait() { server_->wait(); }
 
 void HttpApp::shutdown_gracefully() {
+  if (auth_pool_) auth_pool_->stop();
   for (const auto& endpoint : endpoints_) endpoint->shutdown();
   server_->stop_gracefully();
 }

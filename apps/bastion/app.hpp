@@ -96,6 +96,9 @@ class HttpApp {
 
   config::Config config_;
   std::shared_ptr<auth::TokenVerifier> verifier_;  // null when no issuer is configured
+  // Verifications that need the network (introspection, JWKS fetches) run here, never on an
+  // I/O thread; null without protected routes. Stopped before the server goes away.
+  std::unique_ptr<core::WorkerPool> auth_pool_;
   // One per route, null for routes without `auth` (same index as config_.routes).
   std::vector<std::unique_ptr<auth::RouteAuthenticator>> authenticators_;
   std::vector<std::unique_ptr<transport::McpEndpoint>> endpoints_;

@@ -70,13 +70,15 @@ std::variant<std::string_view, AuthFailure> extract_bearer(const http::Request& 
 }
 
 RouteAuthenticator::RouteAuthenticator(std::shared_ptr<const TokenVerifier> verifier, std::string route_path,
-                                       RouteAuthSettings settings, AuthEventCallback on_event, Clock clock)
+                                       RouteAuthSettings settings, AuthEventCallback on_event, Clock clock,
+                                       core::WorkerPool* blocking)
     : verifier_(std::move(verifier)),
       route_path_(std::move(route_path)),
       settings_(std::move(settings)),
       policy_(settings_.scopes),
       on_event_(std::move(on_event)),
       clock_(std::move(clock)),
+      blocking_(blocking),
       cache_(settings_.token_cache_entries, settings_.token_cache_max_age) {
   if (settings_.issuers.empty()) {
     for (std::size_t i = 0; i < verifier_->issuer_count(); ++i) target_.issuers.push_back(i);
@@ -147,17 +149,16 @@ http::Response RouteAuthenticator::refusal(AuthFailure failure) {
   return r;
 }
 
-RouteAuthenticator::Outcome RouteAuthenticator::authenticate(const http::Request& request) {
-  auto extracted = extract_bearer(request);
-  if (auto* f = std::get_if<AuthFailure>(&extracted)) return refusal(*f);
-  const std::string_view token = std::get<std::string_view>(extracted);
-  const auto now = clock_ ? clock_() : std::chrono::system_clock::now();
+std::chrono::system_clock::time_point RouteAuthenticator::now() const {
+  return clock_ ? clock_() : std::chrono::system_clock::now();
+}
 
-  std::shared_ptr<const Principal> principal = cache_.find(token, now);
+RouteAuthenticator::Outcome RouteAuthenticator::conclude(std::string_view token, std::shared_ptr<const Principal> principal,
+                                                         std::expected<Verified, AuthFailure> verified,
+                                                         std::chrono::system_clock::time_point now) {
   if (principal) {
     ++cache_hits_;
   } else {
-    auto verified = verifier_->verify(token, target_);
     if (!verified) return refusal(verified.error());
     principal = verified->principal;
     cache_.insert(token, principal, verified->cache_until, now);
@@ -176,6 +177,41 @@ RouteAuthenticator::Outcome RouteAuthenticator::authenticate(const http::Request
     on_event_(e);
   }
   return principal;
+}
+
+RouteAuthenticator::Outcome RouteAuthenticator::authenticate(const http::Request& request) {
+  auto extracted = extract_bearer(request);
+  if (auto* f = std::get_if<AuthFailure>(&extracted)) return refusal(*f);
+  const std::string_view token = std::get<std::string_view>(extracted);
+  const auto t = now();
+  if (auto cached = cache_.find(token, t)) return conclude(token, std::move(cached), {}, t);
+  return conclude(token, nullptr, verifier_->verify(token, target_), t);
+}
+
+void RouteAuthenticator::authenticate(const http::Request& request, Done done) {
+  auto extracted = extract_bearer(request);
+  if (auto* f = std::get_if<AuthFailure>(&extracted)) return done(refusal(*f));
+  const std::string_view token = std::get<std::string_view>(extracted);
+  const auto t = now();
+  if (auto cached = cache_.find(token, t)) return done(conclude(token, std::move(cached), {}, t));
+  auto quick = verifier_->verify(token, target_, /*may_block=*/blocking_ == nullptr);
+  if (quick || quick.error().reason != AuthFailureReason::deferred) return done(conclude(token, nullptr, std::move(quick), t));
+  // The network is needed: never on an I/O thread (DESIGN.md §5). The job owns a copy of the
+  // token; `request` is not touched again.
+  auto job = [this, token = std::string(token), done]() mutable {
+    const auto later = now();
+    done(conclude(token, nullptr, verifier_->verify(token, target_), later));
+  };
+  if (!blocking_->post(std::move(job))) {
+    // Queue full: the token may be fine, the verifier is saturated.
+    count_failure(AuthFailureReason::issuer_unavailable, 503);
+    http::Response r;
+    r.status = 503;
+    r.headers.set("Content-Type", "application/json");
+    r.headers.set("Retry-After", "1");
+    r.body = R"({"error":"temporarily_unavailable","error_description":"The access token cannot be verified right now."})";
+    done(std::move(r));
+  }
 }
 
 std::optional<http::Response> RouteAuthenticator::authorize(const Principal* principal, std::string_view method,

@@ -159,11 +159,12 @@ std::vector<std::pair<std::string, JwksStats>> TokenVerifier::jwks_stats() const
   return out;
 }
 
-std::expected<Verified, AuthFailure> TokenVerifier::verify(std::string_view token, const VerifyTarget& target) const {
+std::expected<Verified, AuthFailure> TokenVerifier::verify(std::string_view token, const VerifyTarget& target,
+                                                          bool may_block) const {
   // Limits before any parsing (RFC 8725 §3.x; DESIGN.md §5: every limit explicit).
   if (token.size() > limits_.max_token_bytes) return refuse(AuthFailureReason::token_too_large);
-  if (std::count(token.begin(), token.end(), '.') == 2) return verify_jwt(token, target);
-  return verify_opaque(token, target);
+  if (std::count(token.begin(), token.end(), '.') == 2) return verify_jwt(token, target, may_block);
+  return verify_opaque(token, target, may_block);
 }
 
 bool TokenVerifier::audience_ok(const json::value* aud, const VerifyTarget& target, const IssuerSettings& issuer) const {
@@ -180,7 +181,8 @@ bool TokenVerifier::audience_ok(const json::value* aud, const VerifyTarget& targ
   return false;
 }
 
-std::expected<Verified, AuthFailure> TokenVerifier::verify_jwt(std::string_view token, const VerifyTarget& target) const {
+std::expected<Verified, AuthFailure> TokenVerifier::verify_jwt(std::string_view token, const VerifyTarget& target,
+                                                              bool may_block) const {
   auto jws = parse_compact_jws(token, limits_);
   if (!jws) return refuse(AuthFailureReason::malformed_token);
   const json::object& header = jws->header;
@@ -226,7 +228,13 @@ std::expected<Verified, AuthFailure> TokenVerifier::verify_jwt(std::string_view 
     if (t != "at+jwt" && t != "application/at+jwt") return refuse(AuthFailureReason::wrong_type);
   }
 
-  auto keys = issuer->jwks->keys_for(kid);
+  std::shared_ptr<const JwksSnapshot> keys;
+  if (may_block) {
+    keys = issuer->jwks->keys_for(kid);
+  } else {
+    keys = issuer->jwks->current();
+    if (!keys || (!kid.empty() && !keys->has_kid(kid))) return refuse(AuthFailureReason::deferred);
+  }
   if (!keys) return refuse(AuthFailureReason::issuer_unavailable, 503);
   // The key determines the algorithm (RFC 8725 §3.1): a key of another type, or one pinned to
   // another alg, is never tried, so an RSA key cannot be fed to an EC or HMAC verifier.
@@ -271,7 +279,8 @@ std::expected<Verified, AuthFailure> TokenVerifier::verify_jwt(std::string_view 
   return out;
 }
 
-std::expected<Verified, AuthFailure> TokenVerifier::verify_opaque(std::string_view token, const VerifyTarget& target) const {
+std::expected<Verified, AuthFailure> TokenVerifier::verify_opaque(std::string_view token, const VerifyTarget& target,
+                                                                 bool may_block) const {
   // RFC 6750 §2.1 b64token syntax was checked by the caller; opaque tokens are only good for
   // an issuer that introspects.
   bool any = false, unavailable = false;
@@ -280,6 +289,7 @@ std::expected<Verified, AuthFailure> TokenVerifier::verify_opaque(std::string_vi
     const Issuer& issuer = *issuers_[idx];
     const IssuerSettings& s = issuer.settings;
     if (!s.introspection) continue;
+    if (!may_block) return refuse(AuthFailureReason::deferred);
     any = true;
     std::string endpoint = s.introspection->endpoint;
     if (endpoint.empty()) {

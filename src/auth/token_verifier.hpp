@@ -58,7 +58,11 @@ class TokenVerifier {
   const IssuerSettings& issuer(std::size_t index) const;
   std::size_t issuer_count() const { return issuers_.size(); }
 
-  std::expected<Verified, AuthFailure> verify(std::string_view token, const VerifyTarget& target) const;
+  // `may_block` false: never touches the network; a token that needs it (opaque tokens to
+  // introspect, a kid missing from the current key set, no key set yet) fails with
+  // AuthFailureReason::deferred instead, for the caller to verify again off the I/O thread.
+  std::expected<Verified, AuthFailure> verify(std::string_view token, const VerifyTarget& target,
+                                              bool may_block = true) const;
 
   std::vector<std::pair<std::string, JwksStats>> jwks_stats() const;
   const JoseLimits& limits() const { return limits_; }
@@ -66,8 +70,10 @@ class TokenVerifier {
  private:
   struct Issuer;
   std::chrono::system_clock::time_point now() const;
-  std::expected<Verified, AuthFailure> verify_jwt(std::string_view token, const VerifyTarget& target) const;
-  std::expected<Verified, AuthFailure> verify_opaque(std::string_view token, const VerifyTarget& target) const;
+  std::expected<Verified, AuthFailure> verify_jwt(std::string_view token, const VerifyTarget& target,
+                                                  bool may_block) const;
+  std::expected<Verified, AuthFailure> verify_opaque(std::string_view token, const VerifyTarget& target,
+                                                     bool may_block) const;
   bool audience_ok(const json::value* aud, const VerifyTarget& target, const IssuerSettings& issuer) const;
 
   std::vector<std::unique_ptr<Issuer>> issuers_;

@@ -2,6 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <future>
+#include <set>
+#include <thread>
+
 #include "auth/challenge.hpp"
 #include "auth/jwt_support.hpp"
 #include "auth/protected_resource_metadata.hpp"
@@ -251,6 +255,70 @@ TEST(RouteAuthenticatorSetup, UnknownIssuerNameIsRefused) {
   RouteAuthSettings r;
   r.issuers = {"b"};
   EXPECT_THROW(RouteAuthenticator(v, "/mcp", r), std::invalid_argument);
+}
+
+}  // namespace
+}  // namespace bastion::auth
+
+namespace bastion::auth {
+namespace {
+
+// The request path never waits on the network on the calling thread: a token whose key is not
+// in the current set is verified on the blocking pool and answered from there.
+TEST(RouteAuthenticatorAsync, TokensThatNeedTheNetworkAreVerifiedOnThePool) {
+  using namespace testing;
+  TestKey key = make_ed25519();
+  const auto doc = jwks({public_jwk(key, "k")});
+  std::atomic<int> fetches{0};
+  std::mutex m;
+  std::set<std::thread::id> fetch_threads;
+  IssuerSettings s;
+  s.name = "main";
+  s.issuer = "https://as.example";
+  s.jwks_uri = "https://as.example/jwks";
+  s.algorithms = {JwsAlg::EdDSA};
+  auto verifier = std::make_shared<TokenVerifier>(
+      std::vector<IssuerSettings>{s},
+      [&](const http::ClientRequest&, const http::ClientOptions&) -> Result<http::ClientResponse> {
+        ++fetches;
+        std::lock_guard lock(m);
+        fetch_threads.insert(std::this_thread::get_id());
+        return http::ClientResponse{200, {}, doc, ""};
+      });
+  core::WorkerPool pool(1, 4);
+  RouteAuthSettings r;
+  RouteAuthenticator route(verifier, "/mcp", r, {}, {}, &pool);
+  route.set_resource("https://mcp.example/mcp");
+  const auto t = std::chrono::duration_cast<std::chrono::seconds>(Clock::now().time_since_epoch()).count();
+  const std::string token = make_jwt({{"alg", "EdDSA"}, {"kid", "k"}},
+                                     {{"iss", "https://as.example"}, {"sub", "u"}, {"aud", "https://mcp.example/mcp"}, {"exp", t + 60}},
+                                     key);
+  const http::Request request = with_auth("Bearer " + token);
+
+  // No key set yet: deferred to the pool.
+  EXPECT_EQ(verifier->verify(token, VerifyTarget{{0}, {"https://mcp.example/mcp"}}, false).error().reason,
+            AuthFailureReason::deferred);
+  std::promise<RouteAuthenticator::Outcome> first;
+  route.authenticate(request, [&](RouteAuthenticator::Outcome o) { first.set_value(std::move(o)); });
+  auto outcome = first.get_future().get();
+  ASSERT_TRUE(std::holds_alternative<std::shared_ptr<const Principal>>(outcome));
+  EXPECT_EQ(fetches.load(), 1);
+  EXPECT_FALSE(fetch_threads.contains(std::this_thread::get_id())) << "fetched on the calling thread";
+
+  // Keys present and the token cached: answered inline.
+  bool inline_answer = false;
+  route.authenticate(request, [&](RouteAuthenticator::Outcome o) {
+    inline_answer = std::holds_alternative<std::shared_ptr<const Principal>>(o);
+  });
+  EXPECT_TRUE(inline_answer);
+  // A refusal that needs no network is inline too.
+  bool refused_inline = false;
+  const http::Request bad = with_auth("Bearer " + token + "x");
+  route.authenticate(bad, [&](RouteAuthenticator::Outcome o) {
+    refused_inline = std::holds_alternative<http::Response>(o) && std::get<http::Response>(o).status == 401;
+  });
+  EXPECT_TRUE(refused_inline);
+  pool.stop();
 }
 
 }  // namespace
