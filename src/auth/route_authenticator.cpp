@@ -161,7 +161,8 @@ RouteAuthenticator::Outcome RouteAuthenticator::conclude(std::string_view token,
   } else {
     if (!verified) return refusal(verified.error());
     principal = verified->principal;
-    cache_.insert(token, principal, verified->cache_until, now);
+    cache_.insert(token, principal, verified->cache_until, now,
+                  verified->via_jwks ? static_cast<int>(verified->issuer) : -1);
   }
   // Scopes every request of the route needs: a valid token without them is a 403 step-up.
   if (!ScopePolicy::satisfied(principal->scopes, settings_.scopes.route_scopes)) {
@@ -179,12 +180,19 @@ RouteAuthenticator::Outcome RouteAuthenticator::conclude(std::string_view token,
   return principal;
 }
 
+std::shared_ptr<const Principal> RouteAuthenticator::cached(std::string_view token, std::chrono::system_clock::time_point now) {
+  auto hit = cache_.find(token, now);
+  if (hit.principal && hit.jwks_issuer >= 0 && !verifier_->keys_usable(static_cast<std::size_t>(hit.jwks_issuer)))
+    return nullptr;
+  return hit.principal;
+}
+
 RouteAuthenticator::Outcome RouteAuthenticator::authenticate(const http::Request& request) {
   auto extracted = extract_bearer(request);
   if (auto* f = std::get_if<AuthFailure>(&extracted)) return refusal(*f);
   const std::string_view token = std::get<std::string_view>(extracted);
   const auto t = now();
-  if (auto cached = cache_.find(token, t)) return conclude(token, std::move(cached), {}, t);
+  if (auto hit = cached(token, t)) return conclude(token, std::move(hit), {}, t);
   return conclude(token, nullptr, verifier_->verify(token, target_), t);
 }
 
@@ -193,7 +201,7 @@ void RouteAuthenticator::authenticate(const http::Request& request, Done done) {
   if (auto* f = std::get_if<AuthFailure>(&extracted)) return done(refusal(*f));
   const std::string_view token = std::get<std::string_view>(extracted);
   const auto t = now();
-  if (auto cached = cache_.find(token, t)) return done(conclude(token, std::move(cached), {}, t));
+  if (auto hit = cached(token, t)) return done(conclude(token, std::move(hit), {}, t));
   auto quick = verifier_->verify(token, target_, /*may_block=*/blocking_ == nullptr);
   if (quick || quick.error().reason != AuthFailureReason::deferred) return done(conclude(token, nullptr, std::move(quick), t));
   // The network is needed: never on an I/O thread (DESIGN.md §5). The job owns a copy of the

@@ -101,6 +101,9 @@ class RouteAuthenticator {
 
  private:
   http::Response refusal(AuthFailure failure);
+  // A cached verification still good to use: not for a JWT whose issuer's keys went stale
+  // (max staleness holds for cached tokens too).
+  std::shared_ptr<const Principal> cached(std::string_view token, std::chrono::system_clock::time_point now);
   // The outcome of a verification (or a cache hit when `cached` is set).
   Outcome conclude(std::string_view token, std::shared_ptr<const Principal> cached,
                    std::expected<Verified, AuthFailure> verified, std::chrono::system_clock::time_point now);

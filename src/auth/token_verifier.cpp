@@ -153,6 +153,10 @@ const IssuerSettings& TokenVerifier::issuer(std::size_t index) const { return is
 
 TimePoint TokenVerifier::now() const { return clock_ ? clock_() : std::chrono::system_clock::now(); }
 
+bool TokenVerifier::keys_usable(std::size_t issuer) const {
+  return issuer < issuers_.size() && issuers_[issuer]->jwks->current() != nullptr;
+}
+
 std::vector<std::pair<std::string, JwksStats>> TokenVerifier::jwks_stats() const {
   std::vector<std::pair<std::string, JwksStats>> out;
   for (const auto& i : issuers_) out.emplace_back(i->settings.name, i->jwks->stats());
@@ -276,6 +280,7 @@ std::expected<Verified, AuthFailure> TokenVerifier::verify_jwt(std::string_view 
   out.cache_until = principal->expires_at;
   out.principal = std::move(principal);
   out.issuer = issuer_index;
+  out.via_jwks = true;
   return out;
 }
 

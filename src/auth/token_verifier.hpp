@@ -33,6 +33,7 @@ struct Verified {
   std::shared_ptr<const Principal> principal;
   std::chrono::system_clock::time_point cache_until;  // exp, or the introspection cache bound
   std::size_t issuer = 0;
+  bool via_jwks = false;  // a JWT checked against the issuer's key set (else introspected)
 };
 
 class TokenVerifier {
@@ -65,6 +66,9 @@ class TokenVerifier {
                                               bool may_block = true) const;
 
   std::vector<std::pair<std::string, JwksStats>> jwks_stats() const;
+  // Whether the issuer's key set is still within max staleness (a cached verification of a JWT
+  // is honoured only while it is).
+  bool keys_usable(std::size_t issuer) const;
   const JoseLimits& limits() const { return limits_; }
 
  private:

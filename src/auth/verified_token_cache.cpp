@@ -28,25 +28,25 @@ std::size_t VerifiedTokenCache::DigestHash::operator()(const core::Sha256Digest&
   return h;
 }
 
-std::shared_ptr<const Principal> VerifiedTokenCache::find(std::string_view token, TimePoint now) {
-  if (max_entries_ == 0) return nullptr;
+VerifiedTokenCache::Hit VerifiedTokenCache::find(std::string_view token, TimePoint now) {
+  if (max_entries_ == 0) return {};
   const auto key = digest_of(token);
   std::shared_lock lock(mutex_);
   auto it = entries_.find(key);
   // An expired entry is not served; insert() sweeps it out later.
-  if (it == entries_.end() || now >= it->second.until) return nullptr;
-  return it->second.principal;
+  if (it == entries_.end() || now >= it->second.until) return {};
+  return Hit{it->second.principal, it->second.jwks_issuer};
 }
 
 void VerifiedTokenCache::insert(std::string_view token, std::shared_ptr<const Principal> principal, TimePoint until,
-                                TimePoint now) {
+                                TimePoint now, int jwks_issuer) {
   if (max_entries_ == 0) return;
   until = std::min(until, now + max_age_);
   if (until <= now) return;
   const auto key = digest_of(token);
   std::lock_guard lock(mutex_);
   if (entries_.size() >= max_entries_ && !entries_.contains(key)) evict_locked(now);
-  entries_[key] = Entry{std::move(principal), until};
+  entries_[key] = Entry{std::move(principal), until, jwks_issuer};
 }
 
 void VerifiedTokenCache::evict_locked(TimePoint now) {

@@ -118,19 +118,19 @@ TEST(VerifiedTokenCache, BoundedAndNeverPastExpiry) {
   const auto t0 = Clock::now();
   auto p = std::make_shared<const Principal>();
   cache.insert("a", p, t0 + std::chrono::seconds(10), t0);
-  EXPECT_EQ(cache.find("a", t0 + std::chrono::seconds(9)), p);
-  EXPECT_EQ(cache.find("a", t0 + std::chrono::seconds(10)), nullptr) << "not at or past exp";
+  EXPECT_EQ(cache.find("a", t0 + std::chrono::seconds(9)).principal, p);
+  EXPECT_EQ(cache.find("a", t0 + std::chrono::seconds(10)).principal, nullptr) << "not at or past exp";
   cache.insert("b", p, t0 + std::chrono::hours(1), t0);
-  EXPECT_EQ(cache.find("b", t0 + std::chrono::seconds(61)), nullptr) << "max age bounds a long-lived token";
+  EXPECT_EQ(cache.find("b", t0 + std::chrono::seconds(61)).principal, nullptr) << "max age bounds a long-lived token";
   cache.insert("c", p, t0 + std::chrono::seconds(30), t0);
   cache.insert("d", p, t0 + std::chrono::seconds(20), t0);
   cache.insert("e", p, t0 + std::chrono::seconds(40), t0);
   EXPECT_LE(cache.size(), 2u);
-  EXPECT_EQ(cache.find("d", t0), nullptr) << "the soonest to expire went first";
-  EXPECT_EQ(cache.find("e", t0), p);
+  EXPECT_EQ(cache.find("d", t0).principal, nullptr) << "the soonest to expire went first";
+  EXPECT_EQ(cache.find("e", t0).principal, p);
   VerifiedTokenCache off(0, std::chrono::seconds(60));
   off.insert("a", p, t0 + std::chrono::seconds(10), t0);
-  EXPECT_EQ(off.find("a", t0), nullptr);
+  EXPECT_EQ(off.find("a", t0).principal, nullptr);
 }
 
 // The route authenticator end to end over a fake JWKS.
@@ -319,6 +319,53 @@ TEST(RouteAuthenticatorAsync, TokensThatNeedTheNetworkAreVerifiedOnThePool) {
   });
   EXPECT_TRUE(refused_inline);
   pool.stop();
+}
+
+}  // namespace
+}  // namespace bastion::auth
+
+namespace bastion::auth {
+namespace {
+
+// Max staleness holds for cached verifications too: once the issuer's key set is too old, a
+// token verified earlier is not honoured from the cache.
+TEST(RouteAuthenticatorCache, CachedJwtsStopWhenTheIssuersKeysGoStale) {
+  using namespace testing;
+  TestKey key = make_ed25519();
+  const auto doc = jwks({public_jwk(key, "k")});
+  bool down = false;
+  Clock::time_point now = Clock::now();
+  IssuerSettings s;
+  s.name = "main";
+  s.issuer = "https://as.example";
+  s.jwks_uri = "https://as.example/jwks";
+  s.algorithms = {JwsAlg::EdDSA};
+  s.max_staleness = std::chrono::seconds(600);
+  auto verifier = std::make_shared<TokenVerifier>(
+      std::vector<IssuerSettings>{s},
+      [&](const http::ClientRequest&, const http::ClientOptions&) -> Result<http::ClientResponse> {
+        if (down) return fail(1, "down", 503);
+        return http::ClientResponse{200, {}, doc, ""};
+      },
+      [&] { return now; });
+  RouteAuthSettings r;
+  r.token_cache_max_age = std::chrono::seconds(3600);
+  RouteAuthenticator route(verifier, "/mcp", r, {}, [&] { return now; });
+  route.set_resource("https://mcp.example/mcp");
+  const auto t = std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch()).count();
+  const std::string token = make_jwt({{"alg", "EdDSA"}, {"kid", "k"}},
+                                     {{"iss", "https://as.example"}, {"sub", "u"}, {"aud", "https://mcp.example/mcp"}, {"exp", t + 7200}},
+                                     key);
+  const http::Request request = with_auth("Bearer " + token);
+  ASSERT_TRUE(std::holds_alternative<std::shared_ptr<const Principal>>(route.authenticate(request)));
+  down = true;
+  now += std::chrono::seconds(300);
+  ASSERT_TRUE(std::holds_alternative<std::shared_ptr<const Principal>>(route.authenticate(request)));
+  EXPECT_EQ(route.stats().cache_hits, 1u);
+  now += std::chrono::seconds(400);  // 700 s since the last good key set
+  auto stale = route.authenticate(request);
+  ASSERT_TRUE(std::holds_alternative<http::Response>(stale));
+  EXPECT_EQ(std::get<http::Response>(stale).status, 503);
 }
 
 }  // namespace
