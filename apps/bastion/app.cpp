@@ -332,7 +332,9 @@ HttpApp::HttpApp(const config::Config& config, HttpAppHooks hooks) : config_(con
 }
 
 HttpApp::~HttpApp() {
-  // Pending verifications finish while the server and endpoints they answer through exist.
+  // Pending verifications answer (503) while the server and endpoints they answer through exist.
+  for (const auto& a : authenticators_)
+    if (a) a->shutdown();
   if (auth_pool_) auth_pool_->stop();
   // The server first: no handler may run once the endpoints are gone.
   server_.reset();
@@ -417,6 +419,8 @@ void HttpApp::start() {
 void HttpApp::wait() { server_->wait(); }
 
 void HttpApp::shutdown_gracefully() {
+  for (const auto& a : authenticators_)
+    if (a) a->shutdown();
   if (auth_pool_) auth_pool_->stop();
   for (const auto& endpoint : endpoints_) endpoint->shutdown();
   server_->stop_gracefully();

@@ -207,19 +207,22 @@ void RouteAuthenticator::authenticate(const http::Request& request, Done done) {
   // The network is needed: never on an I/O thread (DESIGN.md §5). The job owns a copy of the
   // token; `request` is not touched again.
   auto job = [this, token = std::string(token), done]() mutable {
+    if (stopping_) return done(unavailable());
     const auto later = now();
     done(conclude(token, nullptr, verifier_->verify(token, target_), later));
   };
-  if (!blocking_->post(std::move(job))) {
-    // Queue full: the token may be fine, the verifier is saturated.
-    count_failure(AuthFailureReason::issuer_unavailable, 503);
-    http::Response r;
-    r.status = 503;
-    r.headers.set("Content-Type", "application/json");
-    r.headers.set("Retry-After", "1");
-    r.body = R"({"error":"temporarily_unavailable","error_description":"The access token cannot be verified right now."})";
-    done(std::move(r));
-  }
+  // Queue full (or stopping): the token may be fine, the verifier is saturated.
+  if (stopping_ || !blocking_->post(job)) done(unavailable());
+}
+
+http::Response RouteAuthenticator::unavailable() {
+  count_failure(AuthFailureReason::issuer_unavailable, 503);
+  http::Response r;
+  r.status = 503;
+  r.headers.set("Content-Type", "application/json");
+  r.headers.set("Retry-After", "1");
+  r.body = R"({"error":"temporarily_unavailable","error_description":"The access token cannot be verified right now."})";
+  return r;
 }
 
 std::optional<http::Response> RouteAuthenticator::authorize(const Principal* principal, std::string_view method,

@@ -85,6 +85,9 @@ class RouteAuthenticator {
   // blocking pool and calls `done` from there (503 when the pool is full). `request` must stay
   // valid until `done` runs (it belongs to the exchange the caller keeps alive).
   void authenticate(const http::Request& request, Done done);
+  // Queued network verifications answer 503 at once instead of waiting on issuers (shutdown
+  // must not wait fetch_timeout_ms per queued token).
+  void shutdown() { stopping_ = true; }
   // Scope policy for one JSON-RPC request (method, and the tool/prompt name or resource URI);
   // the 403 answer when the principal lacks a scope, with `make_body()` as its body (built only
   // then: this runs on every request).
@@ -101,6 +104,7 @@ class RouteAuthenticator {
 
  private:
   http::Response refusal(AuthFailure failure);
+  http::Response unavailable();
   // A cached verification still good to use: not for a JWT whose issuer's keys went stale
   // (max staleness holds for cached tokens too).
   std::shared_ptr<const Principal> cached(std::string_view token, std::chrono::system_clock::time_point now);
@@ -122,6 +126,7 @@ class RouteAuthenticator {
   std::string resource_;
   std::string metadata_url_;
 
+  std::atomic<bool> stopping_{false};
   std::atomic<std::uint64_t> authenticated_{0}, cache_hits_{0}, denied_{0};
   std::array<std::atomic<std::uint64_t>, static_cast<std::size_t>(AuthFailureReason::count_)> failures_{};
 };

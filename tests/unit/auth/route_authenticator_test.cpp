@@ -318,6 +318,18 @@ TEST(RouteAuthenticatorAsync, TokensThatNeedTheNetworkAreVerifiedOnThePool) {
     refused_inline = std::holds_alternative<http::Response>(o) && std::get<http::Response>(o).status == 401;
   });
   EXPECT_TRUE(refused_inline);
+  // Shutting down: a token that needs the network is not queued behind issuers any more.
+  route.shutdown();
+  const std::string unknown_kid = make_jwt({{"alg", "EdDSA"}, {"kid", "k2"}},
+                                           {{"iss", "https://as.example"}, {"sub", "u"}, {"aud", "https://mcp.example/mcp"}, {"exp", t + 60}},
+                                           key);
+  const http::Request later = with_auth("Bearer " + unknown_kid);
+  int status = 0;
+  route.authenticate(later, [&](RouteAuthenticator::Outcome o) {
+    if (auto* r = std::get_if<http::Response>(&o)) status = r->status;
+  });
+  EXPECT_EQ(status, 503);
+  EXPECT_EQ(fetches.load(), 1);
   pool.stop();
 }
 
