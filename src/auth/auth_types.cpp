@@ -45,6 +45,7 @@ std::string_view to_string(AuthFailureReason reason) {
     case AuthFailureReason::inactive_token: return "inactive_token";
     case AuthFailureReason::insufficient_scope: return "insufficient_scope";
     case AuthFailureReason::session_mismatch: return "session_mismatch";
+    case AuthFailureReason::deferred: return "deferred";
     case AuthFailureReason::count_: break;
   }
   return "unknown";

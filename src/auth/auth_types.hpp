@@ -71,6 +71,9 @@ enum class AuthFailureReason : std::size_t {
   inactive_token,        // introspection said active: false
   insufficient_scope,
   session_mismatch,
+  // Not a failure: verifying needs the network (introspection, a JWKS fetch) and the caller
+  // asked not to block; it retries off the I/O thread. Never answered, never counted.
+  deferred,
   count_
 };
 std::string_view to_string(AuthFailureReason reason);

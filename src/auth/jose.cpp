@@ -7,6 +7,9 @@
 #include <openssl/rsa.h>
 
 #include <algorithm>
+#include <vector>
+#include <array>
+#include <cstdint>
 
 #include "core/base64.hpp"
 
@@ -86,16 +89,26 @@ Shape scan(std::string_view text) {
   return s;
 }
 
+// Digests fetched once: OpenSSL 3 resolves the legacy EVP_sha256() handles through the provider
+// on every init, which costs as much as a small signature check (OpenSSL 3 performance notes).
+const EVP_MD* fetched(const char* name) {
+  const EVP_MD* md = EVP_MD_fetch(nullptr, name, nullptr);
+  return md;  // kept for the life of the process
+}
+
 const EVP_MD* digest_for(JwsAlg alg) {
+  static const EVP_MD* const sha256 = fetched("SHA256");
+  static const EVP_MD* const sha384 = fetched("SHA384");
+  static const EVP_MD* const sha512 = fetched("SHA512");
   switch (alg) {
     case JwsAlg::RS256:
     case JwsAlg::PS256:
-    case JwsAlg::ES256: return EVP_sha256();
+    case JwsAlg::ES256: return sha256;
     case JwsAlg::RS384:
     case JwsAlg::PS384:
-    case JwsAlg::ES384: return EVP_sha384();
+    case JwsAlg::ES384: return sha384;
     case JwsAlg::RS512:
-    case JwsAlg::PS512: return EVP_sha512();
+    case JwsAlg::PS512: return sha512;
     case JwsAlg::EdDSA: return nullptr;  // Ed25519 hashes internally (RFC 8032)
   }
   return nullptr;
@@ -182,6 +195,39 @@ Result<Jwk> import_okp(Jwk jwk, const json::object& o) {
   return jwk;
 }
 
+// base64url without padding (RFC 7515 §2), strict: only the URL-safe alphabet, no padding, no
+// impossible length, and the unused low bits of the last character must be zero (RFC 4648 §3.5
+// canonical encoding), so one token has exactly one spelling. Decodes straight into its output
+// (this runs three times per request).
+constexpr std::array<signed char, 256> make_b64url_table() {
+  std::array<signed char, 256> t{};
+  for (auto& v : t) v = -1;
+  const char* alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  for (int i = 0; i < 64; ++i) t[static_cast<unsigned char>(alphabet[i])] = static_cast<signed char>(i);
+  return t;
+}
+constexpr auto kB64url = make_b64url_table();
+
+std::optional<std::string> decode_segment(std::string_view in) {
+  if (in.size() % 4 == 1) return std::nullopt;
+  std::string out(in.size() / 4 * 3 + (in.size() % 4 == 0 ? 0 : in.size() % 4 - 1), '\0');
+  std::size_t o = 0;
+  std::uint32_t acc = 0;
+  int bits = 0;
+  for (char c : in) {
+    const int v = kB64url[static_cast<unsigned char>(c)];
+    if (v < 0) return std::nullopt;
+    acc = (acc << 6) | static_cast<std::uint32_t>(v);
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out[o++] = static_cast<char>((acc >> bits) & 0xff);
+    }
+  }
+  if (bits > 0 && (acc & ((1u << bits) - 1)) != 0) return std::nullopt;
+  return out;
+}
+
 // R||S (RFC 7518 §3.4) -> DER ECDSA-Sig-Value, which OpenSSL verifies.
 std::optional<std::string> ecdsa_der(std::string_view rs, std::size_t half) {
   if (rs.size() != 2 * half) return std::nullopt;
@@ -202,6 +248,43 @@ std::optional<std::string> ecdsa_der(std::string_view rs, std::size_t half) {
   std::string out(reinterpret_cast<char*>(der), static_cast<std::size_t>(len));
   OPENSSL_free(der);
   return out;
+}
+
+// A verify context for `alg` over `key`: padding and digest set, ready to be duplicated.
+std::shared_ptr<EVP_PKEY_CTX> prepare_context(JwsAlg alg, EVP_PKEY* key) {
+  std::unique_ptr<EVP_PKEY_CTX, PkeyCtxFree> ctx(EVP_PKEY_CTX_new_from_pkey(nullptr, key, nullptr));
+  if (!ctx || EVP_PKEY_verify_init(ctx.get()) <= 0) return nullptr;
+  const EVP_MD* md = digest_for(alg);
+  if (alg == JwsAlg::PS256 || alg == JwsAlg::PS384 || alg == JwsAlg::PS512) {
+    if (EVP_PKEY_CTX_set_rsa_padding(ctx.get(), RSA_PKCS1_PSS_PADDING) <= 0 ||
+        EVP_PKEY_CTX_set_rsa_pss_saltlen(ctx.get(), RSA_PSS_SALTLEN_DIGEST) <= 0 ||
+        EVP_PKEY_CTX_set_rsa_mgf1_md(ctx.get(), md) <= 0)
+      return nullptr;
+  } else if (alg == JwsAlg::RS256 || alg == JwsAlg::RS384 || alg == JwsAlg::RS512) {
+    if (EVP_PKEY_CTX_set_rsa_padding(ctx.get(), RSA_PKCS1_PADDING) <= 0) return nullptr;
+  }
+  if (EVP_PKEY_CTX_set_signature_md(ctx.get(), md) <= 0) return nullptr;
+  return std::shared_ptr<EVP_PKEY_CTX>(ctx.release(), PkeyCtxFree{});
+}
+
+// This thread's own copy of a prepared context (contexts are not safe to share between
+// threads; a copy per check costs a third of an RSA verification). The cache holds the prepared
+// context too, so its address cannot be reused by another key while it is cached. Bounded:
+// cleared when full (rotation leaves old keys behind).
+EVP_PKEY_CTX* thread_context(const std::shared_ptr<EVP_PKEY_CTX>& prepared) {
+  struct Entry {
+    std::shared_ptr<EVP_PKEY_CTX> prepared;
+    std::unique_ptr<EVP_PKEY_CTX, PkeyCtxFree> copy;
+  };
+  constexpr std::size_t kMaxEntries = 32;
+  thread_local std::vector<Entry> cache;
+  for (auto& e : cache)
+    if (e.prepared == prepared) return e.copy.get();
+  std::unique_ptr<EVP_PKEY_CTX, PkeyCtxFree> copy(EVP_PKEY_CTX_dup(prepared.get()));
+  if (!copy) return nullptr;
+  if (cache.size() >= kMaxEntries) cache.clear();
+  cache.push_back(Entry{prepared, std::move(copy)});
+  return cache.back().copy.get();
 }
 
 }  // namespace
@@ -266,9 +349,9 @@ Result<CompactJws> parse_compact_jws(std::string_view token, const JoseLimits& l
   // An empty signature is what alg "none" produces (RFC 7519 §6.1): never a valid token here.
   if (s64.empty()) return jose_fail("unsigned token");
   if (h64.size() > (limits.max_header_bytes * 4 + 2) / 3 + 1) return jose_fail("header too large");
-  auto header_text = core::base64url_decode(h64);
-  auto payload_text = core::base64url_decode(p64);
-  auto signature = core::base64url_decode(s64);
+  auto header_text = decode_segment(h64);
+  auto payload_text = decode_segment(p64);
+  auto signature = decode_segment(s64);
   if (!header_text || !payload_text || !signature) return jose_fail("bad base64url");
   if (header_text->size() > limits.max_header_bytes) return jose_fail("header too large");
   auto header = parse_strict_object(*header_text, limits.max_json_depth, limits.max_members);
@@ -283,7 +366,22 @@ Result<CompactJws> parse_compact_jws(std::string_view token, const JoseLimits& l
   return out;
 }
 
+namespace {
+Result<Jwk> import_jwk_key(const json::object& o);
+}
+
 Result<Jwk> import_jwk(const json::object& o) {
+  auto jwk = import_jwk_key(o);
+  if (!jwk) return jwk;
+  // EdDSA has no separate digest step (RFC 8032 hashes inside), so it keeps the one-shot path.
+  for (JwsAlg alg : {JwsAlg::RS256, JwsAlg::RS384, JwsAlg::RS512, JwsAlg::PS256, JwsAlg::PS384, JwsAlg::PS512,
+                     JwsAlg::ES256, JwsAlg::ES384})
+    if (key_fits_alg(*jwk, alg)) jwk->prepared[static_cast<std::size_t>(alg)] = prepare_context(alg, jwk->key.get());
+  return jwk;
+}
+
+namespace {
+Result<Jwk> import_jwk_key(const json::object& o) {
   Jwk jwk;
   jwk.kty = string_member(o, "kty");
   jwk.kid = string_member(o, "kid");
@@ -305,6 +403,7 @@ Result<Jwk> import_jwk(const json::object& o) {
   // "oct" (symmetric) keys have no place in a public JWKS (RFC 8725 §3.1).
   return jose_fail("unsupported key type");
 }
+}  // namespace
 
 Result<std::vector<Jwk>> import_jwk_set(std::string_view document, std::size_t* skipped) {
   // A JWKS is bigger than a token header: allow wider nesting and many members, still bounded.
@@ -341,6 +440,26 @@ bool key_fits_alg(const Jwk& key, JwsAlg alg) {
     case JwsAlg::EdDSA: return key.kty == "OKP" && key.crv == "Ed25519";
   }
   return false;
+}
+
+bool verify_signature(JwsAlg alg, const Jwk& key, std::string_view signing_input, std::string_view signature) {
+  const auto& prepared = key.prepared[static_cast<std::size_t>(alg)];
+  if (!prepared) return verify_signature(alg, key.key.get(), signing_input, signature);
+  std::string der;
+  std::string_view sig = signature;
+  if (alg == JwsAlg::ES256 || alg == JwsAlg::ES384) {
+    auto converted = ecdsa_der(signature, alg == JwsAlg::ES256 ? 32 : 48);
+    if (!converted) return false;
+    der = std::move(*converted);
+    sig = der;
+  }
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int digest_len = 0;
+  if (EVP_Digest(signing_input.data(), signing_input.size(), digest, &digest_len, digest_for(alg), nullptr) != 1)
+    return false;
+  EVP_PKEY_CTX* ctx = thread_context(prepared);
+  if (!ctx) return false;
+  return EVP_PKEY_verify(ctx, reinterpret_cast<const unsigned char*>(sig.data()), sig.size(), digest, digest_len) == 1;
 }
 
 bool verify_signature(JwsAlg alg, EVP_PKEY* key, std::string_view signing_input, std::string_view signature) {

@@ -11,9 +11,10 @@ namespace bastion::auth {
 
 namespace {
 
+// ASCII only, without the C locale's isalnum (a function call per character of every token).
 bool is_b64token_char(char c) {
-  return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.' || c == '_' || c == '~' || c == '+' ||
-         c == '/';
+  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.' ||
+         c == '_' || c == '~' || c == '+' || c == '/';
 }
 
 // RFC 6750 §2.1: b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="
@@ -41,12 +42,14 @@ bool form_has_access_token(std::string_view body) {
 }  // namespace
 
 std::variant<std::string_view, AuthFailure> extract_bearer(const http::Request& request) {
-  if (http::query_param(request, "access_token"))
+  if (!request.query.empty() && http::query_param(request, "access_token"))
     return AuthFailure{AuthFailureReason::token_in_query, 400};
   if (const std::string* ct = request.headers.find("Content-Type")) {
-    std::string lower(*ct);
-    std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return std::tolower(c); });
-    if (lower.find("application/x-www-form-urlencoded") != std::string::npos && form_has_access_token(request.body))
+    // Media types compare case-insensitively (RFC 9110 §8.3.1); only the type/subtype prefix.
+    constexpr std::string_view kForm = "application/x-www-form-urlencoded";
+    std::string_view v = *ct;
+    while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
+    if (v.size() >= kForm.size() && http::iequals(v.substr(0, kForm.size()), kForm) && form_has_access_token(request.body))
       return AuthFailure{AuthFailureReason::token_in_body, 400};
   }
   const std::size_t count = request.headers.count("Authorization");
@@ -67,13 +70,15 @@ std::variant<std::string_view, AuthFailure> extract_bearer(const http::Request& 
 }
 
 RouteAuthenticator::RouteAuthenticator(std::shared_ptr<const TokenVerifier> verifier, std::string route_path,
-                                       RouteAuthSettings settings, AuthEventCallback on_event, Clock clock)
+                                       RouteAuthSettings settings, AuthEventCallback on_event, Clock clock,
+                                       core::WorkerPool* blocking)
     : verifier_(std::move(verifier)),
       route_path_(std::move(route_path)),
       settings_(std::move(settings)),
       policy_(settings_.scopes),
       on_event_(std::move(on_event)),
       clock_(std::move(clock)),
+      blocking_(blocking),
       cache_(settings_.token_cache_entries, settings_.token_cache_max_age) {
   if (settings_.issuers.empty()) {
     for (std::size_t i = 0; i < verifier_->issuer_count(); ++i) target_.issuers.push_back(i);
@@ -144,24 +149,24 @@ http::Response RouteAuthenticator::refusal(AuthFailure failure) {
   return r;
 }
 
-RouteAuthenticator::Outcome RouteAuthenticator::authenticate(const http::Request& request) {
-  auto extracted = extract_bearer(request);
-  if (auto* f = std::get_if<AuthFailure>(&extracted)) return refusal(*f);
-  const std::string_view token = std::get<std::string_view>(extracted);
-  const auto now = clock_ ? clock_() : std::chrono::system_clock::now();
+std::chrono::system_clock::time_point RouteAuthenticator::now() const {
+  return clock_ ? clock_() : std::chrono::system_clock::now();
+}
 
-  std::shared_ptr<const Principal> principal = cache_.find(token, now);
+RouteAuthenticator::Outcome RouteAuthenticator::conclude(std::string_view token, std::shared_ptr<const Principal> principal,
+                                                         std::expected<Verified, AuthFailure> verified,
+                                                         std::chrono::system_clock::time_point now) {
   if (principal) {
     ++cache_hits_;
   } else {
-    auto verified = verifier_->verify(token, target_);
     if (!verified) return refusal(verified.error());
     principal = verified->principal;
-    cache_.insert(token, principal, verified->cache_until, now);
+    cache_.insert(token, principal, verified->cache_until, now,
+                  verified->via_jwks ? static_cast<int>(verified->issuer) : -1);
   }
   // Scopes every request of the route needs: a valid token without them is a 403 step-up.
   if (!ScopePolicy::satisfied(principal->scopes, settings_.scopes.route_scopes)) {
-    auto r = authorize(principal.get(), "", "", R"({"error":"insufficient_scope"})");
+    auto r = authorize(principal.get(), "", "", [] { return std::string(R"({"error":"insufficient_scope"})"); });
     if (r) return std::move(*r);
   }
   ++authenticated_;
@@ -175,10 +180,56 @@ RouteAuthenticator::Outcome RouteAuthenticator::authenticate(const http::Request
   return principal;
 }
 
+std::shared_ptr<const Principal> RouteAuthenticator::cached(std::string_view token, std::chrono::system_clock::time_point now) {
+  auto hit = cache_.find(token, now);
+  if (hit.principal && hit.jwks_issuer >= 0 && !verifier_->keys_usable(static_cast<std::size_t>(hit.jwks_issuer)))
+    return nullptr;
+  return hit.principal;
+}
+
+RouteAuthenticator::Outcome RouteAuthenticator::authenticate(const http::Request& request) {
+  auto extracted = extract_bearer(request);
+  if (auto* f = std::get_if<AuthFailure>(&extracted)) return refusal(*f);
+  const std::string_view token = std::get<std::string_view>(extracted);
+  const auto t = now();
+  if (auto hit = cached(token, t)) return conclude(token, std::move(hit), {}, t);
+  return conclude(token, nullptr, verifier_->verify(token, target_), t);
+}
+
+void RouteAuthenticator::authenticate(const http::Request& request, Done done) {
+  auto extracted = extract_bearer(request);
+  if (auto* f = std::get_if<AuthFailure>(&extracted)) return done(refusal(*f));
+  const std::string_view token = std::get<std::string_view>(extracted);
+  const auto t = now();
+  if (auto hit = cached(token, t)) return done(conclude(token, std::move(hit), {}, t));
+  auto quick = verifier_->verify(token, target_, /*may_block=*/blocking_ == nullptr);
+  if (quick || quick.error().reason != AuthFailureReason::deferred) return done(conclude(token, nullptr, std::move(quick), t));
+  // The network is needed: never on an I/O thread (DESIGN.md §5). The job owns a copy of the
+  // token; `request` is not touched again.
+  auto job = [this, token = std::string(token), done]() mutable {
+    if (stopping_) return done(unavailable());
+    const auto later = now();
+    done(conclude(token, nullptr, verifier_->verify(token, target_), later));
+  };
+  // Queue full (or stopping): the token may be fine, the verifier is saturated.
+  if (stopping_ || !blocking_->post(job)) done(unavailable());
+}
+
+http::Response RouteAuthenticator::unavailable() {
+  count_failure(AuthFailureReason::issuer_unavailable, 503);
+  http::Response r;
+  r.status = 503;
+  r.headers.set("Content-Type", "application/json");
+  r.headers.set("Retry-After", "1");
+  r.body = R"({"error":"temporarily_unavailable","error_description":"The access token cannot be verified right now."})";
+  return r;
+}
+
 std::optional<http::Response> RouteAuthenticator::authorize(const Principal* principal, std::string_view method,
-                                                            std::string_view name, std::string body) {
+                                                            std::string_view name,
+                                                            const std::function<std::string()>& make_body) {
+  if (principal && policy_.allows(principal->scopes, method, name)) return std::nullopt;
   auto required = policy_.required(method, name);
-  if (principal && ScopePolicy::satisfied(principal->scopes, required)) return std::nullopt;
   ++denied_;
   if (on_event_) {
     AuthEvent e;
@@ -203,13 +254,18 @@ std::optional<http::Response> RouteAuthenticator::authorize(const Principal* pri
   c.error = "insufficient_scope";
   c.error_description = "The access token lacks a scope this operation needs.";
   r.headers.set("WWW-Authenticate", www_authenticate(c));
-  r.body = std::move(body);
+  if (make_body) r.body = make_body();
   return r;
 }
 
 bool RouteAuthenticator::may_use(const Principal* principal, ItemKind kind, std::string_view name) const {
   if (!principal) return false;
-  return ScopePolicy::satisfied(principal->scopes, policy_.required_for_item(kind, name));
+  switch (kind) {
+    case ItemKind::tool: return policy_.allows(principal->scopes, "tools/call", name);
+    case ItemKind::prompt: return policy_.allows(principal->scopes, "prompts/get", name);
+    case ItemKind::resource: return policy_.allows(principal->scopes, "resources/read", name);
+  }
+  return false;
 }
 
 ProtectedResourceMetadata RouteAuthenticator::metadata() const {

@@ -22,6 +22,7 @@
 #include "auth/token_verifier.hpp"
 #include "auth/verified_token_cache.hpp"
 #include "bastion/types.hpp"
+#include "core/worker_pool.hpp"
 #include "http/exchange.hpp"
 
 namespace bastion::auth {
@@ -62,9 +63,13 @@ class RouteAuthenticator {
   using Clock = std::function<std::chrono::system_clock::time_point()>;
   using Outcome = std::variant<std::shared_ptr<const Principal>, http::Response>;
 
-  // Throws std::invalid_argument when a named issuer is unknown.
+  using Done = std::function<void(Outcome)>;
+
+  // Throws std::invalid_argument when a named issuer is unknown. `blocking` runs verifications
+  // that need the network (introspection, JWKS fetches) off the I/O threads; it must outlive
+  // this object's pending jobs. Null: such verifications block the caller.
   RouteAuthenticator(std::shared_ptr<const TokenVerifier> verifier, std::string route_path, RouteAuthSettings settings,
-                     AuthEventCallback on_event = {}, Clock clock = {});
+                     AuthEventCallback on_event = {}, Clock clock = {}, core::WorkerPool* blocking = nullptr);
 
   // The canonical resource URI (RFC 8707) from the public URL of the listener; set once the
   // ports are known and before requests are served.
@@ -73,11 +78,21 @@ class RouteAuthenticator {
   const std::string& metadata_url() const { return metadata_url_; }
   const std::string& route_path() const { return route_path_; }
 
+  // Blocking: may wait on the network when the token needs it (tests, benchmarks, tools).
   Outcome authenticate(const http::Request& request);
+  // The request path: answers at once when the token can be judged without the network (a
+  // cached token, a JWT whose key is in the current set, any refusal), else verifies on the
+  // blocking pool and calls `done` from there (503 when the pool is full). `request` must stay
+  // valid until `done` runs (it belongs to the exchange the caller keeps alive).
+  void authenticate(const http::Request& request, Done done);
+  // Queued network verifications answer 503 at once instead of waiting on issuers (shutdown
+  // must not wait fetch_timeout_ms per queued token).
+  void shutdown() { stopping_ = true; }
   // Scope policy for one JSON-RPC request (method, and the tool/prompt name or resource URI);
-  // the 403 answer when the principal lacks a scope. `body` becomes the response body.
+  // the 403 answer when the principal lacks a scope, with `make_body()` as its body (built only
+  // then: this runs on every request).
   std::optional<http::Response> authorize(const Principal* principal, std::string_view method, std::string_view name,
-                                          std::string body);
+                                          const std::function<std::string()>& make_body);
   bool may_use(const Principal* principal, ItemKind kind, std::string_view name) const;
   bool filters_lists() const { return settings_.filter_lists; }
 
@@ -89,6 +104,14 @@ class RouteAuthenticator {
 
  private:
   http::Response refusal(AuthFailure failure);
+  http::Response unavailable();
+  // A cached verification still good to use: not for a JWT whose issuer's keys went stale
+  // (max staleness holds for cached tokens too).
+  std::shared_ptr<const Principal> cached(std::string_view token, std::chrono::system_clock::time_point now);
+  // The outcome of a verification (or a cache hit when `cached` is set).
+  Outcome conclude(std::string_view token, std::shared_ptr<const Principal> cached,
+                   std::expected<Verified, AuthFailure> verified, std::chrono::system_clock::time_point now);
+  std::chrono::system_clock::time_point now() const;
   void count_failure(AuthFailureReason reason, int status);
 
   std::shared_ptr<const TokenVerifier> verifier_;
@@ -97,11 +120,13 @@ class RouteAuthenticator {
   ScopePolicy policy_;
   AuthEventCallback on_event_;
   Clock clock_;
+  core::WorkerPool* blocking_;
   VerifyTarget target_;
   VerifiedTokenCache cache_;
   std::string resource_;
   std::string metadata_url_;
 
+  std::atomic<bool> stopping_{false};
   std::atomic<std::uint64_t> authenticated_{0}, cache_hits_{0}, denied_{0};
   std::array<std::atomic<std::uint64_t>, static_cast<std::size_t>(AuthFailureReason::count_)> failures_{};
 };

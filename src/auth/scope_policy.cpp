@@ -58,6 +58,24 @@ std::vector<std::string> ScopePolicy::required_for_item(ItemKind kind, std::stri
   return {};
 }
 
+bool ScopePolicy::allows(const std::set<std::string>& held, std::string_view method, std::string_view name) const {
+  auto all_held = [&](const std::vector<std::string>& scopes) {
+    for (const auto& s : scopes)
+      if (!held.contains(s)) return false;
+    return true;
+  };
+  auto rules_held = [&](const std::vector<ScopeRule>& rules, std::string_view text) {
+    for (const auto& r : rules)
+      if (glob_match(r.pattern, text) && !all_held(r.scopes)) return false;
+    return true;
+  };
+  if (!all_held(settings_.route_scopes) || !rules_held(settings_.methods, method)) return false;
+  if (method == "tools/call") return rules_held(settings_.tools, name);
+  if (method == "prompts/get") return rules_held(settings_.prompts, name);
+  if (method == "resources/read" || method == "resources/subscribe") return rules_held(settings_.resources, name);
+  return true;
+}
+
 bool ScopePolicy::satisfied(const std::set<std::string>& held, const std::vector<std::string>& required) {
   return std::all_of(required.begin(), required.end(), [&](const std::string& s) { return held.contains(s); });
 }

@@ -39,6 +39,8 @@ class ScopePolicy {
   std::vector<std::string> required_for_item(ItemKind kind, std::string_view name) const;
 
   static bool satisfied(const std::set<std::string>& held, const std::vector<std::string>& required);
+  // satisfied(held, required(method, name)) without building the list (the per-request path).
+  bool allows(const std::set<std::string>& held, std::string_view method, std::string_view name) const;
 
   const ScopePolicySettings& settings() const { return settings_; }
 

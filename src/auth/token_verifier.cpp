@@ -122,16 +122,21 @@ TokenVerifier::TokenVerifier(std::vector<IssuerSettings> issuers, http::Fetcher 
 
 TokenVerifier::~TokenVerifier() { stop(); }
 
+void TokenVerifier::resolve_self(const std::string& origin) {
+  constexpr std::string_view kSelf = "{self}";
+  auto rebase = [&](std::string& url) {
+    if (url.starts_with(kSelf)) url = origin + url.substr(kSelf.size());
+  };
+  for (auto& i : issuers_) {
+    rebase(i->settings.issuer);
+    rebase(i->settings.jwks_uri);
+    if (i->settings.introspection) rebase(i->settings.introspection->endpoint);
+  }
+}
+
 void TokenVerifier::start() {
   for (auto& i : issuers_)
     if (!i->settings.jwks_uri.empty() || i->settings.discovery) i->jwks->start();
-}
-
-void TokenVerifier::set_issuer_url(std::string_view name, std::string issuer) {
-  const auto index = issuer_index(name);
-  if (!index) throw std::invalid_argument("unknown issuer '" + std::string(name) + "'");
-  if (issuer.empty()) throw std::invalid_argument("issuer '" + std::string(name) + "': the issuer URL is required");
-  issuers_[*index]->settings.issuer = std::move(issuer);
 }
 
 void TokenVerifier::stop() {
@@ -148,17 +153,22 @@ const IssuerSettings& TokenVerifier::issuer(std::size_t index) const { return is
 
 TimePoint TokenVerifier::now() const { return clock_ ? clock_() : std::chrono::system_clock::now(); }
 
+bool TokenVerifier::keys_usable(std::size_t issuer) const {
+  return issuer < issuers_.size() && issuers_[issuer]->jwks->current() != nullptr;
+}
+
 std::vector<std::pair<std::string, JwksStats>> TokenVerifier::jwks_stats() const {
   std::vector<std::pair<std::string, JwksStats>> out;
   for (const auto& i : issuers_) out.emplace_back(i->settings.name, i->jwks->stats());
   return out;
 }
 
-std::expected<Verified, AuthFailure> TokenVerifier::verify(std::string_view token, const VerifyTarget& target) const {
+std::expected<Verified, AuthFailure> TokenVerifier::verify(std::string_view token, const VerifyTarget& target,
+                                                          bool may_block) const {
   // Limits before any parsing (RFC 8725 §3.x; DESIGN.md §5: every limit explicit).
   if (token.size() > limits_.max_token_bytes) return refuse(AuthFailureReason::token_too_large);
-  if (std::count(token.begin(), token.end(), '.') == 2) return verify_jwt(token, target);
-  return verify_opaque(token, target);
+  if (std::count(token.begin(), token.end(), '.') == 2) return verify_jwt(token, target, may_block);
+  return verify_opaque(token, target, may_block);
 }
 
 bool TokenVerifier::audience_ok(const json::value* aud, const VerifyTarget& target, const IssuerSettings& issuer) const {
@@ -175,7 +185,8 @@ bool TokenVerifier::audience_ok(const json::value* aud, const VerifyTarget& targ
   return false;
 }
 
-std::expected<Verified, AuthFailure> TokenVerifier::verify_jwt(std::string_view token, const VerifyTarget& target) const {
+std::expected<Verified, AuthFailure> TokenVerifier::verify_jwt(std::string_view token, const VerifyTarget& target,
+                                                              bool may_block) const {
   auto jws = parse_compact_jws(token, limits_);
   if (!jws) return refuse(AuthFailureReason::malformed_token);
   const json::object& header = jws->header;
@@ -221,7 +232,13 @@ std::expected<Verified, AuthFailure> TokenVerifier::verify_jwt(std::string_view 
     if (t != "at+jwt" && t != "application/at+jwt") return refuse(AuthFailureReason::wrong_type);
   }
 
-  auto keys = issuer->jwks->keys_for(kid);
+  std::shared_ptr<const JwksSnapshot> keys;
+  if (may_block) {
+    keys = issuer->jwks->keys_for(kid);
+  } else {
+    keys = issuer->jwks->current();
+    if (!keys || (!kid.empty() && !keys->has_kid(kid))) return refuse(AuthFailureReason::deferred);
+  }
   if (!keys) return refuse(AuthFailureReason::issuer_unavailable, 503);
   // The key determines the algorithm (RFC 8725 §3.1): a key of another type, or one pinned to
   // another alg, is never tried, so an RSA key cannot be fed to an EC or HMAC verifier.
@@ -232,7 +249,7 @@ std::expected<Verified, AuthFailure> TokenVerifier::verify_jwt(std::string_view 
     if (!kid.empty() && key.kid != kid) continue;
     if (!key_fits_alg(key, *alg)) continue;
     if (++tried > kMaxCandidates) break;
-    if (verify_signature(*alg, key.key.get(), jws->signing_input, jws->signature)) {
+    if (verify_signature(*alg, key, jws->signing_input, jws->signature)) {
       verified = true;
       break;
     }
@@ -263,10 +280,12 @@ std::expected<Verified, AuthFailure> TokenVerifier::verify_jwt(std::string_view 
   out.cache_until = principal->expires_at;
   out.principal = std::move(principal);
   out.issuer = issuer_index;
+  out.via_jwks = true;
   return out;
 }
 
-std::expected<Verified, AuthFailure> TokenVerifier::verify_opaque(std::string_view token, const VerifyTarget& target) const {
+std::expected<Verified, AuthFailure> TokenVerifier::verify_opaque(std::string_view token, const VerifyTarget& target,
+                                                                 bool may_block) const {
   // RFC 6750 §2.1 b64token syntax was checked by the caller; opaque tokens are only good for
   // an issuer that introspects.
   bool any = false, unavailable = false;
@@ -275,6 +294,7 @@ std::expected<Verified, AuthFailure> TokenVerifier::verify_opaque(std::string_vi
     const Issuer& issuer = *issuers_[idx];
     const IssuerSettings& s = issuer.settings;
     if (!s.introspection) continue;
+    if (!may_block) return refuse(AuthFailureReason::deferred);
     any = true;
     std::string endpoint = s.introspection->endpoint;
     if (endpoint.empty()) {

@@ -33,6 +33,7 @@ struct Verified {
   std::shared_ptr<const Principal> principal;
   std::chrono::system_clock::time_point cache_until;  // exp, or the introspection cache bound
   std::size_t issuer = 0;
+  bool via_jwks = false;  // a JWT checked against the issuer's key set (else introspected)
 };
 
 class TokenVerifier {
@@ -44,28 +45,39 @@ class TokenVerifier {
   TokenVerifier(std::vector<IssuerSettings> issuers, http::Fetcher fetcher, Clock clock = {}, JoseLimits limits = {});
   ~TokenVerifier();
 
+  // Issuers served by this very process (the embedded authorization server) only know their URL
+  // once the listener is bound: "{self}" at the start of issuer, jwks_uri and introspection
+  // endpoint is replaced by `origin` (e.g. http://127.0.0.1:40123). Call before start() and
+  // before any request.
+  void resolve_self(const std::string& origin);
+
   // Background JWKS refresh for every issuer.
   void start();
-  // Fixes the URL of the issuer named `name` before start(): for an issuer whose URL is known
-  // only once the listeners are bound (the embedded authorization server on port 0). Not safe
-  // while requests are verified. Throws std::invalid_argument for an unknown name.
-  void set_issuer_url(std::string_view name, std::string issuer);
   void stop();
 
   std::optional<std::size_t> issuer_index(std::string_view name) const;
   const IssuerSettings& issuer(std::size_t index) const;
   std::size_t issuer_count() const { return issuers_.size(); }
 
-  std::expected<Verified, AuthFailure> verify(std::string_view token, const VerifyTarget& target) const;
+  // `may_block` false: never touches the network; a token that needs it (opaque tokens to
+  // introspect, a kid missing from the current key set, no key set yet) fails with
+  // AuthFailureReason::deferred instead, for the caller to verify again off the I/O thread.
+  std::expected<Verified, AuthFailure> verify(std::string_view token, const VerifyTarget& target,
+                                              bool may_block = true) const;
 
   std::vector<std::pair<std::string, JwksStats>> jwks_stats() const;
+  // Whether the issuer's key set is still within max staleness (a cached verification of a JWT
+  // is honoured only while it is).
+  bool keys_usable(std::size_t issuer) const;
   const JoseLimits& limits() const { return limits_; }
 
  private:
   struct Issuer;
   std::chrono::system_clock::time_point now() const;
-  std::expected<Verified, AuthFailure> verify_jwt(std::string_view token, const VerifyTarget& target) const;
-  std::expected<Verified, AuthFailure> verify_opaque(std::string_view token, const VerifyTarget& target) const;
+  std::expected<Verified, AuthFailure> verify_jwt(std::string_view token, const VerifyTarget& target,
+                                                  bool may_block) const;
+  std::expected<Verified, AuthFailure> verify_opaque(std::string_view token, const VerifyTarget& target,
+                                                     bool may_block) const;
   bool audience_ok(const json::value* aud, const VerifyTarget& target, const IssuerSettings& issuer) const;
 
   std::vector<std::unique_ptr<Issuer>> issuers_;

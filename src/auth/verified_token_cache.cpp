@@ -1,8 +1,23 @@
 #include "auth/verified_token_cache.hpp"
 
+#include <openssl/evp.h>
+
 #include <cstring>
 
 namespace bastion::auth {
+
+namespace {
+
+// SHA-256 with the digest fetched once (OpenSSL 3 resolves EVP_sha256() on every call).
+core::Sha256Digest digest_of(std::string_view token) {
+  static const EVP_MD* const md = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+  core::Sha256Digest out{};
+  unsigned int len = 0;
+  if (!md || EVP_Digest(token.data(), token.size(), out.data(), &len, md, nullptr) != 1) return core::sha256(token);
+  return out;
+}
+
+}  // namespace
 
 VerifiedTokenCache::VerifiedTokenCache(std::size_t max_entries, std::chrono::seconds max_age)
     : max_entries_(max_entries), max_age_(max_age) {}
@@ -13,28 +28,25 @@ std::size_t VerifiedTokenCache::DigestHash::operator()(const core::Sha256Digest&
   return h;
 }
 
-std::shared_ptr<const Principal> VerifiedTokenCache::find(std::string_view token, TimePoint now) {
-  if (max_entries_ == 0) return nullptr;
-  const auto key = core::sha256(token);
-  std::lock_guard lock(mutex_);
+VerifiedTokenCache::Hit VerifiedTokenCache::find(std::string_view token, TimePoint now) {
+  if (max_entries_ == 0) return {};
+  const auto key = digest_of(token);
+  std::shared_lock lock(mutex_);
   auto it = entries_.find(key);
-  if (it == entries_.end()) return nullptr;
-  if (now >= it->second.until) {
-    entries_.erase(it);
-    return nullptr;
-  }
-  return it->second.principal;
+  // An expired entry is not served; insert() sweeps it out later.
+  if (it == entries_.end() || now >= it->second.until) return {};
+  return Hit{it->second.principal, it->second.jwks_issuer};
 }
 
 void VerifiedTokenCache::insert(std::string_view token, std::shared_ptr<const Principal> principal, TimePoint until,
-                                TimePoint now) {
+                                TimePoint now, int jwks_issuer) {
   if (max_entries_ == 0) return;
   until = std::min(until, now + max_age_);
   if (until <= now) return;
-  const auto key = core::sha256(token);
+  const auto key = digest_of(token);
   std::lock_guard lock(mutex_);
   if (entries_.size() >= max_entries_ && !entries_.contains(key)) evict_locked(now);
-  entries_[key] = Entry{std::move(principal), until};
+  entries_[key] = Entry{std::move(principal), until, jwks_issuer};
 }
 
 void VerifiedTokenCache::evict_locked(TimePoint now) {
@@ -51,7 +63,7 @@ void VerifiedTokenCache::evict_locked(TimePoint now) {
 }
 
 std::size_t VerifiedTokenCache::size() const {
-  std::lock_guard lock(mutex_);
+  std::shared_lock lock(mutex_);
   return entries_.size();
 }
 

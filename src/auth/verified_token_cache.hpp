@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <memory>
 #include <mutex>
+#include <shared_mutex>
 #include <string_view>
 #include <unordered_map>
 
@@ -21,9 +22,14 @@ class VerifiedTokenCache {
 
   VerifiedTokenCache(std::size_t max_entries, std::chrono::seconds max_age);
 
-  std::shared_ptr<const Principal> find(std::string_view token, TimePoint now);
+  struct Hit {
+    std::shared_ptr<const Principal> principal;
+    int jwks_issuer = -1;  // the issuer whose key set verified it; -1: introspected
+  };
+  Hit find(std::string_view token, TimePoint now);
   // `until`: the earliest moment the entry must be gone (exp, or an introspection bound).
-  void insert(std::string_view token, std::shared_ptr<const Principal> principal, TimePoint until, TimePoint now);
+  void insert(std::string_view token, std::shared_ptr<const Principal> principal, TimePoint until, TimePoint now,
+              int jwks_issuer = -1);
   std::size_t size() const;
 
  private:
@@ -33,12 +39,13 @@ class VerifiedTokenCache {
   struct Entry {
     std::shared_ptr<const Principal> principal;
     TimePoint until;
+    int jwks_issuer;
   };
   void evict_locked(TimePoint now);
 
   const std::size_t max_entries_;
   const std::chrono::seconds max_age_;
-  mutable std::mutex mutex_;
+  mutable std::shared_mutex mutex_;  // shared for lookups (every request), exclusive to change
   std::unordered_map<core::Sha256Digest, Entry, DigestHash> entries_;
 };
 

@@ -19,7 +19,11 @@ class CallContext final : public RequestContext {
               std::optional<json::value> progress_token);
 
   // RequestContext
-  const Principal* principal() const override { return session_->principal; }
+  // The principal of this request (its own token), else the session's.
+  const Principal* principal() const override {
+    const Principal* caller = out_ ? out_->caller() : nullptr;
+    return caller ? caller : session_->principal;
+  }
   const std::string& protocol_version() const override { return session_->protocol_version; }
   const json::object& client_capabilities() const override { return session_->client_capabilities; }
   bool client_supports(std::string_view path) const override { return session_->client_supports(path); }

@@ -551,20 +551,22 @@ struct Dispatcher::Impl {
   // The entries `session`'s principal may use (DispatchOptions::may_use), before pagination so
   // cursors count what the client sees.
   template <class T, class Name>
-  std::vector<std::shared_ptr<const T>> visible(const Session& session, const std::vector<std::shared_ptr<const T>>& items,
+  std::vector<std::shared_ptr<const T>> visible(const Principal* who, const std::vector<std::shared_ptr<const T>>& items,
                                                 ListedKind kind, Name name) const {
     std::vector<std::shared_ptr<const T>> out;
     out.reserve(items.size());
     for (const auto& item : items)
-      if (options.may_use(session.principal, kind, name(*item))) out.push_back(item);
+      if (options.may_use(who, kind, name(*item))) out.push_back(item);
     return out;
   }
 
+  // `who`: the request's own principal when the transport knows it (Outbound::caller), else
+  // the session's, so a client that stepped up its token sees what the new token allows.
   template <class T, class ToJson, class Name>
-  json::object list(const Session& session, const rpc::Request& req, const std::vector<std::shared_ptr<const T>>& all,
+  json::object list(const Principal* who, const rpc::Request& req, const std::vector<std::shared_ptr<const T>>& all,
                     std::string_view key, ToJson to_json, ListedKind kind, Name name) {
     if (!options.may_use) return list(req, all, key, to_json);
-    return list(req, visible(session, all, kind, name), key, to_json);
+    return list(req, visible(who, all, kind, name), key, to_json);
   }
 
   template <class T, class ToJson>
@@ -647,7 +649,7 @@ void Dispatcher::handle_request(const std::shared_ptr<Session>& session, rpc::Re
     return reply(error_response(req.id, rpc::kInvalidRequest, "Invalid Request: the session is already initialized"));
   if (m == "tools/list") {
     if (!server_->has_tools()) return not_served();
-    return reply(impl_->list(*session, req, server_->tools(), "tools", tool_json, ListedKind::tool,
+    return reply(impl_->list(out->caller() ? out->caller() : session->principal, req, server_->tools(), "tools", tool_json, ListedKind::tool,
                               [](const Tool& t) -> std::string_view { return t.name; }));
   }
   if (m == "tools/call") {
@@ -656,12 +658,12 @@ void Dispatcher::handle_request(const std::shared_ptr<Session>& session, rpc::Re
   }
   if (m == "resources/list") {
     if (!server_->has_resources()) return not_served();
-    return reply(impl_->list(*session, req, server_->resources(), "resources", resource_json, ListedKind::resource,
+    return reply(impl_->list(out->caller() ? out->caller() : session->principal, req, server_->resources(), "resources", resource_json, ListedKind::resource,
                               [](const Resource& r) -> std::string_view { return r.uri; }));
   }
   if (m == "resources/templates/list") {
     if (!server_->has_resources()) return not_served();
-    return reply(impl_->list(*session, req, server_->resource_templates(), "resourceTemplates", template_json,
+    return reply(impl_->list(out->caller() ? out->caller() : session->principal, req, server_->resource_templates(), "resourceTemplates", template_json,
                               ListedKind::resource_template,
                               [](const ResourceTemplate& t) -> std::string_view { return t.uri_template; }));
   }
@@ -679,7 +681,7 @@ void Dispatcher::handle_request(const std::shared_ptr<Session>& session, rpc::Re
   }
   if (m == "prompts/list") {
     if (!server_->has_prompts()) return not_served();
-    return reply(impl_->list(*session, req, server_->prompts(), "prompts", prompt_json, ListedKind::prompt,
+    return reply(impl_->list(out->caller() ? out->caller() : session->principal, req, server_->prompts(), "prompts", prompt_json, ListedKind::prompt,
                               [](const Prompt& p) -> std::string_view { return p.name; }));
   }
   if (m == "prompts/get") {

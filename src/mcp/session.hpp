@@ -36,6 +36,10 @@ class Outbound {
   // The W3C trace context of the request this outbound answers, as MCP `_meta` fields
   // (traceparent, tracestate, baggage); empty when the transport does not trace.
   virtual json::object trace_meta() const { return {}; }
+  // Who sent this request, when it differs from the session's creator in what it holds (a
+  // newer token of the same subject, with other scopes or expiry). Null: the session's
+  // principal. Lives as long as the Outbound.
+  virtual const Principal* caller() const { return nullptr; }
 };
 
 class CallContext;

@@ -152,10 +152,12 @@ struct HttpSession {
 class PostOutbound final : public mcp::Outbound {
  public:
   PostOutbound(std::shared_ptr<HttpSession> session, std::shared_ptr<http::Exchange> exchange, http::Headers extra,
-               OperationPtr op = nullptr)
-      : session_(std::move(session)), exchange_(std::move(exchange)), extra_(std::move(extra)), op_(std::move(op)) {}
+               std::shared_ptr<const Principal> caller = nullptr, OperationPtr op = nullptr)
+      : session_(std::move(session)), exchange_(std::move(exchange)), extra_(std::move(extra)), caller_(std::move(caller)),
+        op_(std::move(op)) {}
 
   json::object trace_meta() const override { return op_ ? op_->trace_meta() : json::object{}; }
+  const Principal* caller() const override { return caller_.get(); }
 
   void send(json::object message) override {
     std::lock_guard lock(mutex_);
@@ -210,6 +212,7 @@ class PostOutbound final : public mcp::Outbound {
   std::shared_ptr<HttpSession> session_;
   std::shared_ptr<http::Exchange> exchange_;  // until a stream takes it over
   http::Headers extra_;
+  std::shared_ptr<const Principal> caller_;
   OperationPtr op_;
   std::shared_ptr<EventStream> stream_;
 };
@@ -217,7 +220,8 @@ class PostOutbound final : public mcp::Outbound {
 // Everything for a 2024-11-05 client goes on its one SSE stream.
 class SseOutbound final : public mcp::Outbound {
  public:
-  SseOutbound(std::shared_ptr<EventStream> stream, OperationPtr op) : stream_(std::move(stream)), op_(std::move(op)) {}
+  SseOutbound(std::shared_ptr<EventStream> stream, std::shared_ptr<const Principal> caller, OperationPtr op)
+      : stream_(std::move(stream)), caller_(std::move(caller)), op_(std::move(op)) {}
   void send(json::object message) override { stream_->send(rpc::serialize(message)); }
   void respond(json::object response) override {
     if (op_) op_->end(response);
@@ -227,9 +231,11 @@ class SseOutbound final : public mcp::Outbound {
     if (op_) op_->end_cancelled();
   }
   json::object trace_meta() const override { return op_ ? op_->trace_meta() : json::object{}; }
+  const Principal* caller() const override { return caller_.get(); }
 
  private:
   std::shared_ptr<EventStream> stream_;
+  std::shared_ptr<const Principal> caller_;
   OperationPtr op_;
 };
 
@@ -254,7 +260,9 @@ class BatchCollector : public std::enable_shared_from_this<BatchCollector> {
 
 class BatchOutbound final : public mcp::Outbound {
  public:
-  BatchOutbound(std::shared_ptr<BatchCollector> c, OperationPtr op) : collector_(std::move(c)), op_(std::move(op)) {}
+  BatchOutbound(std::shared_ptr<BatchCollector> c, std::shared_ptr<const Principal> caller, OperationPtr op)
+      : collector_(std::move(c)), caller_(std::move(caller)), op_(std::move(op)) {}
+  const Principal* caller() const override { return caller_.get(); }
   // Related notifications have no stream of their own inside a JSON batch answer.
   void send(json::object) override {}
   void respond(json::object response) override {
@@ -269,6 +277,7 @@ class BatchOutbound final : public mcp::Outbound {
 
  private:
   std::shared_ptr<BatchCollector> collector_;
+  std::shared_ptr<const Principal> caller_;
   OperationPtr op_;
 };
 
@@ -443,7 +452,7 @@ struct McpEndpoint::Impl {
   // without (an unprotected route) only without.
   static bool bound_to(const HttpSession& hs, const PrincipalPtr& principal) {
     if (!hs.principal) return principal == nullptr;
-    return principal && mcp::principal_binding(principal.get()) == hs.mcp->owner;
+    return principal && principal->issuer == hs.principal->issuer && principal->subject == hs.principal->subject;
   }
 
   void handle_post(const std::shared_ptr<http::Exchange>& ex, const PrincipalPtr& principal) {
@@ -474,13 +483,15 @@ struct McpEndpoint::Impl {
     if (auto* r = std::get_if<rpc::Request>(&*message))
       if (auto answer = denied(principal, *r)) return ex->respond(std::move(*answer));
     note_session(*ex, "session", hs->mcp.get());
-    dispatch(hs, std::move(*message), ex);
+    dispatch(hs, std::move(*message), ex, principal);
   }
 
-  void dispatch(const std::shared_ptr<HttpSession>& hs, rpc::Message message, const std::shared_ptr<http::Exchange>& ex) {
+  void dispatch(const std::shared_ptr<HttpSession>& hs, rpc::Message message, const std::shared_ptr<http::Exchange>& ex,
+                const PrincipalPtr& principal) {
     if (auto* r = std::get_if<rpc::Request>(&message)) {
       auto op = telemetry::begin_operation(*ex, r->method, r->params);
-      dispatcher.handle_request(hs->mcp, std::move(*r), std::make_shared<PostOutbound>(hs, ex, http::Headers{}, std::move(op)));
+      dispatcher.handle_request(hs->mcp, std::move(*r),
+                                std::make_shared<PostOutbound>(hs, ex, http::Headers{}, principal, std::move(op)));
       return;
     }
     // Notifications and responses are accepted with 202 and no body.
@@ -552,7 +563,7 @@ struct McpEndpoint::Impl {
     for (auto& m : messages) {
       if (auto* r = std::get_if<rpc::Request>(&m)) {
         auto op = telemetry::begin_operation(*ex, r->method, r->params);
-        dispatcher.handle_request(hs->mcp, std::move(*r), std::make_shared<BatchOutbound>(collector, std::move(op)));
+        dispatcher.handle_request(hs->mcp, std::move(*r), std::make_shared<BatchOutbound>(collector, principal, std::move(op)));
       }
       else if (auto* n = std::get_if<rpc::Notification>(&m)) dispatcher.handle_notification(hs->mcp, *n);
       else dispatcher.handle_response(hs->mcp, std::get<rpc::Response>(m));
@@ -666,7 +677,7 @@ struct McpEndpoint::Impl {
     http::Response accepted{202, {}, "Accepted"};
     accepted.headers.set("Content-Type", "text/plain");
     ex->respond(std::move(accepted));
-    auto out = std::make_shared<SseOutbound>(stream, std::move(op));
+    auto out = std::make_shared<SseOutbound>(stream, principal, std::move(op));
     if (auto* r = std::get_if<rpc::Request>(&*message)) {
       if (r->method == "initialize") {
         auto result = dispatcher.initialize(*hs->mcp, r->params);

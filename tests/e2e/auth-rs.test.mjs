@@ -23,6 +23,7 @@ const now = () => Math.floor(Date.now() / 1000);
 
 const issuer = new FakeIssuer();
 const second = new FakeIssuer();  // a second issuer trusted by the same route
+const opaque = new FakeIssuer();  // a third one that issues opaque tokens (RFC 7662 introspection)
 let bastion;
 let resource;      // canonical resource URI of /mcp
 let prmUrl;        // its metadata URL
@@ -72,6 +73,8 @@ before(async () => {
   await issuer.start();
   second.addKey('s1', 'EC', 'ES256');
   await second.start();
+  opaque.introspectionClient = { id: 'bastion-rs', secret: 'intro-secret-e2e' };
+  await opaque.start();
   const yaml = `
 listeners: [{address: 127.0.0.1, port: 0}]
 logging: {level: info}
@@ -92,17 +95,26 @@ auth:
       discovery: false
       jwks_uri: ${second.issuer}/jwks
       algorithms: [ES256]
+    - name: opaque
+      issuer: ${opaque.issuer}
+      allow_http_loopback: true
+      discovery: false
+      introspection:
+        endpoint: ${opaque.issuer}/introspect
+        client_id: bastion-rs
+        client_secret: \${env:BASTION_E2E_INTROSPECTION_SECRET}
+        max_cache_s: 60
 routes:
   - path: /mcp
     modules: [demo]
     auth:
-      issuers: [main, second]
+      issuers: [main, second, opaque]
       scopes: [mcp]
       tool_scopes: {"calc*": [math]}
       resource_name: Bastion e2e
       resource_documentation: https://example.com/docs
 `;
-  bastion = await startBastion({ name: 'auth-rs', yaml });
+  bastion = await startBastion({ name: 'auth-rs', yaml, env: { BASTION_E2E_INTROSPECTION_SECRET: 'intro-secret-e2e' } });
   resource = `${bastion.origin}/mcp`;
   prmUrl = `${bastion.origin}/.well-known/oauth-protected-resource/mcp`;
 });
@@ -111,6 +123,7 @@ after(async () => {
   await bastion?.stop();
   await issuer.stop();
   await second.stop();
+  await opaque.stop();
 });
 
 describe('Protected Resource Metadata (RFC 9728)', () => {
@@ -120,7 +133,7 @@ describe('Protected Resource Metadata (RFC 9728)', () => {
       assert.equal(r.status, 200, r.describe());
       const doc = r.json();
       assert.equal(doc.resource, resource);
-      assert.deepEqual(doc.authorization_servers, [issuer.issuer, second.issuer]);
+      assert.deepEqual(doc.authorization_servers, [issuer.issuer, second.issuer, opaque.issuer]);
       assert.deepEqual(doc.scopes_supported, ['mcp']);
       assert.deepEqual(doc.bearer_methods_supported, ['header']);
       assert.equal(doc.resource_name, 'Bastion e2e');
@@ -148,6 +161,45 @@ describe('good tokens', () => {
     const r = await request({ method: 'POST', path: '/mcp', port: bastion.port, body: INIT,
       headers: { ...mcpHeaders(), Authorization: `bearer ${good()}` } });
     assert.equal(r.status, 200, r.describe());
+  });
+});
+
+describe('opaque tokens (RFC 7662 introspection)', () => {
+  const answer = (extra = {}) => ({ active: true, iss: opaque.issuer, sub: 'carol', aud: resource, scope: 'mcp',
+    client_id: 'opaque-client', exp: now() + 300, ...extra });
+
+  test('an active token for this resource is accepted, then served from the cache', async () => {
+    opaque.opaque.set('opaque-good-1', answer());
+    const before = opaque.introspections;
+    for (let i = 0; i < 3; i++) {
+      const r = await post('opaque-good-1');
+      assert.equal(r.status, 200, r.describe());
+    }
+    assert.equal(opaque.introspections - before, 1, 'introspected more than once');
+  });
+  test('an inactive token is refused', async () => {
+    const r = await post('opaque-unknown-2');
+    assertChallenge(r, 401, 'invalid_token');
+  });
+  test('an active token for another resource is refused', async () => {
+    opaque.opaque.set('opaque-other-3', answer({ aud: 'https://other.example/mcp' }));
+    assertChallenge(await post('opaque-other-3'), 401, 'invalid_token');
+  });
+  test('an active token naming another issuer is refused', async () => {
+    opaque.opaque.set('opaque-iss-4', answer({ iss: 'https://elsewhere.example' }));
+    assertChallenge(await post('opaque-iss-4'), 401, 'invalid_token');
+  });
+  test('an expired answer is refused', async () => {
+    opaque.opaque.set('opaque-exp-5', answer({ exp: now() - 120 }));
+    assertChallenge(await post('opaque-exp-5'), 401, 'invalid_token');
+  });
+  test('bastion authenticates to the introspection endpoint with its client secret', async () => {
+    opaque.introspectionClient = { id: 'bastion-rs', secret: 'rotated' };
+    opaque.opaque.set('opaque-good-6', answer());
+    const r = await post('opaque-good-6');
+    assert.equal(r.status, 503, r.describe());
+    opaque.introspectionClient = { id: 'bastion-rs', secret: 'intro-secret-e2e' };
+    assert.equal((await post('opaque-good-6')).status, 200);
   });
 });
 
@@ -210,7 +262,7 @@ describe('attack battery: every crafted token is refused', () => {
     ['jku pointing at an attacker JWKS', () => signWith(attacker.rsa, hdr({ kid: 'evil', jku: `${evilUrl()}/jwks` }), claims()), 401, 'invalid_token'],
     ['x5u pointing at an attacker certificate', () => signWith(attacker.rsa, hdr({ kid: 'evil', x5u: `${evilUrl()}/cert.pem` }), claims()), 401, 'invalid_token'],
     ['embedded jwk header with the attacker key', () => signWith(attacker.rsa, hdr({ kid: 'evil', jwk: publicJwk(attacker.rsa, 'evil') }), claims()), 401, 'invalid_token'],
-    ['opaque token without introspection', () => 'opaque-random-value-123', 401, 'invalid_token'],
+    ['unknown opaque token (introspection says inactive)', () => 'opaque-random-value-123', 401, 'invalid_token'],
     ['empty token', () => '', 400, 'invalid_request'],
     ['token with a space inside', () => 'abc def', 400, 'invalid_request'],
     ['token with a quote', () => 'abc"def', 400, 'invalid_request'],

@@ -51,6 +51,10 @@ export class FakeIssuer {
     this.requests = [];
     this.server = null;
     this.port = 0;
+    // RFC 7662: opaque token -> introspection answer, and the client credentials it requires.
+    this.opaque = new Map();
+    this.introspectionClient = null;  // { id, secret }
+    this.introspections = 0;
   }
 
   addKey(kid, kind, alg, { publish = true } = {}) {
@@ -87,6 +91,19 @@ export class FakeIssuer {
     };
     if (req.url === '/.well-known/oauth-authorization-server' || req.url === '/.well-known/openid-configuration') return send(200, this.metadata());
     if (req.url === '/jwks') return send(200, this.jwks());
+    if (req.url === '/introspect' && req.method === 'POST') {
+      let body = '';
+      req.on('data', (d) => { body += d; });
+      req.on('end', () => {
+        this.introspections++;
+        const c = this.introspectionClient;
+        const expected = c ? `Basic ${Buffer.from(`${c.id}:${c.secret}`).toString('base64')}` : null;
+        if (!c || req.headers.authorization !== expected) return send(401, { error: 'invalid_client' });
+        const token = new URLSearchParams(body).get('token');
+        return send(200, this.opaque.get(token) ?? { active: false });
+      });
+      return undefined;
+    }
     if (req.url === '/register' && req.method === 'POST') {
       let body = '';
       req.on('data', (d) => { body += d; });

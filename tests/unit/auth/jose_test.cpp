@@ -40,6 +40,12 @@ TEST(CompactJws, ChecksSizeAndShapeBeforeParsing) {
   const std::string p = core::base64url_encode(R"({"sub":"x"})");
   EXPECT_FALSE(parse_compact_jws(h + "." + p + ".", JoseLimits{})) << "unsigned tokens are refused";
   EXPECT_FALSE(parse_compact_jws(h + "=." + p + ".c2ln", JoseLimits{})) << "padding is not base64url";
+  EXPECT_FALSE(parse_compact_jws(h + "." + p + ".c2l+", JoseLimits{})) << "the standard alphabet is not base64url";
+  // "QQ" is the canonical spelling of "A"; "QR" decodes to the same byte with a stray low bit
+  // (RFC 4648 §3.5): one token, one spelling.
+  EXPECT_TRUE(parse_compact_jws(h + "." + p + ".QQ", JoseLimits{}));
+  EXPECT_FALSE(parse_compact_jws(h + "." + p + ".QR", JoseLimits{}));
+  EXPECT_FALSE(parse_compact_jws(h + "." + p + ".QUJDR", JoseLimits{})) << "impossible length";
   auto ok = parse_compact_jws(h + "." + p + ".c2ln", JoseLimits{});
   ASSERT_TRUE(ok);
   EXPECT_EQ(ok->signature, "sig");

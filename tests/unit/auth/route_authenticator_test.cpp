@@ -2,6 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <future>
+#include <set>
+#include <thread>
+
 #include "auth/challenge.hpp"
 #include "auth/jwt_support.hpp"
 #include "auth/protected_resource_metadata.hpp"
@@ -100,6 +104,12 @@ TEST(ScopePolicy, WildcardsAndUnion) {
   EXPECT_EQ(p.required("resources/read", "secret://x"), (std::vector<std::string>{"mcp", "read", "secret"}));
   EXPECT_EQ(p.required("ping", ""), (std::vector<std::string>{"mcp"}));
   EXPECT_TRUE(ScopePolicy::satisfied({"mcp", "tools", "admin", "extra"}, p.required("tools/call", "admin_reset")));
+  EXPECT_TRUE(p.allows({"mcp", "tools", "admin"}, "tools/call", "admin_reset"));
+  EXPECT_FALSE(p.allows({"mcp", "tools"}, "tools/call", "admin_reset"));
+  EXPECT_TRUE(p.allows({"mcp", "tools"}, "tools/call", "echo"));
+  EXPECT_FALSE(p.allows({"mcp"}, "tools/list", ""));
+  EXPECT_TRUE(p.allows({"mcp"}, "ping", ""));
+  EXPECT_FALSE(p.allows({"mcp", "read"}, "resources/read", "secret://x"));
   EXPECT_FALSE(ScopePolicy::satisfied({"mcp", "tools"}, p.required("tools/call", "admin_reset")));
 }
 
@@ -108,19 +118,19 @@ TEST(VerifiedTokenCache, BoundedAndNeverPastExpiry) {
   const auto t0 = Clock::now();
   auto p = std::make_shared<const Principal>();
   cache.insert("a", p, t0 + std::chrono::seconds(10), t0);
-  EXPECT_EQ(cache.find("a", t0 + std::chrono::seconds(9)), p);
-  EXPECT_EQ(cache.find("a", t0 + std::chrono::seconds(10)), nullptr) << "not at or past exp";
+  EXPECT_EQ(cache.find("a", t0 + std::chrono::seconds(9)).principal, p);
+  EXPECT_EQ(cache.find("a", t0 + std::chrono::seconds(10)).principal, nullptr) << "not at or past exp";
   cache.insert("b", p, t0 + std::chrono::hours(1), t0);
-  EXPECT_EQ(cache.find("b", t0 + std::chrono::seconds(61)), nullptr) << "max age bounds a long-lived token";
+  EXPECT_EQ(cache.find("b", t0 + std::chrono::seconds(61)).principal, nullptr) << "max age bounds a long-lived token";
   cache.insert("c", p, t0 + std::chrono::seconds(30), t0);
   cache.insert("d", p, t0 + std::chrono::seconds(20), t0);
   cache.insert("e", p, t0 + std::chrono::seconds(40), t0);
   EXPECT_LE(cache.size(), 2u);
-  EXPECT_EQ(cache.find("d", t0), nullptr) << "the soonest to expire went first";
-  EXPECT_EQ(cache.find("e", t0), p);
+  EXPECT_EQ(cache.find("d", t0).principal, nullptr) << "the soonest to expire went first";
+  EXPECT_EQ(cache.find("e", t0).principal, p);
   VerifiedTokenCache off(0, std::chrono::seconds(60));
   off.insert("a", p, t0 + std::chrono::seconds(10), t0);
-  EXPECT_EQ(off.find("a", t0), nullptr);
+  EXPECT_EQ(off.find("a", t0).principal, nullptr);
 }
 
 // The route authenticator end to end over a fake JWKS.
@@ -213,14 +223,15 @@ TEST_F(RouteFixture, RouteScopesToolScopesAndMayUse) {
   EXPECT_TRUE(route->may_use(&p, ItemKind::tool, "echo"));
   EXPECT_FALSE(route->may_use(&p, ItemKind::tool, "admin_reset"));
   EXPECT_FALSE(route->may_use(nullptr, ItemKind::tool, "echo"));
-  EXPECT_FALSE(route->authorize(&p, "tools/call", "echo", "{}"));
-  auto denied = route->authorize(&p, "tools/call", "admin_reset", "body");
+  auto body = [] { return std::string("body"); };
+  EXPECT_FALSE(route->authorize(&p, "tools/call", "echo", body));
+  auto denied = route->authorize(&p, "tools/call", "admin_reset", body);
   ASSERT_TRUE(denied);
   EXPECT_EQ(denied->status, 403);
   EXPECT_EQ(denied->body, "body");
   EXPECT_NE(denied->headers.find("WWW-Authenticate")->find("scope=\"mcp admin\""), std::string::npos);
   p.scopes.insert("admin");
-  EXPECT_FALSE(route->authorize(&p, "tools/call", "admin_reset", "body"));
+  EXPECT_FALSE(route->authorize(&p, "tools/call", "admin_reset", body));
 }
 
 TEST_F(RouteFixture, MetadataDocument) {
@@ -244,6 +255,129 @@ TEST(RouteAuthenticatorSetup, UnknownIssuerNameIsRefused) {
   RouteAuthSettings r;
   r.issuers = {"b"};
   EXPECT_THROW(RouteAuthenticator(v, "/mcp", r), std::invalid_argument);
+}
+
+}  // namespace
+}  // namespace bastion::auth
+
+namespace bastion::auth {
+namespace {
+
+// The request path never waits on the network on the calling thread: a token whose key is not
+// in the current set is verified on the blocking pool and answered from there.
+TEST(RouteAuthenticatorAsync, TokensThatNeedTheNetworkAreVerifiedOnThePool) {
+  using namespace testing;
+  TestKey key = make_ed25519();
+  const auto doc = jwks({public_jwk(key, "k")});
+  std::atomic<int> fetches{0};
+  std::mutex m;
+  std::set<std::thread::id> fetch_threads;
+  IssuerSettings s;
+  s.name = "main";
+  s.issuer = "https://as.example";
+  s.jwks_uri = "https://as.example/jwks";
+  s.algorithms = {JwsAlg::EdDSA};
+  auto verifier = std::make_shared<TokenVerifier>(
+      std::vector<IssuerSettings>{s},
+      [&](const http::ClientRequest&, const http::ClientOptions&) -> Result<http::ClientResponse> {
+        ++fetches;
+        std::lock_guard lock(m);
+        fetch_threads.insert(std::this_thread::get_id());
+        return http::ClientResponse{200, {}, doc, ""};
+      });
+  core::WorkerPool pool(1, 4);
+  RouteAuthSettings r;
+  RouteAuthenticator route(verifier, "/mcp", r, {}, {}, &pool);
+  route.set_resource("https://mcp.example/mcp");
+  const auto t = std::chrono::duration_cast<std::chrono::seconds>(Clock::now().time_since_epoch()).count();
+  const std::string token = make_jwt({{"alg", "EdDSA"}, {"kid", "k"}},
+                                     {{"iss", "https://as.example"}, {"sub", "u"}, {"aud", "https://mcp.example/mcp"}, {"exp", t + 60}},
+                                     key);
+  const http::Request request = with_auth("Bearer " + token);
+
+  // No key set yet: deferred to the pool.
+  EXPECT_EQ(verifier->verify(token, VerifyTarget{{0}, {"https://mcp.example/mcp"}}, false).error().reason,
+            AuthFailureReason::deferred);
+  std::promise<RouteAuthenticator::Outcome> first;
+  route.authenticate(request, [&](RouteAuthenticator::Outcome o) { first.set_value(std::move(o)); });
+  auto outcome = first.get_future().get();
+  ASSERT_TRUE(std::holds_alternative<std::shared_ptr<const Principal>>(outcome));
+  EXPECT_EQ(fetches.load(), 1);
+  EXPECT_FALSE(fetch_threads.contains(std::this_thread::get_id())) << "fetched on the calling thread";
+
+  // Keys present and the token cached: answered inline.
+  bool inline_answer = false;
+  route.authenticate(request, [&](RouteAuthenticator::Outcome o) {
+    inline_answer = std::holds_alternative<std::shared_ptr<const Principal>>(o);
+  });
+  EXPECT_TRUE(inline_answer);
+  // A refusal that needs no network is inline too.
+  bool refused_inline = false;
+  const http::Request bad = with_auth("Bearer " + token + "x");
+  route.authenticate(bad, [&](RouteAuthenticator::Outcome o) {
+    refused_inline = std::holds_alternative<http::Response>(o) && std::get<http::Response>(o).status == 401;
+  });
+  EXPECT_TRUE(refused_inline);
+  // Shutting down: a token that needs the network is not queued behind issuers any more.
+  route.shutdown();
+  const std::string unknown_kid = make_jwt({{"alg", "EdDSA"}, {"kid", "k2"}},
+                                           {{"iss", "https://as.example"}, {"sub", "u"}, {"aud", "https://mcp.example/mcp"}, {"exp", t + 60}},
+                                           key);
+  const http::Request later = with_auth("Bearer " + unknown_kid);
+  int status = 0;
+  route.authenticate(later, [&](RouteAuthenticator::Outcome o) {
+    if (auto* r = std::get_if<http::Response>(&o)) status = r->status;
+  });
+  EXPECT_EQ(status, 503);
+  EXPECT_EQ(fetches.load(), 1);
+  pool.stop();
+}
+
+}  // namespace
+}  // namespace bastion::auth
+
+namespace bastion::auth {
+namespace {
+
+// Max staleness holds for cached verifications too: once the issuer's key set is too old, a
+// token verified earlier is not honoured from the cache.
+TEST(RouteAuthenticatorCache, CachedJwtsStopWhenTheIssuersKeysGoStale) {
+  using namespace testing;
+  TestKey key = make_ed25519();
+  const auto doc = jwks({public_jwk(key, "k")});
+  bool down = false;
+  Clock::time_point now = Clock::now();
+  IssuerSettings s;
+  s.name = "main";
+  s.issuer = "https://as.example";
+  s.jwks_uri = "https://as.example/jwks";
+  s.algorithms = {JwsAlg::EdDSA};
+  s.max_staleness = std::chrono::seconds(600);
+  auto verifier = std::make_shared<TokenVerifier>(
+      std::vector<IssuerSettings>{s},
+      [&](const http::ClientRequest&, const http::ClientOptions&) -> Result<http::ClientResponse> {
+        if (down) return fail(1, "down", 503);
+        return http::ClientResponse{200, {}, doc, ""};
+      },
+      [&] { return now; });
+  RouteAuthSettings r;
+  r.token_cache_max_age = std::chrono::seconds(3600);
+  RouteAuthenticator route(verifier, "/mcp", r, {}, [&] { return now; });
+  route.set_resource("https://mcp.example/mcp");
+  const auto t = std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch()).count();
+  const std::string token = make_jwt({{"alg", "EdDSA"}, {"kid", "k"}},
+                                     {{"iss", "https://as.example"}, {"sub", "u"}, {"aud", "https://mcp.example/mcp"}, {"exp", t + 7200}},
+                                     key);
+  const http::Request request = with_auth("Bearer " + token);
+  ASSERT_TRUE(std::holds_alternative<std::shared_ptr<const Principal>>(route.authenticate(request)));
+  down = true;
+  now += std::chrono::seconds(300);
+  ASSERT_TRUE(std::holds_alternative<std::shared_ptr<const Principal>>(route.authenticate(request)));
+  EXPECT_EQ(route.stats().cache_hits, 1u);
+  now += std::chrono::seconds(400);  // 700 s since the last good key set
+  auto stale = route.authenticate(request);
+  ASSERT_TRUE(std::holds_alternative<http::Response>(stale));
+  EXPECT_EQ(std::get<http::Response>(stale).status, 503);
 }
 
 }  // namespace

@@ -238,6 +238,20 @@ TEST_F(Fixture, ConfiguredJwksUriSkipsDiscovery) {
   EXPECT_TRUE(verifier->verify(token(claims()), target));
 }
 
+TEST_F(Fixture, SelfHostedIssuerIsResolvedOnceTheOriginIsKnown) {
+  net.documents["http://127.0.0.1:4000/jwks"] = {200, jwks({public_jwk(key, "k1")})};
+  build([](IssuerSettings& s) {
+    s.issuer = "{self}/as";
+    s.jwks_uri = "{self}/jwks";
+    s.allow_http_loopback = true;
+  });
+  verifier->resolve_self("http://127.0.0.1:4000");
+  EXPECT_EQ(verifier->issuer(0).issuer, "http://127.0.0.1:4000/as");
+  auto c = claims();
+  c["iss"] = "http://127.0.0.1:4000/as";
+  EXPECT_TRUE(verifier->verify(token(c), target));
+}
+
 TEST(Discovery, MetadataUrlsFollowRfc8414PathInsertionThenOidc) {
   EXPECT_EQ(metadata_urls("https://as.example/tenant1"),
             (std::vector<std::string>{"https://as.example/.well-known/oauth-authorization-server/tenant1",

@@ -157,3 +157,14 @@ TEST_F(EndpointAuthTest, LegacySseSessionsAreBoundToo) {
   EXPECT_EQ(mine->status(), 202);
   endpoint->shutdown();
 }
+
+TEST_F(EndpointAuthTest, AStepUpTokenOnTheSameSessionIsWhatListsAndHandlersSee) {
+  auto alice = principal("alice");
+  auto sid = open(alice);
+  auto before = post(R"({"jsonrpc":"2.0","id":8,"method":"tools/list"})", sid, alice);
+  EXPECT_EQ(json::parse(before->body()).at("result").at("tools").as_array().size(), 1u);
+  // Same subject, a newer token with more scopes: the session stays hers, the lists grow.
+  auto stepped = principal("alice", {"admin"});
+  auto after = post(R"({"jsonrpc":"2.0","id":9,"method":"tools/list"})", sid, stepped);
+  EXPECT_EQ(json::parse(after->body()).at("result").at("tools").as_array().size(), 2u);
+}
