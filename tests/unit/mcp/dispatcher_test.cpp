@@ -109,7 +109,7 @@ class DispatcherTest : public ::testing::Test {
     };
     def->add_prompt(p);
 
-    dispatcher = std::make_unique<mcp::Dispatcher>(def, mcp::DispatchOptions{2s, 8, 2}, workers, timers);
+    dispatcher = std::make_unique<mcp::Dispatcher>(def, mcp::DispatchOptions{2s, 8, 2, {}}, workers, timers);
     session = std::make_shared<mcp::Session>("s1");
     auto init = dispatcher->initialize(*session, json::parse(R"({"protocolVersion":"2025-06-18","capabilities":{"elicitation":{}}})").as_object());
     ASSERT_TRUE(init);
