@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <functional>
 #include <stdexcept>
 #include <thread>
 
@@ -72,6 +73,24 @@ void record_authserver_event(telemetry::Telemetry& telemetry, const authserver::
   audit.route = "/oauth";
   if (!e.detail.empty()) audit.details["detail"] = e.detail;
   telemetry.audit().record(audit);
+}
+
+// The answer of a read-only endpoint (health, readiness, metrics): GET gets `body()`, HEAD the
+// same headers without it, any other method 405 with Allow (RFC 9110 §15.5.6).
+void respond_get_only(http::Exchange& exchange, int status, std::string content_type,
+                      const std::function<std::string()>& body) {
+  const auto& method = exchange.request().method;
+  http::Response response;
+  if (method != "GET" && method != "HEAD") {
+    response.status = 405;
+    response.headers.set("Allow", "GET, HEAD");
+    return exchange.respond(std::move(response));
+  }
+  response.status = status;
+  response.headers.set("Content-Type", std::move(content_type));
+  response.headers.set("Cache-Control", "no-store");
+  if (method == "GET") response.body = body();
+  exchange.respond(std::move(response));
 }
 
 }  // namespace
@@ -650,37 +669,19 @@ void HttpApp::register_app_metrics() {
 }
 
 void HttpApp::handle_metrics(const std::shared_ptr<http::Exchange>& exchange) const {
-  const auto& method = exchange->request().method;
-  http::Response response;
-  if (method != "GET" && method != "HEAD") {
-    response.status = 405;
-    response.headers.set("Allow", "GET, HEAD");
-    return exchange->respond(std::move(response));
-  }
-  response.headers.set("Content-Type", std::string(telemetry::kExpositionContentType));
-  response.headers.set("Cache-Control", "no-store");
-  if (method == "GET") response.body = telemetry_->metrics().expose();
-  exchange->respond(std::move(response));
+  respond_get_only(*exchange, 200, std::string(telemetry::kExpositionContentType),
+                   [this] { return telemetry_->metrics().expose(); });
 }
 
 void HttpApp::handle_ready(const std::shared_ptr<http::Exchange>& exchange) const {
-  const auto& method = exchange->request().method;
-  http::Response response;
-  if (method != "GET" && method != "HEAD") {
-    response.status = 405;
-    response.headers.set("Allow", "GET, HEAD");
-    return exchange->respond(std::move(response));
-  }
   const auto report = telemetry_->readiness().evaluate();
-  response.status = report.ready ? 200 : 503;
-  response.headers.set("Content-Type", "text/plain; charset=utf-8");
-  response.headers.set("Cache-Control", "no-store");
-  // One line per check, as Kubernetes' own /readyz?verbose does.
-  std::string body;
-  for (const auto& [name, ok] : report.checks) body += std::string(ok ? "[+]" : "[-]") + name + (ok ? " ok\n" : " failed\n");
-  body += report.ready ? "ready\n" : "not ready\n";
-  if (method == "GET") response.body = std::move(body);
-  exchange->respond(std::move(response));
+  respond_get_only(*exchange, report.ready ? 200 : 503, "text/plain; charset=utf-8", [&report] {
+    // One line per check, as Kubernetes' own /readyz?verbose does.
+    std::string body;
+    for (const auto& [name, ok] : report.checks) body += std::string(ok ? "[+]" : "[-]") + name + (ok ? " ok\n" : " failed\n");
+    body += report.ready ? "ready\n" : "not ready\n";
+    return body;
+  });
 }
 
 std::optional<AdminCredentials> HttpApp::take_admin_credentials() {
@@ -690,18 +691,7 @@ std::optional<AdminCredentials> HttpApp::take_admin_credentials() {
 }
 
 void HttpApp::handle_health(const std::shared_ptr<http::Exchange>& exchange) const {
-  const auto& method = exchange->request().method;
-  http::Response response;
-  if (method == "GET" || method == "HEAD") {
-    response.status = 200;
-    response.headers.set("Content-Type", "text/plain; charset=utf-8");
-    response.headers.set("Cache-Control", "no-store");
-    if (method == "GET") response.body = "ok";
-  } else {
-    response.status = 405;
-    response.headers.set("Allow", "GET, HEAD");
-  }
-  exchange->respond(std::move(response));
+  respond_get_only(*exchange, 200, "text/plain; charset=utf-8", [] { return std::string("ok"); });
 }
 
 std::vector<std::uint16_t> HttpApp::listen() {

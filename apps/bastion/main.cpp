@@ -116,7 +116,6 @@ int serve(const ServeArgs& args) {
 
   const auto urls = server->route_urls();
   for (const auto& url : urls) std::cout << "Bastion " << BASTION_VERSION << " serving MCP at " << url << '\n';
-  // The Inspector's own package: the standalone inspector-cli 1.0.3 only runs from its build/ folder.
   if (auto* as = server->authorization_server()) {
     std::cout << "Authorization server (OAuth 2.1): " << as->issuer() << " (metadata: " << as->issuer()
               << "/.well-known/oauth-authorization-server)\n";
@@ -125,11 +124,18 @@ int serve(const ServeArgs& args) {
       std::cout << "First start: created the user '" << admin->username << "' with the password '" << admin->password
                 << "'.\n  It is shown only this once; sign in with it on the page an MCP client opens.\n";
     }
-    std::cout << "Connect a client: point an MCP client (e.g. npx @modelcontextprotocol/inspector) at " << urls.front()
-              << "; it registers itself, opens the sign-in page in your browser, then asks you to allow it.\n";
   }
-  std::cout << "Try it: npx @modelcontextprotocol/inspector --cli " << urls.front()
-            << " --transport http --method tools/list" << std::endl;
+  const bool protected_route = !cfg.routes.empty() && cfg.routes.front().auth.has_value();
+  if (protected_route) {
+    std::cout << "Connect a client: point an MCP client at " << urls.front()
+              << "; it registers itself, opens the sign-in page in your browser, then asks you to allow it.\n"
+              << "From a terminal (in the Bastion source tree): TOKEN=\"$(scripts/login.sh " << urls.front() << ")\"\n"
+              << "  then: scripts/inspector.sh " << urls.front()
+              << " --transport http --method tools/list --header \"Authorization: Bearer $TOKEN\"" << std::endl;
+  } else {
+    std::cout << "Try it (in the Bastion source tree): scripts/inspector.sh " << urls.front()
+              << " --transport http --method tools/list" << std::endl;
+  }
 
   server->start();
   spdlog::info("bastion {} started: {} route(s), {} listener(s)", BASTION_VERSION, cfg.routes.size(), cfg.listeners.size());

@@ -11,6 +11,7 @@
 #include <array>
 #include <cstdint>
 
+#include "core/ecdsa_signature.hpp"
 #include "core/base64.hpp"
 
 namespace bastion::auth {
@@ -228,28 +229,6 @@ std::optional<std::string> decode_segment(std::string_view in) {
   return out;
 }
 
-// R||S (RFC 7518 §3.4) -> DER ECDSA-Sig-Value, which OpenSSL verifies.
-std::optional<std::string> ecdsa_der(std::string_view rs, std::size_t half) {
-  if (rs.size() != 2 * half) return std::nullopt;
-  ECDSA_SIG* sig = ECDSA_SIG_new();
-  if (!sig) return std::nullopt;
-  BIGNUM* r = BN_bin2bn(reinterpret_cast<const unsigned char*>(rs.data()), static_cast<int>(half), nullptr);
-  BIGNUM* s = BN_bin2bn(reinterpret_cast<const unsigned char*>(rs.data() + half), static_cast<int>(half), nullptr);
-  if (!r || !s || ECDSA_SIG_set0(sig, r, s) != 1) {
-    BN_free(r);
-    BN_free(s);
-    ECDSA_SIG_free(sig);
-    return std::nullopt;
-  }
-  unsigned char* der = nullptr;
-  const int len = i2d_ECDSA_SIG(sig, &der);
-  ECDSA_SIG_free(sig);
-  if (len <= 0) return std::nullopt;
-  std::string out(reinterpret_cast<char*>(der), static_cast<std::size_t>(len));
-  OPENSSL_free(der);
-  return out;
-}
-
 // A verify context for `alg` over `key`: padding and digest set, ready to be duplicated.
 std::shared_ptr<EVP_PKEY_CTX> prepare_context(JwsAlg alg, EVP_PKEY* key) {
   std::unique_ptr<EVP_PKEY_CTX, PkeyCtxFree> ctx(EVP_PKEY_CTX_new_from_pkey(nullptr, key, nullptr));
@@ -448,7 +427,7 @@ bool verify_signature(JwsAlg alg, const Jwk& key, std::string_view signing_input
   std::string der;
   std::string_view sig = signature;
   if (alg == JwsAlg::ES256 || alg == JwsAlg::ES384) {
-    auto converted = ecdsa_der(signature, alg == JwsAlg::ES256 ? 32 : 48);
+    auto converted = core::ecdsa_raw_to_der(signature, alg == JwsAlg::ES256 ? 32 : 48);
     if (!converted) return false;
     der = std::move(*converted);
     sig = der;
@@ -467,7 +446,7 @@ bool verify_signature(JwsAlg alg, EVP_PKEY* key, std::string_view signing_input,
   std::string der;
   std::string_view sig = signature;
   if (alg == JwsAlg::ES256 || alg == JwsAlg::ES384) {
-    auto converted = ecdsa_der(signature, alg == JwsAlg::ES256 ? 32 : 48);
+    auto converted = core::ecdsa_raw_to_der(signature, alg == JwsAlg::ES256 ? 32 : 48);
     if (!converted) return false;
     der = std::move(*converted);
     sig = der;

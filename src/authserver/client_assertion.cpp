@@ -7,6 +7,7 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 
+#include "core/ecdsa_signature.hpp"
 #include "core/base64.hpp"
 
 namespace bastion::authserver {
@@ -76,22 +77,9 @@ bool PublicKey::verify(std::string_view signing_input, std::string_view signatur
   std::string sig(signature);
   if (algorithm_ == "ES256") {
     // RFC 7518 §3.4: R || S, 32 bytes each -> DER for OpenSSL.
-    if (sig.size() != 64) return false;
-    ECDSA_SIG* ecdsa = ECDSA_SIG_new();
-    BIGNUM* r = BN_bin2bn(reinterpret_cast<const unsigned char*>(sig.data()), 32, nullptr);
-    BIGNUM* s = BN_bin2bn(reinterpret_cast<const unsigned char*>(sig.data()) + 32, 32, nullptr);
-    if (ecdsa == nullptr || r == nullptr || s == nullptr || ECDSA_SIG_set0(ecdsa, r, s) != 1) {
-      BN_free(r);
-      BN_free(s);
-      ECDSA_SIG_free(ecdsa);
-      return false;
-    }
-    unsigned char* der = nullptr;
-    const int len = i2d_ECDSA_SIG(ecdsa, &der);
-    ECDSA_SIG_free(ecdsa);
-    if (len <= 0) return false;
-    sig.assign(reinterpret_cast<char*>(der), static_cast<std::size_t>(len));
-    OPENSSL_free(der);
+    auto der = core::ecdsa_raw_to_der(sig, 32);
+    if (!der) return false;
+    sig = std::move(*der);
   }
   EVP_MD_CTX* ctx = EVP_MD_CTX_new();
   if (ctx == nullptr) return false;

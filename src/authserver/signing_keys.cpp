@@ -16,6 +16,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "core/ecdsa_signature.hpp"
 #include "core/base64.hpp"
 #include "core/sha256.hpp"
 
@@ -112,42 +113,6 @@ std::optional<SigningAlgorithm> algorithm_named(std::string_view alg) {
   return std::nullopt;
 }
 
-// ECDSA signatures come from OpenSSL as DER; JWS wants the fixed-width big-endian R || S
-// (RFC 7518 §3.4), 32 bytes each for P-256.
-std::optional<std::string> der_to_raw_p256(const unsigned char* der, std::size_t size) {
-  const unsigned char* p = der;
-  ECDSA_SIG* sig = d2i_ECDSA_SIG(nullptr, &p, static_cast<long>(size));
-  if (sig == nullptr) return std::nullopt;
-  const BIGNUM* r = nullptr;
-  const BIGNUM* s = nullptr;
-  ECDSA_SIG_get0(sig, &r, &s);
-  std::string out(64, '\0');
-  const bool ok = BN_bn2binpad(r, reinterpret_cast<unsigned char*>(out.data()), 32) == 32 &&
-                  BN_bn2binpad(s, reinterpret_cast<unsigned char*>(out.data()) + 32, 32) == 32;
-  ECDSA_SIG_free(sig);
-  if (!ok) return std::nullopt;
-  return out;
-}
-
-std::optional<std::string> raw_to_der_p256(std::string_view raw) {
-  if (raw.size() != 64) return std::nullopt;
-  ECDSA_SIG* sig = ECDSA_SIG_new();
-  BIGNUM* r = BN_bin2bn(reinterpret_cast<const unsigned char*>(raw.data()), 32, nullptr);
-  BIGNUM* s = BN_bin2bn(reinterpret_cast<const unsigned char*>(raw.data()) + 32, 32, nullptr);
-  if (sig == nullptr || r == nullptr || s == nullptr || ECDSA_SIG_set0(sig, r, s) != 1) {
-    BN_free(r);
-    BN_free(s);
-    ECDSA_SIG_free(sig);
-    return std::nullopt;
-  }
-  unsigned char* der = nullptr;
-  const int len = i2d_ECDSA_SIG(sig, &der);
-  std::optional<std::string> out;
-  if (len > 0) out = std::string(reinterpret_cast<char*>(der), static_cast<std::size_t>(len));
-  OPENSSL_free(der);
-  ECDSA_SIG_free(sig);
-  return out;
-}
 
 bool write_private_file(const std::string& path, const std::string& pem) {
   // O_EXCL: never overwrite an existing key file; mode 0600 from the start (no window in which
@@ -323,7 +288,7 @@ Result<std::string> SigningKeys::sign(std::string_view typ, std::string_view pay
                         reinterpret_cast<const unsigned char*>(signing_input.data()), signing_input.size()) == 1;
     raw.resize(size);
     if (ok && key->algorithm == SigningAlgorithm::es256) {
-      auto converted = der_to_raw_p256(reinterpret_cast<const unsigned char*>(raw.data()), raw.size());
+      auto converted = core::ecdsa_der_to_raw(raw, 32);
       ok = converted.has_value();
       if (ok) signature = std::move(*converted);
     } else if (ok) {
@@ -396,7 +361,7 @@ bool verify_jws_for_tests(const std::string& jwks_json, const std::string& jws) 
     EVP_PKEY_CTX_free(ctx);
     OSSL_PARAM_free(params);
     OSSL_PARAM_BLD_free(bld);
-    auto der = raw_to_der_p256(sig);
+    auto der = core::ecdsa_raw_to_der(sig, 32);
     if (!der) return false;
     sig = *der;
   } else {

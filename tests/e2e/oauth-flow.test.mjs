@@ -17,7 +17,10 @@ import { auth, UnauthorizedError } from '@modelcontextprotocol/sdk/client/auth.j
 import { startBastion } from './lib/bastion.mjs';
 import { BrowserOAuthProvider } from './lib/oauth-provider.mjs';
 import { startMetadataDocumentServer } from './lib/cimd-server.mjs';
-import { ARTIFACTS_DIR } from './lib/env.mjs';
+import { browserSignIn } from './lib/browser-login.mjs';
+import { run, describeRun } from './lib/proc.mjs';
+import { spawn } from 'node:child_process';
+import { ARTIFACTS_DIR, REPO_ROOT } from './lib/env.mjs';
 
 const SHOTS = path.join(ARTIFACTS_DIR, 'oauth-flow-screenshots');
 const textOf = (result) => result.content.filter((c) => c.type === 'text').map((c) => c.text).join('\n');
@@ -225,5 +228,41 @@ describe('an MCP client logs in through the embedded authorization server', () =
     assert.match(textOf(result), /42/);
     await transport.terminateSession().catch(() => {});
     await client.close();
+  });
+
+  test('scripts/login.sh signs in from the command line; the MCP Inspector CLI calls a tool with the token', async () => {
+    const login = spawn(path.join(REPO_ROOT, 'scripts', 'login.sh'), [bastion.url('/mcp')], {
+      env: { ...process.env, BASTION_LOGIN_TIMEOUT_MS: '60000' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    login.stdout.setEncoding('utf8').on('data', (d) => { stdout += d; });
+    const exited = new Promise((resolve) => login.on('close', (code) => resolve(code)));
+    const url = await new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`login printed no URL:\n${stderr}`)), 20_000);
+      login.stderr.setEncoding('utf8').on('data', (d) => {
+        stderr += d;
+        const m = stderr.match(/^\s+(http:\/\/\S+\/oauth\/authorize\S+)$/m);
+        if (m) {
+          clearTimeout(timer);
+          resolve(m[1]);
+        }
+      });
+    });
+    // The browser follows the redirect to the script's own loopback listener, as a person's would.
+    await browserSignIn(url, { username: 'admin', password, artifactsDir: SHOTS, name: 'cli-login' });
+    assert.equal(await exited, 0, `login failed:\n${stderr}`);
+    const token = stdout.trim();
+    assert.equal(claimsOf(token).aud, bastion.url('/mcp'));
+
+    const inspector = path.join(REPO_ROOT, 'scripts', 'inspector.sh');
+    const common = [bastion.url('/mcp'), '--transport', 'http'];
+    const call = await run(inspector, [...common, '--header', `Authorization: Bearer ${token}`,
+      '--method', 'tools/call', '--tool-name', 'echo', '--tool-arg', 'message=from the inspector'], { timeoutMs: 60_000 });
+    assert.equal(call.code, 0, describeRun(call));
+    assert.deepEqual(JSON.parse(call.stdout).content, [{ type: 'text', text: 'from the inspector' }]);
+    const refused = await run(inspector, [...common, '--method', 'tools/list'], { timeoutMs: 60_000 });
+    assert.notEqual(refused.code, 0, 'without the token the route refuses');
   });
 });
