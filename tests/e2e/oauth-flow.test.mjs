@@ -21,6 +21,7 @@ import { browserSignIn } from './lib/browser-login.mjs';
 import { run, describeRun } from './lib/proc.mjs';
 import { spawn } from 'node:child_process';
 import { ARTIFACTS_DIR, REPO_ROOT } from './lib/env.mjs';
+import { metricSum } from './lib/metrics.mjs';
 
 const SHOTS = path.join(ARTIFACTS_DIR, 'oauth-flow-screenshots');
 const textOf = (result) => result.content.filter((c) => c.type === 'text').map((c) => c.text).join('\n');
@@ -30,6 +31,9 @@ let bastion;
 let documents;
 let password;
 let workDir;
+let adminPort;
+let auditFile;
+const seenTokens = [];
 const REDIRECT = 'http://127.0.0.1:9/oauth-flow-callback';
 
 // The SDK's OAuthClientProvider with headless Chromium as the person (lib/oauth-provider.mjs),
@@ -55,6 +59,10 @@ class FlowProvider extends BrowserOAuthProvider {
     return rest;
   }
   rawTokens() { return super.tokens(); }
+  saveTokens(tokens) {
+    seenTokens.push(tokens.access_token, tokens.refresh_token);
+    super.saveTokens(tokens);
+  }
   async redirectToAuthorization(url) {
     this.authorizationUrls.push(new URL(url));
     await super.redirectToAuthorization(url);
@@ -99,8 +107,17 @@ before(async () => {
   });
   // The demo route takes the embedded server's tokens with scope "mcp"; `calculate` needs
   // "mcp:calc" as well (the step-up).
+  auditFile = path.join(workDir, 'audit.jsonl');
+  const adminPortFile = path.join(workDir, 'admin-port');
   const yaml = `server:
   name: bastion-oauth-flow
+audit:
+  enabled: true
+  sink: file
+  path: ${JSON.stringify(auditFile)}
+admin:
+  enabled: true
+  port: 0
 listeners:
   - address: 127.0.0.1
     port: 0
@@ -118,7 +135,8 @@ routes:
       scopes: [mcp]
       tool_scopes: {"calculate": ["mcp:calc"]}
 `;
-  bastion = await startBastion({ name: 'oauth-flow', yaml });
+  bastion = await startBastion({ name: 'oauth-flow', yaml, args: ['--admin-port-file', adminPortFile] });
+  adminPort = Number(fs.readFileSync(adminPortFile, 'utf8').trim());
   const deadline = Date.now() + 10_000;
   let m = null;
   while (!m && Date.now() < deadline) {
@@ -264,5 +282,35 @@ describe('an MCP client logs in through the embedded authorization server', () =
     assert.deepEqual(JSON.parse(call.stdout).content, [{ type: 'text', text: 'from the inspector' }]);
     const refused = await run(inspector, [...common, '--method', 'tools/list'], { timeoutMs: 60_000 });
     assert.notEqual(refused.code, 0, 'without the token the route refuses');
+  });
+
+  test('the logins show in the metrics, the readiness and the audit trail, and no token does', async () => {
+    const admin = (p) => fetch(`http://127.0.0.1:${adminPort}${p}`);
+    const ready = await admin('/readyz');
+    const readyText = await ready.text();
+    assert.equal(ready.status, 200, readyText);
+    assert.match(readyText, /\[\+\]signing_keys ok/);
+    const metrics = await (await admin('/metrics')).text();
+    // Every client above started without a token: 401 missing_token, then successes.
+    assert.ok(metricSum(metrics, 'bastion_auth_outcomes_total', { route: '/mcp', outcome: 'failure', reason: 'missing_token' }) >= 3);
+    assert.ok(metricSum(metrics, 'bastion_auth_outcomes_total', { route: '/mcp', outcome: 'success' }) >= 3);
+    assert.ok(metricSum(metrics, 'bastion_auth_outcomes_total', { route: '/mcp', outcome: 'denied', reason: 'insufficient_scope' }) >= 1);
+    assert.ok(metricSum(metrics, 'bastion_jwks_fetches_total', { issuer: 'embedded', outcome: 'ok' }) >= 1);
+    assert.ok(metricSum(metrics, 'bastion_jwks_keys', { issuer: 'embedded' }) >= 1);
+
+    const audit = fs.readFileSync(auditFile, 'utf8');
+    const records = audit.trim().split('\n').map((line) => JSON.parse(line));
+    const count = (event, extra = {}) => records.filter((r) => r.event === event && Object.entries(extra).every(([k, v]) => r[k] === v)).length;
+    assert.ok(count('authentication_failure', { reason: 'missing_token' }) >= 3, 'the 401s are audited');
+    assert.ok(count('authorization_denied', { reason: 'insufficient_scope' }) >= 1, 'the 403 is audited');
+    assert.ok(count('client_registered') >= 1, 'DCR is audited');
+    assert.ok(count('consent_granted') >= 3, 'each consent is audited');
+    assert.ok(count('tool_call', { subject: 'admin' }) >= 1, 'tool calls carry who called');
+    // Tokens and the admin password reach neither the audit trail, nor the metrics, nor the log.
+    const secrets = [...seenTokens.filter(Boolean), password];
+    assert.ok(secrets.length >= 4);
+    for (const [name, text] of [['audit', audit], ['metrics', metrics], ['log', bastion.output().replace(password, '')]]) {
+      for (const secret of secrets) assert.ok(!text.includes(secret), `a secret reached the ${name}`);
+    }
   });
 });

@@ -21,6 +21,7 @@ import path from 'node:path';
 import { spawn, spawnSync } from 'node:child_process';
 import { request, mcpHeaders, rpc } from './lib/http.mjs';
 import { BASTION_BIN, ARTIFACTS_DIR } from './lib/env.mjs';
+import { metricSum } from './lib/metrics.mjs';
 
 const HOST = '127.0.0.1';
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -115,19 +116,6 @@ async function metricsText(b) {
   const r = await request({ method: 'GET', path: '/metrics', port: b.adminPort });
   assert.equal(r.status, 200);
   return r.text;
-}
-
-// The sum of every sample of `name` whose labels contain all of `labels` (text exposition).
-function metricSum(text, name, labels = {}) {
-  let sum = 0;
-  for (const line of text.split('\n')) {
-    if (!line.startsWith(name)) continue;
-    const m = line.match(/^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})? (\S+)$/);
-    if (!m || m[1] !== name) continue;
-    const have = Object.fromEntries([...(m[3] || '').matchAll(/([a-zA-Z_]+)="((?:[^"\\]|\\.)*)"/g)].map((x) => [x[1], x[2]]));
-    if (Object.entries(labels).every(([k, v]) => have[k] === v)) sum += Number(m[4]);
-  }
-  return sum;
 }
 
 async function openSession(b, headers = {}) {
