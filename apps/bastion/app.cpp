@@ -23,21 +23,17 @@ ConfigurationError config_error(const config::Config& config, const std::string&
   return ConfigurationError(config::ConfigError{config.location_of(path), path + ": " + message}.to_string());
 }
 
-// One authentication outcome: a counter by route, outcome and reason, and for refusals an audit
-// record (who, when possible; why; never the token, which the event does not carry).
+// A refused authentication or authorization as an audit record (who, when known; why; never
+// the token, which the event does not carry). Successes are not audited one by one: the tool
+// calls they lead to are, and bastion_auth_outcomes_total counts them (register_app_metrics).
 void record_auth_event(telemetry::Telemetry& telemetry, const auth::AuthEvent& event) {
   using Kind = auth::AuthEvent::Kind;
   const bool failed = event.kind == Kind::authentication_failed;
-  const bool denied = event.kind == Kind::authorization_denied;
-  const std::string_view outcome = failed ? "failure" : denied ? "denied" : "success";
-  const std::string_view reason = event.reason == auth::AuthFailureReason::count_ ? std::string_view("ok")
-                                                                                    : auth::to_string(event.reason);
-  telemetry.instruments().auth_outcomes.with({event.route, outcome, reason}).inc();
-  if (!failed && !denied) return;
+  if (!failed && event.kind != Kind::authorization_denied) return;
   telemetry::AuditEvent audit;
   audit.type = failed ? telemetry::audit_event::kAuthenticationFailure : telemetry::audit_event::kAuthorizationDenied;
-  audit.outcome = std::string(outcome);
-  audit.reason = std::string(reason);
+  audit.outcome = failed ? "failure" : "denied";
+  audit.reason = std::string(auth::to_string(event.reason));
   audit.route = std::string(event.route);
   if (event.principal) {
     audit.issuer = event.principal->issuer;
@@ -617,6 +613,21 @@ std::vector<std::pair<std::string, auth::JwksStats>> HttpApp::jwks_stats() const
 void HttpApp::register_app_metrics() {
   auto& m = telemetry_->metrics();
   telemetry::register_process_metrics(m);
+  // Authentication outcomes per route, read from the authenticators' counters at scrape time:
+  // nothing is recorded per request beyond the authenticator's own atomic increments.
+  m.callback("bastion_auth_outcomes_total",
+             "Bearer token checks by route and outcome (success, failure, denied) and reason.",
+             telemetry::MetricType::counter, {"route", "outcome", "reason"}, [this](const telemetry::Emit& emit) {
+               for (const auto& [route, stats] : auth_stats()) {
+                 emit({route, "success", "ok"}, static_cast<double>(stats.authenticated));
+                 if (stats.denied) emit({route, "denied", "insufficient_scope"}, static_cast<double>(stats.denied));
+                 for (std::size_t r = 0; r < stats.failures.size(); ++r) {
+                   if (stats.failures[r] == 0) continue;
+                   const auto reason = static_cast<auth::AuthFailureReason>(r);
+                   emit({route, "failure", std::string(auth::to_string(reason))}, static_cast<double>(stats.failures[r]));
+                 }
+               }
+             });
   // JWKS state per issuer, read from the verifier's snapshot at scrape time.
   m.callback("bastion_jwks_fetches_total", "JWKS fetches by issuer and outcome.", telemetry::MetricType::counter,
              {"issuer", "outcome"}, [this](const telemetry::Emit& emit) {

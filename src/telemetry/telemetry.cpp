@@ -533,8 +533,6 @@ std::unique_ptr<RequestInstruments> make_instruments(MetricsRegistry& m) {
                   mcp_duration_buckets()),
       m.counter("bastion_mcp_tool_calls_total", "tools/call requests by tool and outcome.",
                 {"route", "gen_ai_tool_name", "outcome"}),
-      m.counter("bastion_auth_outcomes_total", "Authentication outcomes by route, outcome and reason.",
-                {"route", "outcome", "reason"}),
       m.counter("bastion_rate_limit_rejections_total", "Requests refused by rate limiting, by route.", {"route"}),
   });
 }

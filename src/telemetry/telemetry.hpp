@@ -193,7 +193,6 @@ struct RequestInstruments {
   HistogramFamily& mcp_duration;   // mcp_server_operation_duration_seconds{...}
   CounterFamily& tool_calls;       // bastion_mcp_tool_calls_total{route,gen_ai_tool_name,outcome}
   // For the lead's auth wiring (registered so dashboards find them from day one).
-  CounterFamily& auth_outcomes;    // bastion_auth_outcomes_total{route,outcome,reason}
   CounterFamily& rate_limited;     // bastion_rate_limit_rejections_total{route}
 };
 
