@@ -234,7 +234,8 @@ int check_config(const std::string& file) {
 
 int main(int argc, char** argv) {
   CLI::App cli{"Bastion: a secure remote MCP server.\n"
-               "Without --config, serves the built-in demo tools at http://127.0.0.1:8080/mcp.",
+               "Without --config, serves the built-in demo tools at http://127.0.0.1:8080/mcp, protected by\n"
+               "the embedded OAuth 2.1 authorization server at http://127.0.0.1:8080.",
                "bastion"};
   cli.set_version_flag("--version", std::string("bastion ") + BASTION_VERSION, "Print the version and exit");
   cli.require_subcommand(1);
