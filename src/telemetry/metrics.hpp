@@ -44,41 +44,48 @@ std::size_t shard_index();  // this thread's shard, assigned round robin
 struct alignas(64) PaddedDouble {
   std::atomic<double> value{0};
 };
+
+// One sharded value: adds go to this thread's shard, reads sum every shard.
+class ShardedSum {
+ public:
+  void add(double delta) { atomic_add(shards_[shard_index()].value, delta); }
+  void set(double v) {
+    shards_[0].value.store(v, std::memory_order_relaxed);
+    for (std::size_t i = 1; i < kShards; ++i) shards_[i].value.store(0, std::memory_order_relaxed);
+  }
+  double value() const {
+    double sum = 0;
+    for (const auto& s : shards_) sum += s.value.load(std::memory_order_relaxed);
+    return sum;
+  }
+
+ private:
+  PaddedDouble shards_[kShards];
+};
 }  // namespace detail
 
 class Counter {
  public:
   // Counters only go up (a negative delta is ignored: Prometheus treats a decrease as a reset).
   void inc(double delta = 1) {
-    if (delta > 0) detail::atomic_add(shards_[detail::shard_index()].value, delta);
+    if (delta > 0) sum_.add(delta);
   }
-  double value() const {
-    double sum = 0;
-    for (const auto& s : shards_) sum += s.value.load(std::memory_order_relaxed);
-    return sum;
-  }
+  double value() const { return sum_.value(); }
 
  private:
-  detail::PaddedDouble shards_[detail::kShards];
+  detail::ShardedSum sum_;
 };
 
 class Gauge {
  public:
   // set() is for gauges that are only set, add() for those only added to; mixing the two on one
   // gauge concurrently may lose an add.
-  void set(double v) {
-    shards_[0].value.store(v, std::memory_order_relaxed);
-    for (std::size_t i = 1; i < detail::kShards; ++i) shards_[i].value.store(0, std::memory_order_relaxed);
-  }
-  void add(double delta) { detail::atomic_add(shards_[detail::shard_index()].value, delta); }
-  double value() const {
-    double sum = 0;
-    for (const auto& s : shards_) sum += s.value.load(std::memory_order_relaxed);
-    return sum;
-  }
+  void set(double v) { sum_.set(v); }
+  void add(double delta) { sum_.add(delta); }
+  double value() const { return sum_.value(); }
 
  private:
-  detail::PaddedDouble shards_[detail::kShards];
+  detail::ShardedSum sum_;
 };
 
 class Histogram {

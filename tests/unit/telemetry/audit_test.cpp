@@ -18,6 +18,12 @@ namespace json = boost::json;
 
 namespace {
 
+AuditEvent tool_call() {
+  AuditEvent e;
+  e.type = audit_event::kToolCall;
+  return e;
+}
+
 std::vector<json::object> read_lines(const std::string& path) {
   std::ifstream in(path);
   std::vector<json::object> out;
@@ -49,7 +55,10 @@ TEST(Audit, AFileSinkAppendsOneJsonObjectPerLine) {
     e.argument_digest = "sha256:00";
     e.duration_ms = 1.5;
     sink.record(e);
-    sink.record(AuditEvent{.type = audit_event::kSessionEnded, .reason = "deleted"});
+    AuditEvent ended;
+    ended.type = audit_event::kSessionEnded;
+    ended.reason = "deleted";
+    sink.record(ended);
   }
   const auto lines = read_lines(path);
   ASSERT_EQ(lines.size(), 3u);
@@ -89,8 +98,8 @@ TEST(Audit, FailedWritesAreCountedAndExposed) {
   ASSERT_GE(fd, 0);
   {
     AuditSink sink(fd, metrics);
-    sink.record(AuditEvent{.type = audit_event::kToolCall});
-    sink.record(AuditEvent{.type = audit_event::kToolCall});
+    sink.record(tool_call());
+    sink.record(tool_call());
     EXPECT_EQ(sink.failures(), 2u);
   }
   ::close(fd);
@@ -101,6 +110,6 @@ TEST(Audit, DisabledRecordsNothing) {
   MetricsRegistry metrics;
   AuditSink sink(AuditOptions{}, metrics);
   EXPECT_FALSE(sink.enabled());
-  sink.record(AuditEvent{.type = audit_event::kToolCall});
+  sink.record(tool_call());
   EXPECT_EQ(sink.failures(), 0u);
 }

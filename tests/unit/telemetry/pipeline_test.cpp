@@ -18,6 +18,7 @@
 #include "telemetry/log.hpp"
 #include "telemetry/telemetry.hpp"
 #include "transport/mcp_endpoint.hpp"
+#include "support/echo_tool.hpp"
 
 using namespace bastion;
 using bastion::testing::FakeExchange;
@@ -31,14 +32,7 @@ constexpr const char* kMetaTraceparent = "00-0af7651916cd43dd8448eb211c80319c-b7
 
 std::shared_ptr<ServerDefinition> definition() {
   auto def = std::make_shared<ServerDefinition>();
-  Tool echo;
-  echo.name = "echo";
-  echo.description = "Echoes";
-  echo.inline_handler = true;
-  echo.handler = [](const json::object& a, RequestContext&) -> ToolOutcome {
-    return ToolResult::text(a.contains("message") ? std::string(a.at("message").as_string()) : "");
-  };
-  def->add_tool(echo);
+  def->add_tool(bastion::testing::echo_tool());
   Tool context;  // answers with the trace context its handler sees (for outbound _meta)
   context.name = "context";
   context.description = "Shows trace_meta()";

@@ -8,6 +8,7 @@
 #include "support/fake_exchange.hpp"
 #include "transport/event_stream.hpp"
 #include "transport/mcp_endpoint.hpp"
+#include "support/echo_tool.hpp"
 
 namespace json = boost::json;
 using namespace bastion;
@@ -22,14 +23,7 @@ const std::string kInit =
 
 std::shared_ptr<ServerDefinition> make_definition() {
   auto def = std::make_shared<ServerDefinition>();
-  Tool echo;
-  echo.name = "echo";
-  echo.description = "Echoes";
-  echo.inline_handler = true;
-  echo.handler = [](const json::object& a, RequestContext&) -> ToolOutcome {
-    return ToolResult::text(a.contains("message") ? std::string(a.at("message").as_string()) : "");
-  };
-  def->add_tool(echo);
+  def->add_tool(bastion::testing::echo_tool());
 
   Tool chatty;
   chatty.name = "chatty";
