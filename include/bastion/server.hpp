@@ -6,6 +6,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "bastion/context.hpp"
@@ -58,6 +59,8 @@ class ServerDefinition {
   std::vector<std::shared_ptr<const ResourceTemplate>> resource_templates() const;
   std::vector<std::shared_ptr<const Prompt>> prompts() const;
   std::shared_ptr<const Tool> find_tool(const std::string& name) const;
+  // Whether a tool of that name exists (no copy of the name or of the tool).
+  bool has_tool(std::string_view name) const;
   std::shared_ptr<const Resource> find_resource(const std::string& uri) const;
   std::shared_ptr<const Prompt> find_prompt(const std::string& name) const;
 

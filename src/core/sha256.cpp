@@ -26,15 +26,20 @@ Sha256Digest sha256(std::string_view data) {
   return out;
 }
 
-std::string sha256_hex(std::string_view data) {
+void append_sha256_hex(std::string& out, std::string_view data) {
   static constexpr char kDigits[] = "0123456789abcdef";
-  auto d = sha256(data);
-  std::string out;
-  out.reserve(d.size() * 2);
-  for (unsigned char c : d) {
-    out.push_back(kDigits[c >> 4]);
-    out.push_back(kDigits[c & 0xf]);
+  const auto d = sha256(data);
+  char hex[2 * std::tuple_size_v<Sha256Digest>];
+  for (std::size_t i = 0; i < d.size(); ++i) {
+    hex[2 * i] = kDigits[d[i] >> 4];
+    hex[2 * i + 1] = kDigits[d[i] & 0xf];
   }
+  out.append(hex, sizeof hex);
+}
+
+std::string sha256_hex(std::string_view data) {
+  std::string out;
+  append_sha256_hex(out, data);
   return out;
 }
 

@@ -194,6 +194,9 @@ Error from_system_error(const boost::system::error_code& ec, ClientErrorCode fal
   return client_error(fallback, std::string(what) + ": " + ec.message());
 }
 
+// The request body as a view of the caller's bytes (see Call::run).
+using OutgoingBody = bhttp::span_body<const char>;
+
 class Call {
  public:
   Call(asio::io_context& io, const ClientRequest& request, const ClientOptions& options,
@@ -203,7 +206,9 @@ class Call {
   asio::awaitable<Result<ClientResponse>> run() {
     std::string url = request_.url;
     std::string method = request_.method;
-    std::string body = request_.body;
+    // A view: request_ outlives the call, and bodies can be large (OTLP batches are hundreds
+    // of kilobytes), so they are sent from where they are instead of being copied per hop.
+    std::string_view body = request_.body;
     for (int hop = 0;; ++hop) {
       auto target = parse_target(url);
       if (!target) co_return std::unexpected(target.error());
@@ -221,7 +226,7 @@ class Call {
       // RFC 9110 §15.4: 301/302/303 may turn into GET without a body; 307/308 keep both.
       if (response->status == 303 || ((response->status == 301 || response->status == 302) && method == "POST")) {
         method = "GET";
-        body.clear();
+        body = {};
       }
       url = std::move(*next);
     }
@@ -229,7 +234,7 @@ class Call {
 
  private:
   asio::awaitable<Result<ClientResponse>> exchange(const Target& target, const std::string& method,
-                                                   const std::string& body) {
+                                                   std::string_view body) {
     if (!target.https && !options_.allow_http && !options_.allow_http_loopback_only) {
       co_return std::unexpected(client_error(ClientErrorCode::scheme_refused, "plain http is not allowed"));
     }
@@ -259,13 +264,13 @@ class Call {
     co_await stream.async_connect(endpoints, asio::redirect_error(asio::use_awaitable, ec));
     if (ec) co_return std::unexpected(from_system_error(ec, ClientErrorCode::connect_failed, "connect"));
 
-    bhttp::request<bhttp::string_body> request{bhttp::string_to_verb(method), target.path, 11};
+    bhttp::request<OutgoingBody> request{bhttp::string_to_verb(method), target.path, 11};
     if (request.method() == bhttp::verb::unknown) request.method_string(method);
     for (const auto& [name, value] : request_.headers.fields()) request.insert(name, value);
     request.set(bhttp::field::host, target.host_header);
     request.set(bhttp::field::user_agent, options_.user_agent);
     request.set(bhttp::field::connection, "close");
-    request.body() = body;
+    request.body() = OutgoingBody::value_type(body.data(), body.size());
     request.prepare_payload();
 
     if (!target.https) co_return co_await round_trip(stream, request, target);
@@ -289,7 +294,7 @@ class Call {
   }
 
   template <class Stream>
-  asio::awaitable<Result<ClientResponse>> round_trip(Stream& stream, bhttp::request<bhttp::string_body>& request,
+  asio::awaitable<Result<ClientResponse>> round_trip(Stream& stream, bhttp::request<OutgoingBody>& request,
                                                      const Target& target) {
     boost::system::error_code ec;
     co_await bhttp::async_write(stream, request, asio::redirect_error(asio::use_awaitable, ec));

@@ -126,6 +126,12 @@ std::shared_ptr<const Tool> ServerDefinition::find_tool(const std::string& name)
     if (t->name == name) return t;
   return nullptr;
 }
+bool ServerDefinition::has_tool(std::string_view name) const {
+  std::lock_guard lock(mutex_);
+  for (const auto& t : tools_)
+    if (t->name == name) return true;
+  return false;
+}
 std::shared_ptr<const Resource> ServerDefinition::find_resource(const std::string& uri) const {
   std::lock_guard lock(mutex_);
   for (const auto& r : resources_)

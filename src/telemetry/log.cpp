@@ -14,6 +14,8 @@
 #include <ctime>
 #include <mutex>
 
+#include "core/json_text.hpp"
+
 namespace bastion::telemetry {
 
 namespace json = boost::json;
@@ -23,35 +25,12 @@ namespace {
 thread_local const json::object* tl_fields = nullptr;
 thread_local std::span<const LogField> tl_list;
 
-// JSON string escaping (RFC 8259 §7): quotes, backslashes and control characters.
-void append_json_string(std::string& out, std::string_view s) {
-  out.push_back('"');
-  for (const char ch : s) {
-    const auto c = static_cast<unsigned char>(ch);
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      default:
-        if (c < 0x20) {
-          static constexpr char kHex[] = "0123456789abcdef";
-          out += "\\u00";
-          out.push_back(kHex[c >> 4]);
-          out.push_back(kHex[c & 0xf]);
-        } else {
-          out.push_back(ch);
-        }
-    }
-  }
-  out.push_back('"');
-}
+using core::append_json_string;
 
 void append_field_value(std::string& out, const LogField& f) {
   switch (f.kind) {
     case LogField::Kind::string: append_json_string(out, f.text); break;
-    case LogField::Kind::integer: out += std::to_string(f.integer); break;
+    case LogField::Kind::integer: core::append_decimal(out, f.integer); break;
     case LogField::Kind::boolean: out += f.integer ? "true" : "false"; break;
     case LogField::Kind::number: {
       if (!std::isfinite(f.number)) {
@@ -80,7 +59,10 @@ class BufferedFdSink final : public spdlog::sinks::sink {
   }
 
   void log(const spdlog::details::log_msg& msg) override {
-    spdlog::memory_buf_t formatted;
+    // Per thread and kept: a request line outgrows the buffer's inline 250 bytes, and a fresh
+    // buffer per line would allocate each time.
+    thread_local spdlog::memory_buf_t formatted;
+    formatted.clear();
     formatter_->format(msg, formatted);
     std::lock_guard lock(mutex_);
     buffer_.append(formatted.data(), formatted.size());
@@ -143,29 +125,33 @@ const std::vector<std::string>& log_components() {
   return names;
 }
 
-std::string rfc3339(std::chrono::system_clock::time_point time) {
+namespace {
+
+void append_rfc3339(std::string& out, std::chrono::system_clock::time_point time) {
   const auto seconds = std::chrono::time_point_cast<std::chrono::seconds>(time);
   const auto millis = static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(time - seconds).count());
   const std::time_t t = std::chrono::system_clock::to_time_t(seconds);
   // Lines come by the thousand per second: format the date and time once per second per thread.
   thread_local std::time_t cached_second = -1;
-  thread_local std::string cached_prefix;
+  thread_local char cached_prefix[32];
+  thread_local std::size_t cached_size = 0;
   if (t != cached_second) {
     std::tm tm{};
     ::gmtime_r(&t, &tm);
-    char buffer[48];
-    const std::size_t n = std::strftime(buffer, sizeof buffer, "%Y-%m-%dT%H:%M:%S", &tm);
-    cached_prefix.assign(buffer, n);
+    cached_size = std::strftime(cached_prefix, sizeof cached_prefix, "%Y-%m-%dT%H:%M:%S", &tm);
     cached_second = t;
   }
+  const char fraction[] = {'.', static_cast<char>('0' + millis / 100), static_cast<char>('0' + millis / 10 % 10),
+                           static_cast<char>('0' + millis % 10), 'Z'};
+  out.append(cached_prefix, cached_size);
+  out.append(fraction, sizeof fraction);
+}
+
+}  // namespace
+
+std::string rfc3339(std::chrono::system_clock::time_point time) {
   std::string out;
-  out.reserve(cached_prefix.size() + 5);
-  out = cached_prefix;
-  out.push_back('.');
-  out.push_back(static_cast<char>('0' + millis / 100));
-  out.push_back(static_cast<char>('0' + millis / 10 % 10));
-  out.push_back(static_cast<char>('0' + millis % 10));
-  out.push_back('Z');
+  append_rfc3339(out, time);
   return out;
 }
 
@@ -173,19 +159,21 @@ std::string rfc3339_now() { return rfc3339(std::chrono::system_clock::now()); }
 
 void LogFormatter::format(const spdlog::details::log_msg& msg, spdlog::memory_buf_t& dest) {
   const auto level = spdlog::level::to_string_view(msg.level);
-  std::string line;
+  // Per thread and kept between lines (its capacity is the point): formatting allocates
+  // nothing once a thread has written its longest line.
+  thread_local std::string line;
+  line.clear();
   if (json_) {
-    // Written field by field (no intermediate object). serialize() escapes control characters
-    // and quotes, so neither a message nor a field can break the line.
-    line.reserve(256 + msg.payload.size());
-    line = "{\"time\":\"";
-    line += rfc3339(msg.time);
+    // Written field by field (no intermediate object). Every string is escaped, so neither a
+    // message nor a field can break the line.
+    line += "{\"time\":\"";
+    append_rfc3339(line, msg.time);
     line += "\",\"level\":";
-    line += json::serialize(json::string_view(level.data(), level.size()));
+    append_json_string(line, std::string_view(level.data(), level.size()));
     line += ",\"logger\":";
-    line += json::serialize(json::string_view(msg.logger_name.data(), msg.logger_name.size()));
+    append_json_string(line, std::string_view(msg.logger_name.data(), msg.logger_name.size()));
     line += ",\"message\":";
-    line += json::serialize(json::string_view(msg.payload.data(), msg.payload.size()));
+    append_json_string(line, std::string_view(msg.payload.data(), msg.payload.size()));
     if (!tl_list.empty()) {
       for (const LogField& f : tl_list) {
         line.push_back(',');
@@ -205,7 +193,7 @@ void LogFormatter::format(const spdlog::details::log_msg& msg, spdlog::memory_bu
       line.push_back('}');
     }
   } else {
-    line = rfc3339(msg.time);
+    append_rfc3339(line, msg.time);
     line.push_back(' ');
     std::string upper(level.data(), level.size());
     for (char& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));

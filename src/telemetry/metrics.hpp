@@ -11,6 +11,7 @@
 #pragma once
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <functional>
@@ -124,34 +125,54 @@ class Family {
     return with(std::span<const std::string_view>(values.begin(), values.size()));
   }
   Series& with(std::span<const std::string_view> values) {
+    // A per-thread, direct-mapped cache in front of the shared lock (whose word every reader
+    // writes). A hit allocates nothing: every request resolves several series, and building a
+    // key string per lookup showed in the request path's profile. Slots are tagged with this
+    // family's unique id, so an entry can never point into another registry's family.
+    struct Slot {
+      std::uint64_t family = 0;
+      std::uint64_t hash = 0;
+      std::string key;
+      Series* series = nullptr;
+    };
+    thread_local std::array<Slot, 256> slots;
+    std::uint64_t hash = id_ * 0x9e3779b97f4a7c15ull;
+    for (std::size_t i = 0; i < label_names_.size(); ++i)
+      hash = (hash ^ std::hash<std::string_view>{}(value_at(values, i))) * 0x100000001b3ull;
+    Slot& slot = slots[hash % slots.size()];
+    if (slot.series && slot.family == id_ && slot.hash == hash && key_matches(slot.key, values)) return *slot.series;
     std::string key;
     for (std::size_t i = 0; i < label_names_.size(); ++i) {
       if (i) key.push_back('\x1f');
-      if (i < values.size()) key.append(values[i]);
+      key.append(value_at(values, i));
     }
-    // A per-thread cache in front of the shared lock (whose word every reader writes). Keyed
-    // by this family's unique id, so an entry can never point into another registry's family.
-    struct CacheKey {
-      std::uint64_t family;
-      std::string key;
-      bool operator==(const CacheKey&) const = default;
-    };
-    struct CacheHash {
-      std::size_t operator()(const CacheKey& k) const noexcept {
-        return std::hash<std::string>{}(k.key) ^ (k.family * 0x9e3779b97f4a7c15ull);
-      }
-    };
-    thread_local std::unordered_map<CacheKey, Series*, CacheHash> cache;
-    CacheKey cache_key{id_, key};
-    if (auto hit = cache.find(cache_key); hit != cache.end()) return *hit->second;
-    if (cache.size() >= 4096) cache.clear();
     Series& found = lookup(key, values);
-    cache.emplace(std::move(cache_key), &found);
+    slot.family = id_;
+    slot.hash = hash;
+    slot.key = std::move(key);
+    slot.series = &found;
     return found;
   }
   Series& with() { return with(std::span<const std::string_view>()); }
 
  private:
+  static std::string_view value_at(std::span<const std::string_view> values, std::size_t i) {
+    return i < values.size() ? values[i] : std::string_view();
+  }
+  // Whether `key` (values joined by \x1f) holds exactly these label values.
+  bool key_matches(std::string_view key, std::span<const std::string_view> values) const {
+    for (std::size_t i = 0; i < label_names_.size(); ++i) {
+      if (i) {
+        if (key.empty() || key.front() != '\x1f') return false;
+        key.remove_prefix(1);
+      }
+      const std::string_view v = value_at(values, i);
+      if (key.substr(0, v.size()) != v) return false;
+      key.remove_prefix(v.size());
+    }
+    return key.empty();
+  }
+
   Series& lookup(const std::string& key, std::span<const std::string_view> values) {
     {
       std::shared_lock lock(mutex_);

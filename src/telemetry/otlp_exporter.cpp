@@ -3,28 +3,46 @@
 #include <boost/json.hpp>
 #include <spdlog/spdlog.h>
 
+#include <cmath>
+
+#include "core/json_text.hpp"
+
 namespace bastion::telemetry {
 
 namespace json = boost::json;
 
 namespace {
 
-json::object any_value(const AttributeValue& v) {
-  return std::visit(
-      [](const auto& x) -> json::object {
+// Written straight into the body: the exporter thread encodes every sampled span, and a tree
+// of json::objects per span cost more than the spans themselves.
+using core::append_json_string;
+
+void append_any_value(std::string& out, const AttributeValue& v) {
+  std::visit(
+      [&out](const auto& x) {
         using T = std::decay_t<decltype(x)>;
-        if constexpr (std::is_same_v<T, std::string>) return {{"stringValue", x}};
-        // int64 values are strings in OTLP JSON (proto3 JSON mapping of int64).
-        else if constexpr (std::is_same_v<T, std::int64_t>) return {{"intValue", std::to_string(x)}};
-        else if constexpr (std::is_same_v<T, double>) return {{"doubleValue", x}};
-        else return {{"boolValue", x}};
+        if constexpr (std::is_same_v<T, std::string>) {
+          out += "{\"stringValue\":";
+          append_json_string(out, x);
+        } else if constexpr (std::is_same_v<T, std::int64_t>) {
+          // int64 values are strings in OTLP JSON (proto3 JSON mapping of int64).
+          out += "{\"intValue\":\"";
+          core::append_decimal(out, x);
+          out.push_back('"');
+        } else if constexpr (std::is_same_v<T, double>) {
+          out += "{\"doubleValue\":";
+          // JSON has no NaN or infinity; proto3 JSON spells them as strings.
+          if (std::isnan(x)) out += "\"NaN\"";
+          else if (std::isinf(x)) out += x > 0 ? "\"Infinity\"" : "\"-Infinity\"";
+          else out += json::serialize(json::value(x));
+        } else {
+          out += "{\"boolValue\":";
+          out += x ? "true" : "false";
+        }
+        out.push_back('}');
       },
       v);
 }
-
-// Direct string building: the exporter thread serialises every sampled span, and a tree of
-// json::objects per span costs more than the spans themselves.
-void append_string(std::string& out, std::string_view s) { out += json::serialize(json::string_view(s.data(), s.size())); }
 
 void append_attributes(std::string& out, const Attributes& attributes) {
   out += "[";
@@ -33,12 +51,21 @@ void append_attributes(std::string& out, const Attributes& attributes) {
     if (!first) out.push_back(',');
     first = false;
     out += "{\"key\":";
-    append_string(out, key);
+    append_json_string(out, key);
     out += ",\"value\":";
-    out += json::serialize(any_value(value));
+    append_any_value(out, value);
     out += "}";
   }
   out += "]";
+}
+
+// "name":"<decimal>": OTLP JSON carries fixed64 times as strings.
+void append_time(std::string& out, std::string_view name, std::uint64_t unix_nano) {
+  out += ",\"";
+  out += name;
+  out += "\":\"";
+  core::append_decimal(out, unix_nano);
+  out.push_back('"');
 }
 
 }  // namespace
@@ -46,38 +73,48 @@ void append_attributes(std::string& out, const Attributes& attributes) {
 std::string otlp_json(const std::vector<SpanData>& spans, const std::string& service_name,
                       const std::string& service_version) {
   std::string out;
-  out.reserve(512 + spans.size() * 600);
+  out.reserve(512 + spans.size() * 900);
   Attributes resource{{"service.name", service_name}, {"telemetry.sdk.name", std::string("bastion")},
                       {"telemetry.sdk.language", std::string("cpp")}};
   if (!service_version.empty()) resource.emplace_back("service.version", service_version);
   out += "{\"resourceSpans\":[{\"resource\":{\"attributes\":";
   append_attributes(out, resource);
   out += "},\"scopeSpans\":[{\"scope\":{\"name\":\"bastion\",\"version\":";
-  append_string(out, service_version);
+  append_json_string(out, service_version);
   out += "},\"spans\":[";
   bool first = true;
   for (const auto& s : spans) {
     if (!first) out.push_back(',');
     first = false;
     // Ids are lowercase hex we made or checked; names and states go through the escaper.
-    out += "{\"traceId\":\"" + s.trace_id + "\",\"spanId\":\"" + s.span_id + "\"";
-    if (!s.parent_span_id.empty()) out += ",\"parentSpanId\":\"" + s.parent_span_id + "\"";
+    out += "{\"traceId\":\"";
+    out += s.trace_id.view();
+    out += "\",\"spanId\":\"";
+    out += s.span_id.view();
+    out.push_back('"');
+    if (!s.parent_span_id.empty()) {
+      out += ",\"parentSpanId\":\"";
+      out += s.parent_span_id.view();
+      out.push_back('"');
+    }
     if (!s.tracestate.empty()) {
       out += ",\"traceState\":";
-      append_string(out, s.tracestate);
+      append_json_string(out, s.tracestate);
     }
     out += ",\"name\":";
-    append_string(out, s.name);
-    out += ",\"kind\":" + std::to_string(static_cast<int>(s.kind));
-    out += ",\"startTimeUnixNano\":\"" + std::to_string(s.start_unix_nano) + "\"";
-    out += ",\"endTimeUnixNano\":\"" + std::to_string(s.end_unix_nano) + "\"";
+    append_json_string(out, s.name);
+    out += ",\"kind\":";
+    core::append_decimal(out, static_cast<std::int64_t>(s.kind));
+    append_time(out, "startTimeUnixNano", s.start_unix_nano);
+    append_time(out, "endTimeUnixNano", s.end_unix_nano);
     out += ",\"attributes\":";
     append_attributes(out, s.attributes);
     if (s.status != SpanStatus::unset) {
-      out += ",\"status\":{\"code\":" + std::to_string(static_cast<int>(s.status));
+      out += ",\"status\":{\"code\":";
+      core::append_decimal(out, static_cast<std::int64_t>(s.status));
       if (!s.status_message.empty()) {
         out += ",\"message\":";
-        append_string(out, s.status_message);
+        append_json_string(out, s.status_message);
       }
       out += "}";
     }

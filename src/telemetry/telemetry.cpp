@@ -36,6 +36,13 @@ std::string_view bounded_mcp_method(std::string_view m) {
   return "other";
 }
 
+std::string_view bounded_era(std::string_view era) {
+  static constexpr std::array<std::string_view, 3> known{"sse", "session", "stateless"};
+  for (auto k : known)
+    if (k == era) return k;
+  return "other";
+}
+
 std::string_view string_param(const json::object& params, std::string_view key) {
   const json::value* v = params.if_contains(key);
   if (!v || !v->is_string()) return {};
@@ -68,13 +75,13 @@ class ObservedExchange final : public http::Exchange {
 
   void respond(http::Response response) override {
     // The id a user quotes to an operator; it finds the log line, the audit record, the trace.
-    response.headers.set("X-Request-Id", record_->request_id());
+    response.headers.set("X-Request-Id", std::string(record_->request_id().view()));
     record_->http_responded(response.status, response.body.size());
     inner_->respond(std::move(response));
   }
 
   void start_stream(int status, http::Headers headers, std::chrono::milliseconds keepalive) override {
-    headers.set("X-Request-Id", record_->request_id());
+    headers.set("X-Request-Id", std::string(record_->request_id().view()));
     record_->http_stream_started(status);
     // A stream ends when the peer leaves as much as when we finish it.
     std::weak_ptr<RequestRecord> weak = record_;
@@ -106,19 +113,28 @@ class ObservedExchange final : public http::Exchange {
 
 }  // namespace
 
-std::string session_digest(std::string_view session_id) {
-  // Every request of a session asks again: remember recent answers per thread (bounded).
-  thread_local std::unordered_map<std::string, std::string> cache;
-  auto it = cache.find(std::string(session_id));
+SessionDigest session_digest(std::string_view session_id) {
+  // Every request of a session asks again: remember recent answers per thread (bounded),
+  // looked up by view (no key string built per request).
+  struct Hash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
+  };
+  thread_local std::unordered_map<std::string, SessionDigest, Hash, std::equal_to<>> cache;
+  auto it = cache.find(session_id);
   if (it != cache.end()) return it->second;
   if (cache.size() >= 4096) cache.clear();
-  std::string digest = core::sha256_hex(session_id).substr(0, 16);
+  const SessionDigest digest(std::string_view(core::sha256_hex(session_id)).substr(0, 16));
   cache.emplace(std::string(session_id), digest);
   return digest;
 }
 
 std::string argument_digest(const json::object& arguments) {
-  return "sha256:" + core::sha256_hex(json::serialize(arguments));
+  std::string digest;
+  digest.reserve(7 + 64);
+  digest = "sha256:";
+  core::append_sha256_hex(digest, json::serialize(arguments));
+  return digest;
 }
 
 // ---- Operation ---------------------------------------------------------------------------
@@ -172,11 +188,19 @@ void Operation::finish(int jsonrpc_error, bool tool_error, bool cancelled) {
 
 // ---- RequestRecord -----------------------------------------------------------------------
 
+#if defined(__GLIBC__)
+// Every observed request allocates one record (plus its shared_ptr control block). glibc serves
+// blocks up to 1032 bytes from a per-thread cache; a larger record took the allocator's slow
+// path on every request, which showed in the request path's profile. Strings that come from
+// fixed sets are held as views, ids inline, to stay under it.
+static_assert(sizeof(RequestRecord) + 16 <= 1032, "RequestRecord outgrew glibc's per-thread cache");
+#endif
+
 RequestRecord::RequestRecord(Telemetry& telemetry, const RouteTag& route, const http::Request& request)
     : telemetry_(telemetry),
       route_(route),
       start_(std::chrono::steady_clock::now()),
-      start_unix_nano_(unix_nanos()),
+      start_unix_nano_(unix_nanos(start_)),
       request_id_(new_request_id()),
       http_method_(bounded_http_method(request.method)),
       path_(truncated(request.path, 256)),
@@ -211,7 +235,7 @@ RequestRecord::~RequestRecord() {
 
 void RequestRecord::set_era(std::string_view era) {
   std::lock_guard lock(mutex_);
-  era_ = std::string(era);
+  era_ = bounded_era(era);
 }
 
 void RequestRecord::set_protocol_version(std::string_view version) {
@@ -223,9 +247,9 @@ void RequestRecord::set_session(std::string_view session_id) {
   if (session_id.empty()) return;
   // A pseudonym: stable per session (so lines of one session group together), useless to
   // anyone who reads the log and wants to reuse the session.
-  std::string digest = session_digest(session_id);
+  const SessionDigest digest = session_digest(session_id);
   std::lock_guard lock(mutex_);
-  session_digest_ = std::move(digest);
+  session_digest_ = digest;
 }
 
 void RequestRecord::set_principal(const Principal* principal) {
@@ -236,9 +260,9 @@ void RequestRecord::set_principal(const Principal* principal) {
   client_id_ = principal->client_id;
 }
 
-void RequestRecord::add_step(std::string name, std::uint64_t start, std::uint64_t end, std::string error) {
+void RequestRecord::add_step(std::string_view name, std::uint64_t start, std::uint64_t end, std::string_view error) {
   std::lock_guard lock(mutex_);
-  if (steps_.size() < 16) steps_.push_back(Step{std::move(name), start, end, std::move(error)});
+  if (steps_.size() < steps_.capacity()) steps_.push_back(Step{name, start, end, error});
 }
 
 void RequestRecord::fix_context_locked() {
@@ -246,22 +270,23 @@ void RequestRecord::fix_context_locked() {
   context_fixed_ = true;
   // HTTP semantic conventions: the server span is named "{method} {http.route}".
   const Tracer& tracer = telemetry_.tracer();
-  request_span_ = tracer.start(tracer.enabled() ? http_method_ + " " + route_.route : std::string(), SpanKind::server,
+  request_span_ = tracer.start(tracer.enabled() ? std::string(http_method_) + " " + route_.route : std::string(), SpanKind::server,
                                parent_ ? &*parent_ : nullptr, start_unix_nano_);
 }
 
-TraceContext RequestRecord::context() {
+const TraceContext& RequestRecord::context() {
   std::lock_guard lock(mutex_);
   fix_context_locked();
+  // Fixed from here on: request_span_ is assigned once, by fix_context_locked().
   return request_span_.context();
 }
 
 std::shared_ptr<Operation> RequestRecord::begin_operation(std::string_view method, const json::object& params) {
-  std::shared_ptr<Operation> op(new Operation());
+  auto op = std::make_shared<Operation>(Operation::Key{});
   op->record_ = shared_from_this();
-  op->method_ = std::string(bounded_mcp_method(method));
+  op->method_ = bounded_mcp_method(method);
   op->start_ = std::chrono::steady_clock::now();
-  std::string span_name = op->method_;
+  std::string span_name(op->method_);
   if (method == "tools/call") {
     const std::string_view name = string_param(params, "name");
     op->target_ = truncated(name, 128);
@@ -282,15 +307,16 @@ std::shared_ptr<Operation> RequestRecord::begin_operation(std::string_view metho
     op->target_ = uri_without_query(string_param(params, "uri"));
   }
   auto meta_context = context_from_meta(params);
-  TraceContext parent;
-  std::string session, version;
+  const TraceContext* parent = nullptr;
+  SessionDigest session;
+  std::string version;
   {
     std::lock_guard lock(mutex_);
     // MCP semantic conventions: the context in params._meta is the MCP-level one; it wins over
     // the HTTP headers, and the request span joins it too, so one request is one trace.
     if (meta_context && !context_fixed_) parent_ = std::move(meta_context);
     fix_context_locked();
-    parent = request_span_.context();
+    parent = &request_span_.context();  // fixed from here on
     ++pending_operations_;
     if (mcp_method_.empty()) {
       mcp_method_ = op->method_;
@@ -301,7 +327,7 @@ std::shared_ptr<Operation> RequestRecord::begin_operation(std::string_view metho
     session = session_digest_;
     version = protocol_version_;
   }
-  op->span_ = telemetry_.tracer().start(std::move(span_name), SpanKind::server, &parent);
+  op->span_ = telemetry_.tracer().start(std::move(span_name), SpanKind::server, parent);
   if (op->span_.recording()) {
     op->span_.set("mcp.method.name", std::string(method.substr(0, 64)));
     if (method == "tools/call") {
@@ -312,7 +338,7 @@ std::shared_ptr<Operation> RequestRecord::begin_operation(std::string_view metho
     } else if (!op->target_.empty()) {
       op->span_.set("mcp.resource.uri", op->target_);
     }
-    if (!session.empty()) op->span_.set("mcp.session.id", session);
+    if (!session.empty()) op->span_.set("mcp.session.id", std::string(session.view()));
     if (!version.empty()) op->span_.set("mcp.protocol.version", version);
     op->span_.set("network.transport", std::string("tcp"));
     op->span_.set("network.protocol.name", std::string("http"));
@@ -322,15 +348,19 @@ std::shared_ptr<Operation> RequestRecord::begin_operation(std::string_view metho
 
 void RequestRecord::operation_ended(const Operation& op, int jsonrpc_error, bool tool_error, bool cancelled,
                                     double seconds) {
-  std::string version, session, issuer, subject, client_id, trace_id;
+  const bool audited = op.method_ == "tools/call" && telemetry_.audit().enabled();
+  SessionDigest session;
+  std::string version, issuer, subject, client_id, trace_id;
   {
     std::lock_guard lock(mutex_);
     version = protocol_version_;
-    session = session_digest_;
-    issuer = issuer_;
-    subject = subject_;
-    client_id = client_id_;
-    trace_id = request_span_.context().trace_id;
+    if (audited) {
+      session = session_digest_;
+      issuer = issuer_;
+      subject = subject_;
+      client_id = client_id_;
+      trace_id = request_span_.context().trace_id;
+    }
     if (mcp_method_ == op.method_ && target_ == op.target_) {
       if (jsonrpc_error) jsonrpc_error_ = jsonrpc_error;
       tool_error_ = tool_error;
@@ -346,7 +376,7 @@ void RequestRecord::operation_ended(const Operation& op, int jsonrpc_error, bool
       ins.tool_calls.with({route_.route, op.tool_label_, outcome}).inc();
     }
   }
-  if (op.method_ == "tools/call" && telemetry_.audit().enabled()) {
+  if (audited) {
     AuditEvent e;
     e.type = audit_event::kToolCall;
     e.outcome = jsonrpc_error ? "error" : tool_error ? "tool_error" : cancelled ? "cancelled" : "success";
@@ -434,28 +464,23 @@ void RequestRecord::emit() {
     ins.in_flight.with({route_.route}).add(-1);
   }
 
-  TraceContext context;
-  {
-    std::lock_guard lock(mutex_);
-    fix_context_locked();
-    context = request_span_.context();
-  }
+  const TraceContext& context = this->context();
   const std::uint64_t end_unix_nano = start_unix_nano_ + nanos_between(start_, end_);
   if (request_span_.recording()) {
     // OpenTelemetry HTTP semantic conventions. url.path without the query, never headers.
-    request_span_.set("http.request.method", http_method_);
+    request_span_.set("http.request.method", std::string(http_method_));
     request_span_.set("http.route", route_.route);
     request_span_.set("url.path", path_);
     request_span_.set("http.response.status_code", static_cast<std::int64_t>(status_));
     request_span_.set("client.address", remote_address_);
-    request_span_.set("bastion.request_id", request_id_);
-    if (!mcp_method_.empty()) request_span_.set("mcp.method.name", mcp_method_);
+    request_span_.set("bastion.request_id", std::string(request_id_.view()));
+    if (!mcp_method_.empty()) request_span_.set("mcp.method.name", std::string(mcp_method_));
     if (!protocol_version_.empty()) request_span_.set("mcp.protocol.version", protocol_version_);
-    if (!session_digest_.empty()) request_span_.set("mcp.session.id", session_digest_);
+    if (!session_digest_.empty()) request_span_.set("mcp.session.id", std::string(session_digest_.view()));
     if (status_ >= 500) request_span_.set_error("HTTP " + status);
     for (const Step& s : steps_) {
-      Span child = telemetry_.tracer().start(s.name, SpanKind::internal, &context, s.start);
-      if (!s.error.empty()) child.set_error(s.error);
+      Span child = telemetry_.tracer().start(std::string(s.name), SpanKind::internal, &context, s.start);
+      if (!s.error.empty()) child.set_error(std::string(s.error));
       child.end(s.end);
     }
     request_span_.end(end_unix_nano);

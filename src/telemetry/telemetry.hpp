@@ -16,6 +16,7 @@
 // are never read, tool arguments are digested unless the route opts in.
 #pragma once
 
+#include <boost/container/static_vector.hpp>
 #include <boost/json/object.hpp>
 #include <spdlog/logger.h>
 
@@ -41,6 +42,9 @@
 #include "telemetry/tracer.hpp"
 
 namespace bastion::telemetry {
+
+// The pseudonym of a session in logs, audit records and spans (see session_digest()).
+using SessionDigest = HexId<16>;
 
 struct TracingOptions {
   bool enabled = false;
@@ -73,6 +77,12 @@ class RequestRecord;
 class Operation {
  public:
   ~Operation();  // an operation that never ended (cancelled) ends as "cancelled"
+  // Only RequestRecord makes operations (Key is private to it).
+  class Key {
+    friend class RequestRecord;
+    Key() = default;
+  };
+  explicit Operation(Key) {}
   Operation(const Operation&) = delete;
   Operation& operator=(const Operation&) = delete;
 
@@ -87,11 +97,10 @@ class Operation {
 
  private:
   friend class RequestRecord;
-  Operation() = default;
   void finish(int jsonrpc_error, bool tool_error, bool cancelled);
 
   std::shared_ptr<RequestRecord> record_;
-  std::string method_;       // bounded: a known method name, else "other"
+  std::string_view method_;  // bounded: a known method name (a literal), else "other"
   std::string target_;       // tool, resource URI or prompt name
   std::string tool_label_;   // the gen_ai_tool_name label ("" unless tools/call of a known tool)
   std::string argument_digest_;
@@ -106,7 +115,7 @@ class RequestRecord : public std::enable_shared_from_this<RequestRecord> {
   RequestRecord(Telemetry& telemetry, const RouteTag& route, const http::Request& request);
   ~RequestRecord();
 
-  const std::string& request_id() const { return request_id_; }
+  const RequestId& request_id() const { return request_id_; }
 
   // Annotations from deeper layers (thread-safe).
   void set_era(std::string_view era);                      // "sse" | "session" | "stateless"
@@ -114,16 +123,17 @@ class RequestRecord : public std::enable_shared_from_this<RequestRecord> {
   void set_session(std::string_view session_id);           // recorded as a digest, never raw
   void set_principal(const Principal* principal);
   // A named pipeline step that took [start, end) (guard, authenticate, ...): a child span of
-  // the request span.
-  void add_step(std::string name, std::uint64_t start_unix_nano, std::uint64_t end_unix_nano,
-                std::string error = {});
+  // the request span. `name` and `error` are string literals (kept by view until the end).
+  void add_step(std::string_view name, std::uint64_t start_unix_nano, std::uint64_t end_unix_nano,
+                std::string_view error = {});
 
   // Opens an MCP operation for `method` with its `params` (tool name, arguments, _meta trace
   // context are read from them).
   std::shared_ptr<Operation> begin_operation(std::string_view method, const boost::json::object& params);
 
-  // The trace context of the request span (fixed on first use).
-  TraceContext context();
+  // The trace context of the request span (fixed on first use; the reference stays valid and
+  // unchanged for the record's life).
+  const TraceContext& context();
 
   // The HTTP side (the decorator calls these).
   void http_responded(int status, std::size_t body_bytes);
@@ -143,8 +153,8 @@ class RequestRecord : public std::enable_shared_from_this<RequestRecord> {
   const RouteTag& route_;
   const std::chrono::steady_clock::time_point start_;
   const std::uint64_t start_unix_nano_;
-  std::string request_id_;
-  std::string http_method_;
+  const RequestId request_id_;
+  std::string_view http_method_;  // bounded: one of a fixed set of literals
   std::string path_;
   std::string remote_address_;
   std::size_t bytes_in_ = 0;
@@ -153,16 +163,20 @@ class RequestRecord : public std::enable_shared_from_this<RequestRecord> {
   std::optional<TraceContext> parent_;   // from the headers, then from _meta
   bool context_fixed_ = false;
   Span request_span_;
-  std::string era_, protocol_version_, session_digest_;
+  std::string_view era_;  // bounded: "sse", "session", "stateless" (literals)
+  std::string protocol_version_;
+  SessionDigest session_digest_;
   std::string issuer_, subject_, client_id_;
   struct Step {
-    std::string name;
+    std::string_view name;
     std::uint64_t start, end;
-    std::string error;
+    std::string_view error;
   };
-  std::vector<Step> steps_;
+  // In the record itself: a request has a few steps, and a vector would allocate for them.
+  boost::container::static_vector<Step, 4> steps_;
   // The first operation's summary, for the log line.
-  std::string mcp_method_, target_, argument_digest_, arguments_;
+  std::string_view mcp_method_;  // an Operation::method_ (a literal)
+  std::string target_, argument_digest_, arguments_;
   std::optional<int> jsonrpc_error_;
   bool tool_error_ = false;
   int pending_operations_ = 0;
@@ -224,15 +238,15 @@ class Telemetry {
 
   // A step span helper for the pipeline: times `fn` and records it on the exchange's record.
   template <class Fn>
-  auto step(const http::Exchange& exchange, std::string name, Fn&& fn) {
+  auto step(const http::Exchange& exchange, std::string_view name, Fn&& fn) {
     auto record = record_of(exchange);
     if (!record || !tracer_.enabled()) return fn();
     const std::uint64_t start = unix_nanos();
     struct Guard {
       std::shared_ptr<RequestRecord>& r;
-      std::string& n;
+      std::string_view n;
       std::uint64_t s;
-      ~Guard() { r->add_step(std::move(n), s, unix_nanos()); }
+      ~Guard() { r->add_step(n, s, unix_nanos()); }
     } guard{record, name, start};
     return fn();
   }
@@ -251,7 +265,7 @@ class Telemetry {
 
 // The pseudonym under which a session appears in logs, audit records and spans: the first 16
 // hex digits of its SHA-256. Stable per session, useless for taking it over.
-std::string session_digest(std::string_view session_id);
+SessionDigest session_digest(std::string_view session_id);
 
 // "sha256:<hex>" of the canonical (serialised) JSON of tool arguments.
 std::string argument_digest(const boost::json::object& arguments);

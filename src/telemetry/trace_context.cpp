@@ -34,15 +34,24 @@ class IdGenerator {
   std::uint64_t s_[4];
 };
 
-std::string hex_id(std::size_t words) {
+bool all_zero(std::string_view s) { return s.find_first_not_of('0') == std::string_view::npos; }
+
+// `words` 64-bit words of the per-thread generator as 16 hex digits each, into `out`.
+void fill_hex(char* out, std::size_t words) {
   static constexpr char kDigits[] = "0123456789abcdef";
   thread_local IdGenerator generator;
-  std::string out(words * 16, '0');
   for (std::size_t w = 0; w < words; ++w) {
     std::uint64_t v = generator.next();
     for (int i = 15; i >= 0; --i, v >>= 4) out[w * 16 + static_cast<std::size_t>(i)] = kDigits[v & 0xf];
   }
-  return out;
+}
+
+template <std::size_t N>
+HexId<N> random_id(bool nonzero) {
+  char digits[N];
+  do fill_hex(digits, N / 16);
+  while (nonzero && all_zero(std::string_view(digits, N)));
+  return HexId<N>(std::string_view(digits, N));
 }
 
 bool lower_hex(std::string_view s) {
@@ -50,8 +59,6 @@ bool lower_hex(std::string_view s) {
     if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
   return true;
 }
-
-bool all_zero(std::string_view s) { return s.find_first_not_of('0') == std::string_view::npos; }
 
 bool printable_ascii(std::string_view s) {
   for (unsigned char c : s)
@@ -76,8 +83,8 @@ std::optional<TraceContext> parse_traceparent(std::string_view v) {
   if (!lower_hex(trace) || !lower_hex(parent) || !lower_hex(flags)) return std::nullopt;
   if (all_zero(trace) || all_zero(parent)) return std::nullopt;
   TraceContext c;
-  c.trace_id = std::string(trace);
-  c.span_id = std::string(parent);
+  c.trace_id.assign(trace);
+  c.span_id.assign(parent);
   const int f = std::stoi(std::string(flags), nullptr, 16);
   c.sampled = (f & 0x01) != 0;
   return c;
@@ -85,8 +92,8 @@ std::optional<TraceContext> parse_traceparent(std::string_view v) {
 
 std::string format_traceparent(const TraceContext& c) {
   std::string out = "00-";
-  out.append(c.trace_id).push_back('-');
-  out.append(c.span_id);
+  out.append(c.trace_id.view()).push_back('-');
+  out.append(c.span_id.view());
   out.append(c.sampled ? "-01" : "-00");
   return out;
 }
@@ -123,20 +130,9 @@ void inject_meta(boost::json::object& meta, const TraceContext& context) {
   if (!context.baggage.empty()) meta["baggage"] = context.baggage;
 }
 
-std::string new_trace_id() {
-  std::string id;
-  do id = hex_id(2);
-  while (all_zero(id));
-  return id;
-}
-
-std::string new_span_id() {
-  std::string id;
-  do id = hex_id(1);
-  while (all_zero(id));
-  return id;
-}
-
-std::string new_request_id() { return hex_id(1); }
+// An all-zero trace or span id is invalid (§3.2.2.3, §3.2.2.4).
+TraceId new_trace_id() { return random_id<32>(true); }
+SpanId new_span_id() { return random_id<16>(true); }
+RequestId new_request_id() { return random_id<16>(false); }
 
 }  // namespace bastion::telemetry

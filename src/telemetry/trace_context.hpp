@@ -5,15 +5,52 @@
 
 #include <boost/json/object.hpp>
 
+#include <cstdint>
+#include <cstring>
 #include <optional>
+#include <ostream>
 #include <string>
 #include <string_view>
 
 namespace bastion::telemetry {
 
+// A fixed-length id in lowercase hex (trace ids 32 digits, span and request ids 16), held
+// inline: ids are made and copied several times per request, and a std::string of 16 or 32
+// characters allocates every time (it outgrows the small-string buffer).
+template <std::size_t N>
+class HexId {
+ public:
+  HexId() = default;
+  explicit HexId(std::string_view hex) { assign(hex); }
+  HexId& operator=(std::string_view hex) {
+    assign(hex);
+    return *this;
+  }
+  // Holds `hex` when it has exactly N characters; empty otherwise.
+  void assign(std::string_view hex) {
+    size_ = hex.size() == N ? N : 0;
+    if (size_) std::memcpy(digits_, hex.data(), N);
+  }
+  std::string_view view() const { return {digits_, size_}; }
+  operator std::string_view() const { return view(); }  // NOLINT: reads like the string it replaces
+  std::size_t size() const { return size_; }
+  bool empty() const { return size_ == 0; }
+
+  friend bool operator==(const HexId& a, const HexId& b) { return a.view() == b.view(); }
+  friend bool operator==(const HexId& a, std::string_view b) { return a.view() == b; }
+  friend std::ostream& operator<<(std::ostream& out, const HexId& id) { return out << id.view(); }
+
+ private:
+  char digits_[N] = {};
+  std::uint8_t size_ = 0;
+};
+using TraceId = HexId<32>;
+using SpanId = HexId<16>;
+using RequestId = HexId<16>;
+
 struct TraceContext {
-  std::string trace_id;  // 32 lowercase hex digits, not all zero
-  std::string span_id;   // 16 lowercase hex digits, not all zero
+  TraceId trace_id;      // 32 lowercase hex digits, not all zero
+  SpanId span_id;        // 16 lowercase hex digits, not all zero
   bool sampled = false;  // trace-flags bit 0
   std::string tracestate;  // passed on as received (already bounded and checked)
   std::string baggage;     // passed on as received; never recorded in spans or logs
@@ -45,8 +82,8 @@ void inject_meta(boost::json::object& meta, const TraceContext& context);
 
 // New random ids: unique without coordination (§3.2.2.3), from a per-thread generator seeded
 // by the CSPRNG in core/random. Not for anything secret.
-std::string new_trace_id();
-std::string new_span_id();
-std::string new_request_id();  // 16 hex digits
+TraceId new_trace_id();
+SpanId new_span_id();
+RequestId new_request_id();
 
 }  // namespace bastion::telemetry

@@ -10,6 +10,20 @@ std::uint64_t unix_nanos(std::chrono::system_clock::time_point t) {
   return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count());
 }
 
+std::uint64_t unix_nanos(std::chrono::steady_clock::time_point t) {
+  thread_local std::chrono::steady_clock::time_point anchor_steady{};
+  thread_local std::int64_t offset = 0;  // system minus steady, in nanoseconds
+  if (anchor_steady == std::chrono::steady_clock::time_point{} || t - anchor_steady > std::chrono::seconds(1) ||
+      t < anchor_steady) {
+    anchor_steady = std::chrono::steady_clock::now();
+    const auto system = std::chrono::system_clock::now();
+    offset = std::chrono::duration_cast<std::chrono::nanoseconds>(system.time_since_epoch()).count() -
+             std::chrono::duration_cast<std::chrono::nanoseconds>(anchor_steady.time_since_epoch()).count();
+  }
+  const std::int64_t nanos = std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count() + offset;
+  return nanos > 0 ? static_cast<std::uint64_t>(nanos) : 0;
+}
+
 Span& Span::operator=(Span&& other) noexcept {
   if (this != &other) {
     end();
@@ -57,6 +71,7 @@ Span Tracer::start(std::string name, SpanKind kind, const TraceContext* parent, 
   }
   if (!span.context_.sampled || !sink_) return span;
   span.data_ = std::make_unique<SpanData>();
+  span.data_->attributes.reserve(12);  // a request span has 9 to 11, an operation span up to 8
   span.data_->trace_id = span.context_.trace_id;
   span.data_->span_id = span.context_.span_id;
   if (child) span.data_->parent_span_id = parent->span_id;

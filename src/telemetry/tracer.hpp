@@ -20,15 +20,17 @@ namespace bastion::telemetry {
 enum class SpanKind { internal = 1, server = 2, client = 3, producer = 4, consumer = 5 };
 
 using AttributeValue = std::variant<std::string, std::int64_t, double, bool>;
-using Attributes = std::vector<std::pair<std::string, AttributeValue>>;
+// Keys are semantic-convention names written in the code (string literals): kept by view, so
+// that a recorded span does not copy each name.
+using Attributes = std::vector<std::pair<std::string_view, AttributeValue>>;
 
 // OTLP Status.code: 0 unset, 1 ok, 2 error.
 enum class SpanStatus { unset = 0, ok = 1, error = 2 };
 
 struct SpanData {
-  std::string trace_id;
-  std::string span_id;
-  std::string parent_span_id;  // empty for a root span
+  TraceId trace_id;
+  SpanId span_id;
+  SpanId parent_span_id;  // empty for a root span
   std::string tracestate;
   std::string name;
   SpanKind kind = SpanKind::internal;
@@ -47,6 +49,10 @@ class SpanSink {
 };
 
 std::uint64_t unix_nanos(std::chrono::system_clock::time_point t = std::chrono::system_clock::now());
+// The Unix time of a steady-clock reading the caller already has (one clock read saved on the
+// request path): the steady clock plus a per-thread offset to the system clock, re-read every
+// second so that a stepped or slewed system clock is followed within a second.
+std::uint64_t unix_nanos(std::chrono::steady_clock::time_point t);
 
 class Span {
  public:
@@ -60,8 +66,9 @@ class Span {
   // the span was started by a tracer).
   const TraceContext& context() const { return context_; }
 
-  void set(std::string key, AttributeValue value) {
-    if (data_) data_->attributes.emplace_back(std::move(key), std::move(value));
+  // `key` is a string literal (see Attributes).
+  void set(std::string_view key, AttributeValue value) {
+    if (data_) data_->attributes.emplace_back(key, std::move(value));
   }
   void set_error(std::string message) {
     if (!data_) return;

@@ -1,0 +1,67 @@
+#include "core/json_text.hpp"
+
+#include <gtest/gtest.h>
+
+#include <boost/json.hpp>
+
+#include <cstdint>
+#include <limits>
+#include <random>
+#include <string>
+
+namespace bastion::core {
+namespace {
+
+std::string encoded(std::string_view s) {
+  std::string out;
+  append_json_string(out, s);
+  return out;
+}
+
+TEST(JsonText, EscapesQuotesBackslashesAndEveryControlCharacter) {
+  EXPECT_EQ(encoded(""), R"("")");
+  EXPECT_EQ(encoded(R"(say "hi" \ bye)"), R"("say \"hi\" \\ bye")");
+  EXPECT_EQ(encoded("a\nb\rc\td"), R"("a\nb\rc\td")");
+  EXPECT_EQ(encoded(std::string("\x00\x01\x1f", 3)), R"("\u0000\u0001\u001f")");
+  // Bytes from 0x20 up pass through (UTF-8 stays UTF-8; DEL is not a JSON control character).
+  EXPECT_EQ(encoded("caf\xc3\xa9 \x7f ~"), "\"caf\xc3\xa9 \x7f ~\"");
+}
+
+// The word-at-a-time scan must find a byte to escape at every position of a word, at the end of
+// a string whose length is not a multiple of 8, and next to bytes >= 0x80; boost::json's
+// serializer is the reference.
+TEST(JsonText, AgreesWithBoostJsonOnEveryPositionAndLength) {
+  for (char special : {'"', '\\', '\n', '\x00', '\x1f', '\x01'}) {
+    for (std::size_t length = 1; length <= 40; ++length) {
+      for (std::size_t at = 0; at < length; ++at) {
+        std::string s(length, 'x');
+        if (length > 3) s[length / 2] = '\xe9';
+        s[at] = special;
+        const std::string expected = boost::json::serialize(boost::json::string_view(s.data(), s.size()));
+        ASSERT_EQ(encoded(s), expected) << "length " << length << ", special at " << at;
+      }
+    }
+  }
+  std::mt19937 rng(7);
+  std::uniform_int_distribution<int> byte(0, 255);
+  for (int round = 0; round < 2000; ++round) {
+    std::string s(static_cast<std::size_t>(byte(rng) % 64), ' ');
+    // Mostly printable ASCII, some control characters, quotes and backslashes.
+    for (char& c : s) {
+      const int b = byte(rng);
+      c = static_cast<char>(b < 200 ? 0x20 + b % 0x5f : b < 230 ? b % 0x20 : b < 243 ? '"' : '\\');
+    }
+    ASSERT_EQ(encoded(s), boost::json::serialize(boost::json::string_view(s.data(), s.size())));
+  }
+}
+
+TEST(JsonText, AppendsDecimalsAtTheLimits) {
+  std::string out;
+  append_decimal(out, std::numeric_limits<std::int64_t>::min());
+  out.push_back(' ');
+  append_decimal(out, std::numeric_limits<std::uint64_t>::max());
+  EXPECT_EQ(out, "-9223372036854775808 18446744073709551615");
+}
+
+}  // namespace
+}  // namespace bastion::core
