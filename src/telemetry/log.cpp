@@ -48,51 +48,91 @@ void append_field_value(std::string& out, const LogField& f) {
 // Standard error through a buffer: one write(2) per 32 KiB or per flush, not one per line (at
 // thousands of request lines a second the syscalls would cost more than the requests). Loggers
 // flush it on every line of their flush level, spdlog's periodic flusher at least every second,
-// and the destructor at exit. Lines are formatted before the lock is taken (LogFormatter has no
-// state), so I/O threads only contend for an append.
+// and the destructor at exit.
+//
+// A full buffer is swapped for an empty one under the append lock and written outside it: a
+// write(2) of 32 KiB into the page cache takes tens of microseconds, and holding the append
+// lock through it made the other I/O threads sleep on a futex. The write lock is taken before
+// the append lock is released, so chunks reach the file in the order their lines were
+// appended.
 class BufferedFdSink final : public spdlog::sinks::sink {
  public:
   explicit BufferedFdSink(int fd) : fd_(fd) { buffer_.reserve(kCapacity + 4096); }
-  ~BufferedFdSink() override {
-    std::lock_guard lock(mutex_);
-    write_out();
-  }
+  ~BufferedFdSink() override { flush(); }
 
   void log(const spdlog::details::log_msg& msg) override {
-    // Per thread and kept: a request line outgrows the buffer's inline 250 bytes, and a fresh
-    // buffer per line would allocate each time.
-    thread_local spdlog::memory_buf_t formatted;
-    formatted.clear();
-    formatter_->format(msg, formatted);
-    std::lock_guard lock(mutex_);
-    buffer_.append(formatted.data(), formatted.size());
-    if (buffer_.size() >= kCapacity) write_out();
+    std::unique_lock write_lock(write_mutex_, std::defer_lock);
+    std::string full;
+    {
+      std::lock_guard lock(mutex_);
+      // Formatted straight into the buffer: that saves a copy of every request line (most of
+      // the bytes a request writes), and holds the lock about as long as the copy took.
+      if (ours_) {
+        ours_->append_line(msg, buffer_);
+      } else {
+        spdlog::memory_buf_t formatted;
+        formatter_->format(msg, formatted);
+        buffer_.append(formatted.data(), formatted.size());
+      }
+      if (buffer_.size() < kCapacity) return;
+      write_lock.lock();
+      take_buffer_locked(full);
+    }
+    write_out(full, write_lock);
   }
   void flush() override {
-    std::lock_guard lock(mutex_);
-    write_out();
+    std::unique_lock write_lock(write_mutex_, std::defer_lock);
+    std::string full;
+    {
+      std::lock_guard lock(mutex_);
+      if (buffer_.empty()) return;
+      write_lock.lock();
+      take_buffer_locked(full);
+    }
+    write_out(full, write_lock);
   }
   void set_pattern(const std::string&) override {}  // the format is LogFormatter's
   // Called once, by setup_logging(), before any logger uses the sink.
-  void set_formatter(std::unique_ptr<spdlog::formatter> formatter) override { formatter_ = std::move(formatter); }
+  void set_formatter(std::unique_ptr<spdlog::formatter> formatter) override {
+    formatter_ = std::move(formatter);
+    ours_ = dynamic_cast<LogFormatter*>(formatter_.get());
+  }
 
  private:
-  std::mutex mutex_;
-  std::unique_ptr<spdlog::formatter> formatter_ = std::make_unique<LogFormatter>(true);
-
   static constexpr std::size_t kCapacity = 32 * 1024;
-  void write_out() {
+
+  // Moves the buffered lines into `out` and gives the buffer the spare's capacity.
+  void take_buffer_locked(std::string& out) {
+    out.swap(buffer_);
+    buffer_.swap(spare_);
+    buffer_.clear();
+    if (buffer_.capacity() < kCapacity) buffer_.reserve(kCapacity + 4096);
+  }
+  // Writes `chunk` under `write_lock`, releases it, then keeps the chunk's capacity as the next
+  // spare (under mutex_, never while holding write_mutex_: log() takes them the other way).
+  void write_out(std::string& chunk, std::unique_lock<std::mutex>& write_lock) {
     std::size_t done = 0;
-    while (done < buffer_.size()) {
-      const ssize_t n = ::write(fd_, buffer_.data() + done, buffer_.size() - done);
+    while (done < chunk.size()) {
+      const ssize_t n = ::write(fd_, chunk.data() + done, chunk.size() - done);
       if (n < 0 && errno == EINTR) continue;
       if (n <= 0) break;  // stderr is gone: nothing better to do with a log line
       done += static_cast<std::size_t>(n);
     }
-    buffer_.clear();
+    write_lock.unlock();
+    chunk.clear();
+    std::lock_guard lock(mutex_);
+    if (spare_.capacity() < chunk.capacity()) spare_.swap(chunk);
   }
-  int fd_;
+
+  std::unique_ptr<spdlog::formatter> formatter_ = std::make_unique<LogFormatter>(true);
+  LogFormatter* ours_ = static_cast<LogFormatter*>(formatter_.get());  // formatter_, when it is one
+  const int fd_;
+  // On their own cache line: every append writes the mutex, and the sink's level (in the base
+  // class, read by every logger call on every thread) must not share a line with it.
+  alignas(64) std::mutex mutex_;  // buffer_ and spare_
   std::string buffer_;
+  std::string spare_;
+  alignas(64) std::mutex write_mutex_;  // the order of write(2) calls
 };
 
 struct LoggingState {
@@ -158,11 +198,16 @@ std::string rfc3339(std::chrono::system_clock::time_point time) {
 std::string rfc3339_now() { return rfc3339(std::chrono::system_clock::now()); }
 
 void LogFormatter::format(const spdlog::details::log_msg& msg, spdlog::memory_buf_t& dest) {
-  const auto level = spdlog::level::to_string_view(msg.level);
   // Per thread and kept between lines (its capacity is the point): formatting allocates
   // nothing once a thread has written its longest line.
   thread_local std::string line;
   line.clear();
+  append_line(msg, line);
+  dest.append(line.data(), line.data() + line.size());
+}
+
+void LogFormatter::append_line(const spdlog::details::log_msg& msg, std::string& line) const {
+  const auto level = spdlog::level::to_string_view(msg.level);
   if (json_) {
     // Written field by field (no intermediate object). Every string is escaped, so neither a
     // message nor a field can break the line.
@@ -226,8 +271,7 @@ void LogFormatter::format(const spdlog::details::log_msg& msg, spdlog::memory_bu
         for (char c : value) line.push_back(static_cast<unsigned char>(c) < 0x20 ? ' ' : c);
       }
   }
-  dest.append(line.data(), line.data() + line.size());
-  dest.push_back('\n');
+  line.push_back('\n');
 }
 
 void setup_logging(const LoggingOptions& options) {

@@ -70,6 +70,8 @@ class LogFormatter final : public spdlog::formatter {
  public:
   explicit LogFormatter(bool json) : json_(json) {}
   void format(const spdlog::details::log_msg& msg, spdlog::memory_buf_t& dest) override;
+  // The same line (newline included) appended to `line`: for sinks that keep their own buffer.
+  void append_line(const spdlog::details::log_msg& msg, std::string& line) const;
   std::unique_ptr<spdlog::formatter> clone() const override { return std::make_unique<LogFormatter>(json_); }
 
  private:
