@@ -70,10 +70,49 @@ void append_time(std::string& out, std::string_view name, std::uint64_t unix_nan
 
 }  // namespace
 
-std::string otlp_json(const std::vector<SpanData>& spans, const std::string& service_name,
-                      const std::string& service_version) {
+void append_span_json(std::string& out, const SpanData& s) {
+  // Ids are lowercase hex we made or checked; names and states go through the escaper.
+  out += "{\"traceId\":\"";
+  out += s.trace_id.view();
+  out += "\",\"spanId\":\"";
+  out += s.span_id.view();
+  out.push_back('"');
+  if (!s.parent_span_id.empty()) {
+    out += ",\"parentSpanId\":\"";
+    out += s.parent_span_id.view();
+    out.push_back('"');
+  }
+  if (!s.tracestate.empty()) {
+    out += ",\"traceState\":";
+    append_json_string(out, s.tracestate);
+  }
+  out += ",\"name\":";
+  append_json_string(out, s.name);
+  out += ",\"kind\":";
+  core::append_decimal(out, static_cast<std::int64_t>(s.kind));
+  append_time(out, "startTimeUnixNano", s.start_unix_nano);
+  append_time(out, "endTimeUnixNano", s.end_unix_nano);
+  out += ",\"attributes\":";
+  append_attributes(out, s.attributes);
+  if (s.status != SpanStatus::unset) {
+    out += ",\"status\":{\"code\":";
+    core::append_decimal(out, static_cast<std::int64_t>(s.status));
+    if (!s.status_message.empty()) {
+      out += ",\"message\":";
+      append_json_string(out, s.status_message);
+    }
+    out += "}";
+  }
+  out += "}";
+}
+
+namespace {
+
+constexpr std::string_view kEnvelopeClose = "]}]}]}";
+
+// The ExportTraceServiceRequest up to the opening of its spans array.
+std::string envelope_open(const std::string& service_name, const std::string& service_version) {
   std::string out;
-  out.reserve(512 + spans.size() * 900);
   Attributes resource{{"service.name", service_name}, {"telemetry.sdk.name", std::string("bastion")},
                       {"telemetry.sdk.language", std::string("cpp")}};
   if (!service_version.empty()) resource.emplace_back("service.version", service_version);
@@ -82,50 +121,26 @@ std::string otlp_json(const std::vector<SpanData>& spans, const std::string& ser
   out += "},\"scopeSpans\":[{\"scope\":{\"name\":\"bastion\",\"version\":";
   append_json_string(out, service_version);
   out += "},\"spans\":[";
-  bool first = true;
-  for (const auto& s : spans) {
-    if (!first) out.push_back(',');
-    first = false;
-    // Ids are lowercase hex we made or checked; names and states go through the escaper.
-    out += "{\"traceId\":\"";
-    out += s.trace_id.view();
-    out += "\",\"spanId\":\"";
-    out += s.span_id.view();
-    out.push_back('"');
-    if (!s.parent_span_id.empty()) {
-      out += ",\"parentSpanId\":\"";
-      out += s.parent_span_id.view();
-      out.push_back('"');
-    }
-    if (!s.tracestate.empty()) {
-      out += ",\"traceState\":";
-      append_json_string(out, s.tracestate);
-    }
-    out += ",\"name\":";
-    append_json_string(out, s.name);
-    out += ",\"kind\":";
-    core::append_decimal(out, static_cast<std::int64_t>(s.kind));
-    append_time(out, "startTimeUnixNano", s.start_unix_nano);
-    append_time(out, "endTimeUnixNano", s.end_unix_nano);
-    out += ",\"attributes\":";
-    append_attributes(out, s.attributes);
-    if (s.status != SpanStatus::unset) {
-      out += ",\"status\":{\"code\":";
-      core::append_decimal(out, static_cast<std::int64_t>(s.status));
-      if (!s.status_message.empty()) {
-        out += ",\"message\":";
-        append_json_string(out, s.status_message);
-      }
-      out += "}";
-    }
-    out += "}";
+  return out;
+}
+
+}  // namespace
+
+std::string otlp_json(const std::vector<SpanData>& spans, const std::string& service_name,
+                      const std::string& service_version) {
+  std::string out = envelope_open(service_name, service_version);
+  for (std::size_t i = 0; i < spans.size(); ++i) {
+    if (i) out.push_back(',');
+    append_span_json(out, spans[i]);
   }
-  out += "]}]}]}";
+  out += kEnvelopeClose;
   return out;
 }
 
 OtlpExporter::OtlpExporter(OtlpOptions options, http::Fetcher fetcher, MetricsRegistry& metrics)
     : options_(std::move(options)),
+      envelope_open_(envelope_open(options_.service_name, options_.service_version)),
+      envelope_close_(kEnvelopeClose),
       fetcher_(std::move(fetcher)),
       exported_(metrics.counter("bastion_otlp_spans_exported_total", "Spans the OTLP collector accepted.").with()),
       dropped_queue_full_(metrics
@@ -146,38 +161,54 @@ OtlpExporter::OtlpExporter(OtlpOptions options, http::Fetcher fetcher, MetricsRe
 OtlpExporter::~OtlpExporter() { shutdown(); }
 
 void OtlpExporter::export_span(SpanData span) {
+  // Encoded outside the lock (per thread, the buffer keeps its capacity), appended under it.
+  thread_local std::string encoded;
+  encoded.clear();
+  append_span_json(encoded, span);
   bool wake = false;
   {
     std::lock_guard lock(mutex_);
-    if (stopping_ || queue_.size() >= options_.max_queue_size) {
+    if (stopping_ || queued_spans_ >= options_.max_queue_size) {
       dropped_queue_full_.inc();
       return;
     }
-    queue_.push_back(std::move(span));
-    queue_gauge_.set(static_cast<double>(queue_.size()));
-    wake = queue_.size() >= options_.max_batch_size;
+    if (queue_.empty() || queue_.back().spans >= options_.max_batch_size) queue_.push_back(new_batch_locked());
+    Batch& batch = queue_.back();
+    if (batch.spans) batch.body.push_back(',');
+    batch.body += encoded;
+    ++batch.spans;
+    ++queued_spans_;
+    queue_gauge_.set(static_cast<double>(queued_spans_));
+    wake = batch.spans >= options_.max_batch_size;
   }
   if (wake) wake_.notify_one();
+}
+
+OtlpExporter::Batch OtlpExporter::new_batch_locked() {
+  Batch batch;
+  if (!spare_bodies_.empty()) {
+    batch.body = std::move(spare_bodies_.back());
+    spare_bodies_.pop_back();
+  }
+  batch.body.assign(envelope_open_);
+  return batch;
 }
 
 void OtlpExporter::run() {
   std::unique_lock lock(mutex_);
   while (true) {
     // Wait for a full batch, the schedule delay, or shutdown (the delay bounds the wait).
-    wake_.wait_for(lock, options_.schedule_delay,
-                   [this] { return stopping_ || queue_.size() >= options_.max_batch_size; });
+    wake_.wait_for(lock, options_.schedule_delay, [this] {
+      return stopping_ || (!queue_.empty() && queue_.front().spans >= options_.max_batch_size);
+    });
     if (queue_.empty()) {
       if (stopping_) return;
       continue;
     }
-    std::vector<SpanData> batch;
-    const std::size_t n = std::min(queue_.size(), options_.max_batch_size);
-    batch.reserve(n);
-    for (std::size_t i = 0; i < n; ++i) {
-      batch.push_back(std::move(queue_.front()));
-      queue_.pop_front();
-    }
-    queue_gauge_.set(static_cast<double>(queue_.size()));
+    Batch batch = std::move(queue_.front());
+    queue_.pop_front();
+    queued_spans_ -= batch.spans;
+    queue_gauge_.set(static_cast<double>(queued_spans_));
     const bool last = stopping_;
     lock.unlock();
     send(std::move(batch));
@@ -187,13 +218,14 @@ void OtlpExporter::run() {
   }
 }
 
-void OtlpExporter::send(std::vector<SpanData> batch) {
+void OtlpExporter::send(Batch batch) {
   http::ClientRequest request;
   request.method = "POST";
   request.url = options_.endpoint;
   request.headers.set("Content-Type", "application/json");
   for (const auto& [k, v] : options_.headers) request.headers.set(k, v);
-  request.body = otlp_json(batch, options_.service_name, options_.service_version);
+  batch.body += envelope_close_;
+  request.body = std::move(batch.body);
   http::ClientOptions client;
   client.timeout = options_.export_timeout;
   client.max_response_bytes = 64 * 1024;
@@ -201,7 +233,7 @@ void OtlpExporter::send(std::vector<SpanData> batch) {
   // port 4318 is plain).
   client.allow_http = true;
   client.address_policy = http::AddressPolicy::any;
-  const double n = static_cast<double>(batch.size());
+  const double n = static_cast<double>(batch.spans);
   Result<http::ClientResponse> response = [&]() -> Result<http::ClientResponse> {
     try {
       return fetcher_(request, client);
@@ -209,6 +241,11 @@ void OtlpExporter::send(std::vector<SpanData> batch) {
       return std::unexpected(Error{0, e.what()});
     }
   }();
+  {
+    // Two spares cover a batch filling while another is sent.
+    std::lock_guard lock(mutex_);
+    if (spare_bodies_.size() < 2) spare_bodies_.push_back(std::move(request.body));
+  }
   // OTLP/HTTP §Success: 2xx. (A partial success is still 200; its rejected count is the
   // collector's business.) Failures are not retried: the next batch is more useful than an old
   // one, and a retry queue would need its own bound.
@@ -220,9 +257,9 @@ void OtlpExporter::send(std::vector<SpanData> batch) {
   export_requests_failed_.inc();
   // Never log the URL's credentials or the headers: only what failed.
   if (!response)
-    spdlog::debug("otlp: export of {} spans failed: {}", batch.size(), response.error().message);
+    spdlog::debug("otlp: export of {} spans failed: {}", batch.spans, response.error().message);
   else
-    spdlog::debug("otlp: collector answered {} to {} spans", response->status, batch.size());
+    spdlog::debug("otlp: collector answered {} to {} spans", response->status, batch.spans);
 }
 
 void OtlpExporter::shutdown() {

@@ -3,6 +3,11 @@
 // queue; one background thread sends them in batches with a deadline per request. A full queue
 // or a failed export drops spans and counts them: a slow or dead collector never slows a
 // request, and never grows our memory.
+//
+// A span is encoded when it ends, on the thread that ends it, and waits as JSON text: the
+// queue holds a few batch strings instead of every span's many small allocations, which the
+// export thread would otherwise free under the allocator's lock of the I/O threads that made
+// them.
 #pragma once
 
 #include <chrono>
@@ -39,6 +44,8 @@ struct OtlpOptions {
 // times as decimal strings of Unix nanoseconds, enums as numbers (OTLP §JSON Protobuf Encoding).
 std::string otlp_json(const std::vector<SpanData>& spans, const std::string& service_name,
                       const std::string& service_version);
+// One span's JSON object, appended to `out` (the elements of otlp_json's "spans" array).
+void append_span_json(std::string& out, const SpanData& span);
 
 class OtlpExporter final : public SpanSink {
  public:
@@ -59,10 +66,20 @@ class OtlpExporter final : public SpanSink {
   std::uint64_t exported() const;
 
  private:
+  // The export request being filled: the envelope's opening, then up to max_batch_size encoded
+  // spans, comma-separated (send() closes it and posts it as it is).
+  struct Batch {
+    std::string body;
+    std::size_t spans = 0;
+  };
+  Batch new_batch_locked();
+
   void run();
-  void send(std::vector<SpanData> batch);
+  void send(Batch batch);
 
   const OtlpOptions options_;
+  const std::string envelope_open_;   // ExportTraceServiceRequest up to the spans array
+  const std::string envelope_close_;
   http::Fetcher fetcher_;
   Counter& exported_;
   Counter& dropped_queue_full_;
@@ -72,7 +89,11 @@ class OtlpExporter final : public SpanSink {
 
   mutable std::mutex mutex_;
   std::condition_variable wake_;
-  std::deque<SpanData> queue_;
+  std::deque<Batch> queue_;    // the back one fills; the others are full
+  // Bodies of sent batches, kept with their capacity: a batch is hundreds of kilobytes, and
+  // fresh ones meant page faults (and unmapping) for every batch.
+  std::vector<std::string> spare_bodies_;
+  std::size_t queued_spans_ = 0;  // in queue_, at most max_queue_size
   bool stopping_ = false;
   std::thread thread_;
 };
