@@ -270,8 +270,8 @@ void RequestRecord::fix_context_locked() {
   context_fixed_ = true;
   // HTTP semantic conventions: the server span is named "{method} {http.route}".
   const Tracer& tracer = telemetry_.tracer();
-  request_span_ = tracer.start(tracer.enabled() ? std::string(http_method_) + " " + route_.route : std::string(), SpanKind::server,
-                               parent_ ? &*parent_ : nullptr, start_unix_nano_);
+  std::string name = tracer.enabled() ? std::string(http_method_) + " " + route_.route : std::string();
+  request_span_ = tracer.start(std::move(name), SpanKind::server, parent_ ? &*parent_ : nullptr, start_unix_nano_);
 }
 
 const TraceContext& RequestRecord::context() {

@@ -20,7 +20,8 @@ std::uint64_t unix_nanos(std::chrono::steady_clock::time_point t) {
     offset = std::chrono::duration_cast<std::chrono::nanoseconds>(system.time_since_epoch()).count() -
              std::chrono::duration_cast<std::chrono::nanoseconds>(anchor_steady.time_since_epoch()).count();
   }
-  const std::int64_t nanos = std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count() + offset;
+  const std::int64_t nanos =
+      std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count() + offset;
   return nanos > 0 ? static_cast<std::uint64_t>(nanos) : 0;
 }
 
