@@ -38,6 +38,9 @@ const std::vector<std::string>& log_components();
 void setup_logging(const LoggingOptions& options);
 // Same, writing to `sink` (tests).
 void setup_logging(const LoggingOptions& options, spdlog::sink_ptr sink);
+// The sink setup_logging() puts on stderr: lines buffered and written to `fd` in large chunks,
+// in the order they were logged; flush() writes what is buffered. The fd stays the caller's.
+spdlog::sink_ptr buffered_fd_sink(int fd);
 
 // The logger of a component (created on first use with the configured level).
 std::shared_ptr<spdlog::logger> component_logger(const std::string& name);

@@ -4,7 +4,11 @@
 #include <boost/json.hpp>
 #include <spdlog/sinks/ostream_sink.h>
 
+#include <cstdio>
+#include <fstream>
 #include <sstream>
+#include <thread>
+#include <vector>
 
 #include "telemetry/log.hpp"
 #include "telemetry/readiness.hpp"
@@ -65,6 +69,55 @@ TEST(Log, ComponentsHaveTheirOwnLevels) {
   EXPECT_EQ(text.find("dropped"), std::string::npos) << text;
   EXPECT_NE(text.find("kept-http"), std::string::npos);
   EXPECT_NE(text.find("kept-default"), std::string::npos);
+}
+
+// The stderr sink buffers lines and writes them in large chunks, swapping buffers so that one
+// thread's write(2) does not hold up the others. Whatever the interleaving, every line must reach
+// the file whole, exactly once, and each thread's lines in the order it logged them.
+TEST(Log, BufferedSinkKeepsEveryLineWholeAndInOrderAcrossThreads) {
+  std::FILE* file = std::tmpfile();
+  ASSERT_NE(file, nullptr);
+  LoggingOptions o;
+  o.format = LogFormat::json;
+  setup_logging(o, buffered_fd_sink(::fileno(file)));
+  constexpr int kThreads = 4;
+  constexpr int kLines = 12000;  // 48,000 lines of ~250 bytes: about 12 MB, dozens of full buffers
+  const std::string padding(120, 'x');
+  {
+    std::vector<std::jthread> threads;
+    for (int t = 0; t < kThreads; ++t)
+      threads.emplace_back([&, t] {
+        auto logger = component_logger("request");
+        for (int i = 0; i < kLines; ++i) {
+          const LogField fields[] = {LogField::integral("thread", t), LogField::integral("seq", i),
+                                     LogField::string("padding", padding)};
+          log_fields(*logger, spdlog::level::info, "line", fields);
+        }
+      });
+  }
+  spdlog::default_logger()->flush();
+  setup_logging(LoggingOptions{});  // the test's sink is flushed and released here
+
+  std::rewind(file);
+  std::string text;
+  char chunk[65536];
+  for (std::size_t n; (n = std::fread(chunk, 1, sizeof chunk, file)) > 0;) text.append(chunk, n);
+  std::fclose(file);
+
+  std::vector<int> next(kThreads, 0);
+  std::istringstream lines(text);
+  int total = 0;
+  for (std::string line; std::getline(lines, line);) {
+    json::object object;
+    ASSERT_NO_THROW(object = json::parse(line).as_object()) << "line " << total << ": " << line;
+    const auto thread = object.at("thread").as_int64();
+    ASSERT_TRUE(thread >= 0 && thread < kThreads) << line;
+    ASSERT_EQ(object.at("seq").as_int64(), next[static_cast<std::size_t>(thread)]) << "thread " << thread;
+    ++next[static_cast<std::size_t>(thread)];
+    ++total;
+  }
+  EXPECT_EQ(total, kThreads * kLines);
+  for (int t = 0; t < kThreads; ++t) EXPECT_EQ(next[static_cast<std::size_t>(t)], kLines) << "thread " << t;
 }
 
 TEST(Readiness, AllChecksMustPassAndAThrowingCheckFails) {
