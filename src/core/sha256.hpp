@@ -14,5 +14,25 @@ Sha256Digest sha256(std::string_view data);
 std::string sha256_hex(std::string_view data);
 // The same hex appended to `out` (no temporary string on hot paths).
 void append_sha256_hex(std::string& out, std::string_view data);
+// Lowercase hex of `digest` into out[0..64).
+void sha256_hex_into(const Sha256Digest& digest, char* out);
+
+// SHA-256 over data fed in pieces (a serializer's output, without joining it into one string
+// first). Uses this thread's reusable context when no other stream holds it, else its own.
+class Sha256Stream {
+ public:
+  Sha256Stream();
+  ~Sha256Stream();
+  Sha256Stream(const Sha256Stream&) = delete;
+  Sha256Stream& operator=(const Sha256Stream&) = delete;
+
+  void update(std::string_view data);
+  Sha256Digest finish();  // once
+
+ private:
+  struct Context;
+  Context* context_;
+  bool owned_;
+};
 
 }  // namespace bastion::core

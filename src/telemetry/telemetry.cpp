@@ -129,12 +129,16 @@ SessionDigest session_digest(std::string_view session_id) {
   return digest;
 }
 
-std::string argument_digest(const json::object& arguments) {
-  std::string digest;
-  digest.reserve(7 + 64);
-  digest = "sha256:";
-  core::append_sha256_hex(digest, json::serialize(arguments));
-  return digest;
+ArgumentDigest argument_digest(const json::object& arguments) {
+  // The serializer's output goes to the digest piece by piece: no string of the whole text.
+  core::Sha256Stream stream;
+  json::serializer serializer;
+  serializer.reset(&arguments);
+  char chunk[512];
+  while (!serializer.done()) stream.update(serializer.read(chunk, sizeof chunk));
+  char text[7 + 64] = {'s', 'h', 'a', '2', '5', '6', ':'};
+  core::sha256_hex_into(stream.finish(), text + 7);
+  return ArgumentDigest(std::string_view(text, sizeof text));
 }
 
 // ---- Operation ---------------------------------------------------------------------------
@@ -260,7 +264,7 @@ void RequestRecord::set_principal(const Principal* principal) {
   client_id_ = principal->client_id;
 }
 
-void RequestRecord::add_step(std::string_view name, std::uint64_t start, std::uint64_t end, std::string_view error) {
+void RequestRecord::add_step(const char* name, std::uint64_t start, std::uint64_t end, const char* error) {
   std::lock_guard lock(mutex_);
   if (steps_.size() < steps_.capacity()) steps_.push_back(Step{name, start, end, error});
 }
@@ -390,7 +394,7 @@ void RequestRecord::operation_ended(const Operation& op, int jsonrpc_error, bool
     e.trace_id = trace_id;
     e.session_id = session;
     e.tool = op.target_;
-    e.argument_digest = op.argument_digest_;
+    e.argument_digest = op.argument_digest_.view();
     if (!op.arguments_.empty()) e.details["arguments"] = op.arguments_;
     e.duration_ms = seconds * 1000.0;
     telemetry_.audit().record(e);
@@ -480,7 +484,7 @@ void RequestRecord::emit() {
     if (status_ >= 500) request_span_.set_error("HTTP " + status);
     for (const Step& s : steps_) {
       Span child = telemetry_.tracer().start(std::string(s.name), SpanKind::internal, &context, s.start);
-      if (!s.error.empty()) child.set_error(std::string(s.error));
+      if (*s.error) child.set_error(std::string(s.error));
       child.end(s.end);
     }
     request_span_.end(end_unix_nano);

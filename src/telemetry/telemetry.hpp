@@ -45,6 +45,9 @@ namespace bastion::telemetry {
 
 // The pseudonym of a session in logs, audit records and spans (see session_digest()).
 using SessionDigest = HexId<16>;
+// What logs and audit records show of a tool call's arguments: "sha256:" and 64 hex digits of
+// their JSON text (see argument_digest()). Inline, like the ids: a string would allocate.
+using ArgumentDigest = HexId<71>;
 
 struct TracingOptions {
   bool enabled = false;
@@ -103,7 +106,7 @@ class Operation {
   std::string_view method_;  // bounded: a known method name (a literal), else "other"
   std::string target_;       // tool, resource URI or prompt name
   std::string tool_label_;   // the gen_ai_tool_name label ("" unless tools/call of a known tool)
-  std::string argument_digest_;
+  ArgumentDigest argument_digest_;
   std::string arguments_;    // only when the route opted in
   std::chrono::steady_clock::time_point start_;
   Span span_;
@@ -123,9 +126,9 @@ class RequestRecord : public std::enable_shared_from_this<RequestRecord> {
   void set_session(std::string_view session_id);           // recorded as a digest, never raw
   void set_principal(const Principal* principal);
   // A named pipeline step that took [start, end) (guard, authenticate, ...): a child span of
-  // the request span. `name` and `error` are string literals (kept by view until the end).
-  void add_step(std::string_view name, std::uint64_t start_unix_nano, std::uint64_t end_unix_nano,
-                std::string_view error = {});
+  // the request span. `name` and `error` are string literals (kept by pointer until the end).
+  void add_step(const char* name, std::uint64_t start_unix_nano, std::uint64_t end_unix_nano,
+                const char* error = "");
 
   // Opens an MCP operation for `method` with its `params` (tool name, arguments, _meta trace
   // context are read from them).
@@ -167,16 +170,18 @@ class RequestRecord : public std::enable_shared_from_this<RequestRecord> {
   std::string protocol_version_;
   SessionDigest session_digest_;
   std::string issuer_, subject_, client_id_;
-  struct Step {
-    std::string_view name;
+  struct Step {  // name and error are literals (see add_step): pointers keep the record small
+    const char* name;
     std::uint64_t start, end;
-    std::string_view error;
+    const char* error;  // "" when the step succeeded
   };
   // In the record itself: a request has a few steps, and a vector would allocate for them.
   boost::container::static_vector<Step, 4> steps_;
   // The first operation's summary, for the log line.
   std::string_view mcp_method_;  // an Operation::method_ (a literal)
-  std::string target_, argument_digest_, arguments_;
+  std::string target_;
+  ArgumentDigest argument_digest_;
+  std::string arguments_;
   std::optional<int> jsonrpc_error_;
   bool tool_error_ = false;
   int pending_operations_ = 0;
@@ -238,13 +243,13 @@ class Telemetry {
 
   // A step span helper for the pipeline: times `fn` and records it on the exchange's record.
   template <class Fn>
-  auto step(const http::Exchange& exchange, std::string_view name, Fn&& fn) {
+  auto step(const http::Exchange& exchange, const char* name, Fn&& fn) {  // name: a literal
     auto record = record_of(exchange);
     if (!record || !tracer_.enabled()) return fn();
     const std::uint64_t start = unix_nanos();
     struct Guard {
       std::shared_ptr<RequestRecord>& r;
-      std::string_view n;
+      const char* n;
       std::uint64_t s;
       ~Guard() { r->add_step(n, s, unix_nanos()); }
     } guard{record, name, start};
@@ -268,6 +273,6 @@ class Telemetry {
 SessionDigest session_digest(std::string_view session_id);
 
 // "sha256:<hex>" of the canonical (serialised) JSON of tool arguments.
-std::string argument_digest(const boost::json::object& arguments);
+ArgumentDigest argument_digest(const boost::json::object& arguments);
 
 }  // namespace bastion::telemetry
