@@ -242,6 +242,41 @@ stop_pid() {
   kill -KILL "$1" 2>/dev/null || true
 }
 
+start_nginx() {  # name port location-blocks -> sets NGINX_PID once nginx answers on 127.0.0.1:port
+  local name="$1" port="$2" locations="$3" dir="$TMP/$1"
+  mkdir -p "$dir"
+  cat >"$dir/nginx.conf" <<NGINX
+worker_processes 1;
+daemon off;
+pid $dir/nginx.pid;
+error_log $dir/error.log warn;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  client_body_temp_path $dir/client_body;
+  proxy_temp_path $dir/proxy;
+  fastcgi_temp_path $dir/fastcgi;
+  uwsgi_temp_path $dir/uwsgi;
+  scgi_temp_path $dir/scgi;
+  client_max_body_size 64m;
+  keepalive_requests 10000000;
+  server {
+    listen 127.0.0.1:$port;
+    $locations
+  }
+}
+NGINX
+  nginx -e "$dir/error.log" -p "$dir" -c "$dir/nginx.conf" >"$dir/stdout.log" 2>&1 &
+  NGINX_PID=$!
+  PIDS+=("$NGINX_PID")
+  for _ in $(seq 1 100); do
+    curl -s -o /dev/null --max-time 1 "http://127.0.0.1:$port/" && return 0
+    kill -0 "$NGINX_PID" 2>/dev/null || { cat "$dir/error.log" "$dir/stdout.log" >&2; die "nginx ($name) did not start"; }
+    sleep 0.1
+  done
+  die "nginx ($name) did not answer on port $port"
+}
+
 # ---- the run --------------------------------------------------------------------------------------
 
 log "$(nproc) cores, wrk -t$THREADS -c$CONNECTIONS -d$DURATION (after a $WARMUP warm-up), message \"$MESSAGE\""
@@ -272,11 +307,13 @@ if [[ " $TARGETS " == *" bastion "* ]]; then
   log "bastion at ${SERVER_URL[bastion]}, session ${SERVER_SID[bastion]}; one call answers: $ECHO_REPLY"
 fi
 if [[ " $TARGETS " == *" bastion-observed "* ]]; then
-  # A stand-in OTLP/HTTP collector: accepts every export with 200.
+  # A stand-in OTLP/HTTP collector that accepts every export with 200. In production the
+  # collector runs on other machines; here it shares the two cores with Bastion and wrk, so it
+  # must cost as little as possible: nginx discards each batch in C (a Node.js receiver took
+  # about 5% of a core at this load, CPU that the observed rounds then lacked).
   otlp_port="$(free_port)"
-  "$NODE22" -e 'require("http").createServer((q,s)=>{q.resume();q.on("end",()=>{s.writeHead(200,{"Content-Type":"application/json"});s.end("{}")})}).listen(Number(process.argv[1]),"127.0.0.1")' "$otlp_port" >"$TMP/otlp.log" 2>&1 &
-  OTLP_PID=$!
-  PIDS+=("$OTLP_PID")
+  start_nginx otlp-collector "$otlp_port" "location = /v1/traces { default_type application/json; return 200 '{}'; }"
+  OTLP_PID="$NGINX_PID"
   start_bastion bastion-observed "http://127.0.0.1:$otlp_port/v1/traces"
   SERVER_PID[bastion-observed]="$BASTION_PID"
   SERVER_URL[bastion-observed]="http://127.0.0.1:$BASTION_PORT/mcp"
@@ -379,40 +416,9 @@ done
 if [[ " $TARGETS " == *" nginx "* ]]; then
   [[ -n "$ECHO_REPLY" ]] || ECHO_REPLY='{"jsonrpc":"2.0","id":7,"result":{"content":[{"type":"text","text":"hello"}]}}'
   port="$(free_port)"
-  mkdir -p "$TMP/nginx"
   # The reply bytes go into a single-quoted nginx string.
   body="$(sed -e "s/\\\\/\\\\\\\\/g" -e "s/'/\\\\'/g" <<<"$ECHO_REPLY")"
-  cat >"$TMP/nginx/nginx.conf" <<EOF
-worker_processes 1;
-daemon off;
-pid $TMP/nginx/nginx.pid;
-error_log $TMP/nginx/error.log warn;
-events { worker_connections 1024; }
-http {
-  access_log off;
-  client_body_temp_path $TMP/nginx/client_body;
-  proxy_temp_path $TMP/nginx/proxy;
-  fastcgi_temp_path $TMP/nginx/fastcgi;
-  uwsgi_temp_path $TMP/nginx/uwsgi;
-  scgi_temp_path $TMP/nginx/scgi;
-  keepalive_requests 10000000;
-  server {
-    listen 127.0.0.1:$port;
-    location = /mcp {
-      default_type application/json;
-      return 200 '$body';
-    }
-  }
-}
-EOF
-  nginx -e "$TMP/nginx/error.log" -p "$TMP/nginx" -c "$TMP/nginx/nginx.conf" >"$TMP/nginx/stdout.log" 2>&1 &
-  NGINX_PID=$!
-  PIDS+=("$NGINX_PID")
-  for _ in $(seq 1 100); do
-    curl -s -o /dev/null --max-time 1 "http://127.0.0.1:$port/mcp" -d '{}' && break
-    kill -0 "$NGINX_PID" 2>/dev/null || { cat "$TMP/nginx/error.log" "$TMP/nginx/stdout.log" >&2; die "nginx did not start"; }
-    sleep 0.1
-  done
+  start_nginx nginx "$port" "location = /mcp { default_type application/json; return 200 '$body'; }"
   log "nginx at http://127.0.0.1:$port/mcp answers $(curl -s --max-time 2 -d '{}' "http://127.0.0.1:$port/mcp" | wc -c) bytes (the same reply)"
   run_wrk nginx "http://127.0.0.1:$port/mcp" ""
   stop_pid "$NGINX_PID"
