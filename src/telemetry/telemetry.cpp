@@ -216,7 +216,7 @@ RequestRecord::RequestRecord(Telemetry& telemetry, const RouteTag& route, const 
     if (parent_)
       if (const std::string* ts = request.headers.find("tracestate")) parent_->tracestate = sanitize_tracestate(*ts);
   }
-  if (telemetry_.options().metrics) telemetry_.instruments().in_flight.with({route_.route}).add(1);
+  if (telemetry_.options().metrics) telemetry_.route_series(route_.route).in_flight->add(1);
 }
 
 RequestRecord::~RequestRecord() {
@@ -419,7 +419,7 @@ void RequestRecord::http_stream_started(int status) {
   if (http_done_ || streaming_) return;
   status_ = status;
   streaming_ = true;
-  if (telemetry_.options().metrics) telemetry_.instruments().active_streams.with({route_.route}).add(1);
+  if (telemetry_.options().metrics) telemetry_.route_series(route_.route).active_streams->add(1);
 }
 
 void RequestRecord::http_stream_bytes(std::size_t bytes) {
@@ -432,7 +432,7 @@ void RequestRecord::http_stream_finished() {
   if (http_done_) return;
   http_done_ = true;
   end_ = std::chrono::steady_clock::now();
-  if (streaming_ && telemetry_.options().metrics) telemetry_.instruments().active_streams.with({route_.route}).add(-1);
+  if (streaming_ && telemetry_.options().metrics) telemetry_.route_series(route_.route).active_streams->add(-1);
   maybe_emit(lock);
 }
 
@@ -444,7 +444,7 @@ void RequestRecord::http_abandoned() {
   // 499: the client closed the connection before an answer (the nginx convention).
   if (!streaming_) status_ = 499;
   end_ = std::chrono::steady_clock::now();
-  if (streaming_ && telemetry_.options().metrics) telemetry_.instruments().active_streams.with({route_.route}).add(-1);
+  if (streaming_ && telemetry_.options().metrics) telemetry_.route_series(route_.route).active_streams->add(-1);
   maybe_emit(lock);
 }
 
@@ -463,9 +463,10 @@ void RequestRecord::emit() {
   if (telemetry_.options().metrics) {
     ins.requests.with({route_.route, http_method_, status}).inc();
     ins.duration.with({route_.route, http_method_, status}).observe(seconds);
-    ins.received_bytes.with({route_.route}).inc(static_cast<double>(bytes_in_));
-    ins.sent_bytes.with({route_.route}).inc(static_cast<double>(bytes_out_));
-    ins.in_flight.with({route_.route}).add(-1);
+    const RouteSeries& series = telemetry_.route_series(route_.route);
+    series.received_bytes->inc(static_cast<double>(bytes_in_));
+    series.sent_bytes->inc(static_cast<double>(bytes_out_));
+    series.in_flight->add(-1);
   }
 
   const TraceContext& context = this->context();
@@ -582,7 +583,31 @@ Telemetry::Telemetry(TelemetryOptions options, http::Fetcher fetcher)
                                          : nullptr),
       tracer_(options_.tracing.sample_ratio, exporter_),
       active_(options_.metrics || options_.request_log || options_.tracing.enabled || options_.audit.enabled),
-      request_logger_(component_logger("request")) {}
+      request_logger_(component_logger("request")),
+      id_([] {
+        static std::atomic<std::uint64_t> next{1};
+        return next.fetch_add(1, std::memory_order_relaxed);
+      }()) {}
+
+const RouteSeries& Telemetry::route_series(const std::string& route) {
+  // A few entries per thread, replaced in turn: a server has a handful of routes.
+  struct Entry {
+    std::uint64_t owner = 0;
+    std::string route;
+    RouteSeries series;
+  };
+  thread_local std::array<Entry, 4> entries;
+  thread_local std::size_t next_victim = 0;
+  for (const Entry& e : entries)
+    if (e.owner == id_ && e.route == route) return e.series;
+  Entry& e = entries[next_victim++ % entries.size()];
+  RequestInstruments& ins = instruments();
+  e.owner = id_;
+  e.route = route;
+  e.series = RouteSeries{&ins.received_bytes.with({route}), &ins.sent_bytes.with({route}),
+                         &ins.active_streams.with({route}), &ins.in_flight.with({route})};
+  return e.series;
+}
 
 Telemetry::~Telemetry() {
   if (exporter_) exporter_->shutdown();

@@ -215,6 +215,14 @@ struct RequestInstruments {
   CounterFamily& rate_limited;     // bastion_rate_limit_rejections_total{route}
 };
 
+// A route's own series (labelled by route alone): four of the eight series a request updates.
+struct RouteSeries {
+  Counter* received_bytes = nullptr;
+  Counter* sent_bytes = nullptr;
+  Gauge* active_streams = nullptr;
+  Gauge* in_flight = nullptr;
+};
+
 class Telemetry {
  public:
   // `fetcher` sends OTLP batches (http::default_fetcher() in production, a fake in tests).
@@ -229,6 +237,10 @@ class Telemetry {
   AuditSink& audit() { return *audit_; }
   Readiness& readiness() { return readiness_; }
   RequestInstruments& instruments() { return *instruments_; }
+  // The series of `route`, from a small per-thread cache: a label lookup per series and
+  // request showed in the request path's profile. The reference is valid until this thread's
+  // next call.
+  const RouteSeries& route_series(const std::string& route);
   const TelemetryOptions& options() const { return options_; }
   OtlpExporter* exporter() { return exporter_.get(); }
 
@@ -266,6 +278,7 @@ class Telemetry {
   Tracer tracer_;
   bool active_;
   std::shared_ptr<spdlog::logger> request_logger_;
+  const std::uint64_t id_;  // tells this instance's cache entries from another's (tests make many)
 };
 
 // The pseudonym under which a session appears in logs, audit records and spans: the first 16
