@@ -6,7 +6,8 @@
 #
 # Needs: scripts/build.sh with Google Benchmark installed (libbenchmark-dev).
 # Environment: BENCH_MIN_TIME=2 (seconds per benchmark), BENCH_SAMPLE_RATIO=0.1,
-#   BENCH_BIN=build/bench/bastion_telemetry_bench
+#   BENCH_EVICT_KIB=0 (KiB of other memory written before each request: cold caches, as in a
+#   loaded server), BENCH_BIN=build/bench/bastion_telemetry_bench
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -16,6 +17,6 @@ BIN="${BENCH_BIN:-build/bench/bastion_telemetry_bench}"
 TMP="$(mktemp -d -t bastion-telemetry-bench.XXXXXX)"
 trap 'rm -rf "$TMP"' EXIT
 
-echo "bench: $(nproc) cores, trace sample ratio ${BENCH_SAMPLE_RATIO:-0.1}; request lines go to a file" >&2
+echo "bench: $(nproc) cores, trace sample ratio ${BENCH_SAMPLE_RATIO:-0.1}, ${BENCH_EVICT_KIB:-0} KiB evicted per request; request lines go to a file" >&2
 BENCH_SAMPLE_RATIO="${BENCH_SAMPLE_RATIO:-0.1}" "$BIN" --benchmark_min_time="${BENCH_MIN_TIME:-2}" 2>"$TMP/request-lines.log"
 echo "bench: $(wc -l <"$TMP/request-lines.log") request lines written" >&2
