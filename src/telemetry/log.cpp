@@ -54,9 +54,9 @@ void append_field_value(std::string& out, const LogField& f) {
 // and the destructor at exit.
 //
 // A full buffer is swapped for an empty one under the append lock and written outside it: a
-// write(2) of 256 KiB into the page cache takes a hundred microseconds or more, and holding the append
-// lock through it made the other I/O threads sleep on a futex. The write lock is taken before
-// the append lock is released, so chunks reach the file in the order their lines were
+// write(2) of 256 KiB into the page cache takes a hundred microseconds or more, and holding the
+// append lock through it made the other I/O threads sleep on a futex. The write lock is taken
+// before the append lock is released, so chunks reach the file in the order their lines were
 // appended.
 class BufferedFdSink final : public spdlog::sinks::sink {
  public:

@@ -14,9 +14,10 @@
 
 namespace bastion::telemetry {
 
-// A fixed-length id in lowercase hex (trace ids 32 digits, span and request ids 16), held
-// inline: ids are made and copied several times per request, and a std::string of 16 or 32
-// characters allocates every time (it outgrows the small-string buffer).
+// A fixed-length id in lowercase hex (trace ids 32 digits, span and request ids 16; also the
+// "sha256:<hex>" argument digest), held inline: ids are made and copied several times per
+// request, and a std::string of 16 or more characters allocates every time (it outgrows the
+// small-string buffer).
 template <std::size_t N>
 class HexId {
  public:
