@@ -417,8 +417,10 @@ HttpApp::HttpApp(const config::Config& config, HttpAppHooks hooks) : config_(con
   if (!issuers.empty()) {
     try {
       verifier_ = std::make_shared<auth::TokenVerifier>(
-          std::move(issuers), hooks.fetcher ? hooks.fetcher : http::default_fetcher(), auth::TokenVerifier::Clock{},
-          jose_limits(config_));
+          // Discovery, JWKS and introspection calls get client spans and carry traceparent to
+          // the issuer (W3C Trace Context; docs/operations.md, Traces).
+          std::move(issuers), telemetry_->traced_fetcher(hooks.fetcher ? hooks.fetcher : http::default_fetcher()),
+          auth::TokenVerifier::Clock{}, jose_limits(config_));
     } catch (const std::exception& e) {
       throw config_error(config_, "auth.issuers", e.what());
     }
@@ -541,6 +543,9 @@ HttpApp::HttpApp(const config::Config& config, HttpAppHooks hooks) : config_(con
       // answered here; a token that needs the network continues on the auth pool.
       const bool traced = observer->tracer().enabled();
       const std::uint64_t started = traced ? telemetry::unix_nanos() : 0;
+      // A JWKS fetch or an introspection this token needs is traced inside this request, here
+      // or on the auth pool.
+      telemetry::OutboundParent outbound(traced ? telemetry::record_of(*exchange) : nullptr);
       authenticator->authenticate(request, [target, exchange, traced, started](auth::RouteAuthenticator::Outcome outcome) mutable {
         auto record = telemetry::record_of(*exchange);
         const auto* answer = std::get_if<http::Response>(&outcome);

@@ -10,7 +10,24 @@ WorkerPool::WorkerPool(std::size_t threads, std::size_t max_queued) : max_queued
 
 WorkerPool::~WorkerPool() { stop(); }
 
+namespace {
+thread_local TaskContext tl_task_context;
+}  // namespace
+
+const TaskContext& current_task_context() { return tl_task_context; }
+
+TaskContextScope::TaskContextScope(TaskContext context) : previous_(std::move(tl_task_context)) {
+  tl_task_context = std::move(context);
+}
+
+TaskContextScope::~TaskContextScope() { tl_task_context = std::move(previous_); }
+
 bool WorkerPool::post(std::function<void()> job) {
+  if (tl_task_context.kind)
+    job = [context = tl_task_context, job = std::move(job)] {
+      TaskContextScope scope(context);
+      job();
+    };
   {
     std::lock_guard lock(mutex_);
     if (stopping_ || jobs_.size() >= max_queued_) return false;

@@ -10,11 +10,34 @@
 #include <deque>
 #include <map>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <thread>
 #include <vector>
 
 namespace bastion::core {
+
+// What a job carries from the thread that posted it: the request it works for, opaque here.
+// Telemetry puts the request's record in it, so that outbound calls a pool job makes (a JWKS
+// fetch, an introspection) are traced as part of the request that needed them. `kind` tells
+// whose value it is: a reader compares it with its own tag before using `value`.
+struct TaskContext {
+  const void* kind = nullptr;
+  std::shared_ptr<void> value;
+};
+// This thread's context (empty unless a TaskContextScope is open).
+const TaskContext& current_task_context();
+// Sets this thread's context for its lifetime, then restores the previous one.
+class TaskContextScope {
+ public:
+  explicit TaskContextScope(TaskContext context);
+  ~TaskContextScope();
+  TaskContextScope(const TaskContextScope&) = delete;
+  TaskContextScope& operator=(const TaskContextScope&) = delete;
+
+ private:
+  TaskContext previous_;
+};
 
 class WorkerPool {
  public:
@@ -23,7 +46,8 @@ class WorkerPool {
   WorkerPool(const WorkerPool&) = delete;
   WorkerPool& operator=(const WorkerPool&) = delete;
 
-  // False when the queue is full or the pool is stopping.
+  // False when the queue is full or the pool is stopping. The job runs in the poster's
+  // TaskContext.
   bool post(std::function<void()> job);
   // Finishes queued jobs, then joins the threads.
   void stop();

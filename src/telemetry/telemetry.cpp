@@ -529,6 +529,66 @@ void RequestRecord::emit() {
   log_fields(logger, spdlog::level::info, "request", std::span<const LogField>(f.data(), n));
 }
 
+namespace {
+
+// The tag of an OutboundParent's core::TaskContext (its value is a RequestRecord).
+constexpr char kOutboundParentKind = 0;
+
+std::shared_ptr<RequestRecord> outbound_parent() {
+  const core::TaskContext& context = core::current_task_context();
+  if (context.kind != &kOutboundParentKind) return nullptr;
+  return std::static_pointer_cast<RequestRecord>(context.value);
+}
+
+// "host" of an absolute URL, without port, brackets, user info or path.
+std::string_view url_host(std::string_view url) {
+  const auto scheme = url.find("://");
+  if (scheme == std::string_view::npos) return {};
+  url.remove_prefix(scheme + 3);
+  url = url.substr(0, url.find_first_of("/?#"));
+  if (const auto at = url.rfind('@'); at != std::string_view::npos) url.remove_prefix(at + 1);
+  if (url.starts_with('[')) return url.substr(1, url.find(']') - 1);
+  return url.substr(0, url.find(':'));
+}
+
+}  // namespace
+
+OutboundParent::OutboundParent(std::shared_ptr<RequestRecord> record) {
+  if (record) scope_.emplace(core::TaskContext{&kOutboundParentKind, std::move(record)});
+}
+
+http::Fetcher Telemetry::traced_fetcher(http::Fetcher fetcher) const {
+  if (!tracer_.enabled()) return fetcher;
+  // The tracer by value: the fetcher may outlive this object by a little at shutdown.
+  return [tracer = tracer_, fetcher = std::move(fetcher)](const http::ClientRequest& request,
+                                                         const http::ClientOptions& options) -> Result<http::ClientResponse> {
+    const auto record = outbound_parent();
+    // OpenTelemetry HTTP client semantic conventions: named by the method, kind client.
+    Span span = tracer.start(request.method, SpanKind::client, record ? &record->context() : nullptr);
+    http::ClientRequest traced = request;
+    traced.headers.set("traceparent", format_traceparent(span.context()));
+    if (!span.context().tracestate.empty()) traced.headers.set("tracestate", span.context().tracestate);
+    if (span.recording()) {
+      span.set("http.request.method", request.method);
+      // Without the query: query strings are never recorded (see uri_without_query).
+      span.set("url.full", uri_without_query(request.url));
+      span.set("server.address", std::string(url_host(request.url)));
+    }
+    auto result = fetcher(traced, options);
+    if (!result) {
+      span.set("error.type", "fetch_error_" + std::to_string(result.error().code));
+      span.set_error(result.error().message);
+    } else {
+      span.set("http.response.status_code", static_cast<std::int64_t>(result->status));
+      if (result->status >= 400) {
+        span.set("error.type", std::to_string(result->status));
+        span.set_error("HTTP " + std::to_string(result->status));
+      }
+    }
+    return result;
+  };
+}
+
 std::shared_ptr<RequestRecord> record_of(const http::Exchange& exchange) {
   if (auto* observed = dynamic_cast<const ObservedExchange*>(&exchange)) return observed->record();
   return nullptr;

@@ -32,6 +32,7 @@
 #include <vector>
 
 #include "bastion/types.hpp"
+#include "core/worker_pool.hpp"
 #include "http/client.hpp"
 #include "http/exchange.hpp"
 #include "telemetry/audit.hpp"
@@ -194,6 +195,17 @@ class RequestRecord : public std::enable_shared_from_this<RequestRecord> {
   bool emitted_ = false;
 };
 
+// While it lives, outbound calls made on this thread, and by pool jobs posted from it
+// (core::WorkerPool carries the context), are traced as part of `record`'s request (see
+// Telemetry::traced_fetcher). A null record opens nothing.
+class OutboundParent {
+ public:
+  explicit OutboundParent(std::shared_ptr<RequestRecord> record);
+
+ private:
+  std::optional<core::TaskContextScope> scope_;
+};
+
 // The record of an observed exchange, or nullptr (not observed: unit tests, telemetry off).
 std::shared_ptr<RequestRecord> record_of(const http::Exchange& exchange);
 
@@ -252,6 +264,13 @@ class Telemetry {
   // Wraps `exchange` so that the request is observed (see the file comment). Returns the
   // exchange itself when nothing is active.
   std::shared_ptr<http::Exchange> observe(std::shared_ptr<http::Exchange> exchange, const RouteTag& route);
+
+  // `fetcher` with a client span per call (OpenTelemetry HTTP client conventions) and the W3C
+  // traceparent header on the outbound request. The span is a child of the request span of the
+  // OutboundParent open on the calling thread (or on the thread that posted the pool job), else
+  // the root of a new trace. `fetcher` unchanged when tracing is off. Neither the body nor the
+  // headers of the call are recorded (an introspection call carries the token in its body).
+  http::Fetcher traced_fetcher(http::Fetcher fetcher) const;
 
   // A step span helper for the pipeline: times `fn` and records it on the exchange's record.
   template <class Fn>

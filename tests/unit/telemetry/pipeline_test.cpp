@@ -11,9 +11,11 @@
 #include <fstream>
 #include <mutex>
 #include <sstream>
+#include <future>
 #include <thread>
 
 #include "core/sha256.hpp"
+#include "core/worker_pool.hpp"
 #include "support/fake_exchange.hpp"
 #include "telemetry/log.hpp"
 #include "telemetry/telemetry.hpp"
@@ -406,4 +408,78 @@ TEST(Pipeline, LegacySseMessagesAreLoggedWhenTheirAnswerLeavesOnTheStream) {
   stream->close_by_peer();
   EXPECT_EQ(h.request_lines().size(), 3u);  // the stream's own line, at its end
   EXPECT_NE(h.audit_text().find("\"reason\":\"stream_closed\""), std::string::npos) << h.audit_text();
+}
+
+// Bastion's own outbound calls (JWKS, introspection) are CLIENT spans of the request whose token
+// needed them, on the calling thread and on the auth pool (the pool carries the context), and
+// carry traceparent to the issuer; without a request they start a trace of their own.
+TEST(Pipeline, OutboundCallsAreClientSpansOfTheRequestThatNeededThem) {
+  Harness h;
+  std::mutex seen_mutex;
+  std::vector<http::ClientRequest> seen;
+  const http::Fetcher traced = h.tel->traced_fetcher(
+      [&](const http::ClientRequest& r, const http::ClientOptions&) -> Result<http::ClientResponse> {
+        std::lock_guard lock(seen_mutex);
+        seen.push_back(r);
+        if (r.url.find("down") != std::string::npos)
+          return std::unexpected(Error{static_cast<int>(http::ClientErrorCode::timeout), "timed out", 0});
+        http::ClientResponse ok;
+        ok.status = 200;
+        return ok;
+      });
+  http::ClientRequest jwks;
+  jwks.url = "https://user@idp.example:8443/keys?sig=not-for-spans";
+  http::ClientRequest introspection;
+  introspection.method = "POST";
+  introspection.url = "https://down.example/introspect";
+  introspection.body = "token=the-token-itself";
+
+  auto fake = FakeExchange::make("POST", "/mcp", "{}", {{"traceparent", kHeaderTraceparent}});
+  auto observed = h.tel->observe(fake, h.tag);
+  {
+    telemetry::OutboundParent parent(telemetry::record_of(*observed));
+    core::WorkerPool pool(1, 4);
+    std::promise<bool> done;
+    ASSERT_TRUE(pool.post([&] { done.set_value(traced(jwks, {}).has_value()); }));
+    EXPECT_TRUE(done.get_future().get());
+    EXPECT_FALSE(traced(introspection, {}).has_value());
+  }
+  EXPECT_TRUE(traced(jwks, {}).has_value());  // no request: a trace of its own
+  observed->respond(http::Response{});
+  const auto spans = h.spans();
+
+  // The request, its two calls; then the lone call's trace.
+  expect_one_nested_trace(spans, "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7", 3);
+  std::string request_span;
+  for (const auto& s : spans)
+    if (str(s, "name") == "POST /mcp") request_span = str(s, "spanId");
+  std::vector<json::object> clients;
+  for (const auto& s : spans)
+    if (s.at("kind").as_int64() == 3) clients.push_back(s);
+  ASSERT_EQ(clients.size(), 3u);
+  ASSERT_EQ(seen.size(), 3u);
+  for (std::size_t i = 0; i < 3; ++i) {
+    const json::object& s = clients[i];
+    const bool lone = str(s, "traceId") != "4bf92f3577b34da6a3ce929d0e0e4736";
+    EXPECT_EQ(str(s, "parentSpanId"), lone ? "" : request_span);
+    // The call carried its own span's context (W3C Trace Context traceparent).
+    bool found = false;
+    for (const auto& r : seen)
+      if (const std::string* tp = r.headers.find("traceparent"))
+        found = found || *tp == "00-" + str(s, "traceId") + "-" + str(s, "spanId") + "-01";
+    EXPECT_TRUE(found) << "no outbound request carried span " << str(s, "spanId");
+    if (str(s, "name") == "GET") {
+      EXPECT_EQ(attr(s, "url.full"), "https://user@idp.example:8443/keys");
+      EXPECT_EQ(attr(s, "server.address"), "idp.example");
+      EXPECT_EQ(attr(s, "http.response.status_code"), "200");
+    } else {
+      EXPECT_EQ(str(s, "name"), "POST");
+      EXPECT_EQ(attr(s, "error.type"), "fetch_error_" + std::to_string(static_cast<int>(http::ClientErrorCode::timeout)));
+      EXPECT_EQ(s.at("status").at("code").as_int64(), 2);
+    }
+    // Neither the token in the body nor the query reaches a span.
+    const std::string text = json::serialize(s);
+    EXPECT_EQ(text.find("the-token-itself"), std::string::npos);
+    EXPECT_EQ(text.find("not-for-spans"), std::string::npos);
+  }
 }
