@@ -11,7 +11,9 @@
 //   - with the receiver down, requests still complete and the drop counter rises (asserted on
 //     counters only, never on wall-clock time);
 //   - known secrets fed through an Authorization header, a cookie, a tool argument and a query
-//     code= reach no log line, audit record, metric or span.
+//     code= reach no log line, audit record, metric or span;
+//   - Bastion's own call to an issuer (introspection) is a CLIENT span of the request whose
+//     token needed it, and carries traceparent to the issuer.
 import { test, describe, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -22,6 +24,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { request, mcpHeaders, rpc } from './lib/http.mjs';
 import { BASTION_BIN, ARTIFACTS_DIR } from './lib/env.mjs';
 import { metricSum } from './lib/metrics.mjs';
+import { FakeIssuer } from './lib/issuer.mjs';
 
 const HOST = '127.0.0.1';
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -353,6 +356,70 @@ describe('traces over OTLP/HTTP', () => {
     assert.equal(metricSum(text, 'bastion_otlp_spans_exported_total'), 0);
     assert.ok(metricSum(text, 'bastion_otlp_export_failures_total') >= 1);
     assert.equal(metricSum(text, 'mcp_server_operation_duration_seconds_count', { mcp_method_name: 'tools/call' }), calls);
+  });
+});
+
+describe('outbound calls', () => {
+  test("a token's introspection is a CLIENT span in the request's trace and carries traceparent to the issuer", async (t) => {
+    const receiver = await startReceiver();
+    t.after(() => receiver.close());
+    const issuer = new FakeIssuer();
+    issuer.introspectionClient = { id: 'bastion-obs', secret: `intro-${randomHex(8)}` };
+    const seen = [];  // what the issuer received: path and traceparent
+    const handle = issuer.handle.bind(issuer);
+    issuer.handle = (req, res) => {
+      seen.push({ url: req.url, traceparent: req.headers.traceparent });
+      handle(req, res);
+    };
+    await issuer.start();
+    t.after(() => issuer.stop());
+    // The client secret comes from the environment, as the configuration requires of secrets.
+    process.env.BASTION_E2E_OBS_INTROSPECTION_SECRET = issuer.introspectionClient.secret;
+    const b = await startBastion('outbound', `    auth:
+      issuers: [opaque]
+      scopes: [mcp]
+auth:
+  issuers:
+    - name: opaque
+      issuer: ${issuer.issuer}
+      allow_http_loopback: true
+      discovery: false
+      introspection:
+        endpoint: ${issuer.issuer}/introspect
+        client_id: ${issuer.introspectionClient.id}
+        client_secret: \${env:BASTION_E2E_OBS_INTROSPECTION_SECRET}
+tracing:
+  enabled: true
+  otlp_endpoint: ${receiver.url}
+  sample_ratio: 1.0
+  schedule_delay_ms: 100
+`);
+    t.after(() => b.stop());
+    const token = `opaque-${randomHex(8)}`;
+    const now = Math.floor(Date.now() / 1000);
+    issuer.opaque.set(token, { active: true, iss: issuer.issuer, sub: 'dana', aud: `http://${HOST}:${b.port}/mcp`,
+      scope: 'mcp', client_id: 'obs-client', exp: now + 300 });
+
+    const traceId = randomHex(16);
+    const parent = randomHex(8);
+    await openSession(b, { Authorization: `Bearer ${token}`, traceparent: `00-${traceId}-${parent}-01` });
+    const spans = await eventually('the request and its introspection arrive', () => {
+      const mine = receiver.spans().filter((s) => s.traceId === traceId);
+      return mine.some((s) => s.name === 'POST /mcp') && mine.some((s) => s.kind === 3) ? mine : null;
+    });
+    const server = spans.find((s) => s.name === 'POST /mcp');
+    assert.equal(server.parentSpanId, parent);
+    const client = spans.find((s) => s.kind === 3);
+    assert.equal(client.name, 'POST');
+    assert.equal(client.parentSpanId, server.spanId, 'the call nests under the request that needed it');
+    assert.equal(attr(client, 'url.full'), `${issuer.issuer}/introspect`);
+    assert.equal(attr(client, 'server.address'), HOST);
+    assert.equal(attr(client, 'http.response.status_code'), '200');
+    assert.ok(spans.find((s) => s.name === 'authenticate' && s.parentSpanId === server.spanId), 'no authenticate step span');
+    // The issuer got the client span's context (W3C Trace Context), and no span holds the token.
+    const call = seen.find((r) => r.url === '/introspect');
+    assert.equal(call?.traceparent, `00-${traceId}-${client.spanId}-01`);
+    assert.ok(!receiver.bodies.join('\n').includes(token), 'the token reached a span');
   });
 });
 
