@@ -5,7 +5,8 @@
 #
 #   (i)   Bastion: tools/call `echo` on one reused session (demo module), wrk, 64 connections
 #   (i*)  Bastion observed: the same load with logging at info (a request line per call), metrics
-#         on and tracing at a 10% sample exported over OTLP/HTTP to a local receiver; (i) runs
+#         on and tracing at a 10% sample exported over OTLP/HTTP to a local stand-in collector
+#         (nginx, which discards the batches); (i) runs
 #         with all of them off, and the ratio of the two is printed (the overhead of telemetry)
 #   (i')  Bastion, the modern path: the same call as a stateless 2026-07-28 request (no session;
 #         MCP-Protocol-Version, Mcp-Method, Mcp-Name headers and `_meta` in params), same load
