@@ -542,14 +542,14 @@ HttpApp::HttpApp(const config::Config& config, HttpAppHooks hooks) : config_(con
       // inside a session too (MCP authorization, Token Handling; OAuth 2.1 §5.2). Usually
       // answered here; a token that needs the network continues on the auth pool.
       const bool traced = observer->tracer().enabled();
-      const std::uint64_t started = traced ? telemetry::unix_nanos() : 0;
+      const auto started = traced ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{};
       // A JWKS fetch or an introspection this token needs is traced inside this request, here
       // or on the auth pool.
       telemetry::OutboundParent outbound(traced ? telemetry::record_of(*exchange) : nullptr);
       authenticator->authenticate(request, [target, exchange, traced, started](auth::RouteAuthenticator::Outcome outcome) mutable {
         auto record = telemetry::record_of(*exchange);
         const auto* answer = std::get_if<http::Response>(&outcome);
-        if (record && traced) record->add_step("authenticate", started, telemetry::unix_nanos(), answer ? "refused" : "");
+        if (record && traced) record->add_step("authenticate", started, std::chrono::steady_clock::now(), answer ? "refused" : "");
         if (answer) return exchange->respond(std::move(*std::get_if<http::Response>(&outcome)));
         auto principal = std::get<std::shared_ptr<const Principal>>(std::move(outcome));
         if (record) record->set_principal(principal.get());

@@ -2,9 +2,9 @@
 
 #include <boost/json.hpp>
 
+#include <algorithm>
 #include <array>
 #include <cmath>
-#include <unordered_map>
 
 #include "core/random.hpp"
 #include "core/sha256.hpp"
@@ -114,19 +114,7 @@ class ObservedExchange final : public http::Exchange {
 }  // namespace
 
 SessionDigest session_digest(std::string_view session_id) {
-  // Every request of a session asks again: remember recent answers per thread (bounded),
-  // looked up by view (no key string built per request).
-  struct Hash {
-    using is_transparent = void;
-    std::size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
-  };
-  thread_local std::unordered_map<std::string, SessionDigest, Hash, std::equal_to<>> cache;
-  auto it = cache.find(session_id);
-  if (it != cache.end()) return it->second;
-  if (cache.size() >= 4096) cache.clear();
-  const SessionDigest digest(std::string_view(core::sha256_hex(session_id)).substr(0, 16));
-  cache.emplace(std::string(session_id), digest);
-  return digest;
+  return SessionDigest(std::string_view(core::sha256_hex(session_id)).substr(0, 16));
 }
 
 ArgumentDigest argument_digest(const json::object& arguments) {
@@ -247,24 +235,28 @@ void RequestRecord::set_protocol_version(std::string_view version) {
   protocol_version_ = truncated(version, 32);
 }
 
-void RequestRecord::set_session(std::string_view session_id) {
-  if (session_id.empty()) return;
-  // A pseudonym: stable per session (so lines of one session group together), useless to
-  // anyone who reads the log and wants to reuse the session.
-  const SessionDigest digest = session_digest(session_id);
+void RequestRecord::set_session(std::string_view era, std::string_view protocol_version, const SessionDigest& digest,
+                                const Principal* principal) {
   std::lock_guard lock(mutex_);
+  era_ = bounded_era(era);
+  protocol_version_ = truncated(protocol_version, 32);
   session_digest_ = digest;
+  if (principal) set_principal_locked(*principal);
 }
 
 void RequestRecord::set_principal(const Principal* principal) {
   if (!principal) return;
   std::lock_guard lock(mutex_);
-  issuer_ = principal->issuer;
-  subject_ = principal->subject;
-  client_id_ = principal->client_id;
+  set_principal_locked(*principal);
 }
 
-void RequestRecord::add_step(const char* name, std::uint64_t start, std::uint64_t end, const char* error) {
+void RequestRecord::set_principal_locked(const Principal& principal) {
+  issuer_ = principal.issuer;
+  subject_ = principal.subject;
+  client_id_ = principal.client_id;
+}
+
+void RequestRecord::add_step(const char* name, SteadyTime start, SteadyTime end, const char* error) {
   std::lock_guard lock(mutex_);
   if (steps_.size() < steps_.capacity()) steps_.push_back(Step{name, start, end, error});
 }
@@ -483,10 +475,12 @@ void RequestRecord::emit() {
     if (!protocol_version_.empty()) request_span_.set("mcp.protocol.version", protocol_version_);
     if (!session_digest_.empty()) request_span_.set("mcp.session.id", std::string(session_digest_.view()));
     if (status_ >= 500) request_span_.set_error("HTTP " + status);
+    // On the request's time line (see add_step), inside the request's span.
+    const auto unix_time = [&](SteadyTime t) { return start_unix_nano_ + nanos_between(start_, std::clamp(t, start_, end_)); };
     for (const Step& s : steps_) {
-      Span child = telemetry_.tracer().start(std::string(s.name), SpanKind::internal, &context, s.start);
+      Span child = telemetry_.tracer().start(std::string(s.name), SpanKind::internal, &context, unix_time(s.start));
       if (*s.error) child.set_error(std::string(s.error));
-      child.end(s.end);
+      child.end(unix_time(s.end));
     }
     request_span_.end(end_unix_nano);
   }

@@ -124,12 +124,19 @@ class RequestRecord : public std::enable_shared_from_this<RequestRecord> {
   // Annotations from deeper layers (thread-safe).
   void set_era(std::string_view era);                      // "sse" | "session" | "stateless"
   void set_protocol_version(std::string_view version);
-  void set_session(std::string_view session_id);           // recorded as a digest, never raw
+  // A sessionful request's annotations in one call (one lock): the era, the session's
+  // negotiated version, its pseudonym (session_digest(), made once per session by the
+  // transport) and its principal (may be null).
+  void set_session(std::string_view era, std::string_view protocol_version, const SessionDigest& digest,
+                   const Principal* principal);
   void set_principal(const Principal* principal);
   // A named pipeline step that took [start, end) (guard, authenticate, ...): a child span of
   // the request span. `name` and `error` are string literals (kept by pointer until the end).
-  void add_step(const char* name, std::uint64_t start_unix_nano, std::uint64_t end_unix_nano,
-                const char* error = "");
+  // Steady-clock times, turned into Unix times the way the request's own are: a step can then
+  // never appear to start before its request (the system clock and the per-thread conversion
+  // disagree by microseconds).
+  using SteadyTime = std::chrono::steady_clock::time_point;
+  void add_step(const char* name, SteadyTime start, SteadyTime end, const char* error = "");
 
   // Opens an MCP operation for `method` with its `params` (tool name, arguments, _meta trace
   // context are read from them).
@@ -149,6 +156,7 @@ class RequestRecord : public std::enable_shared_from_this<RequestRecord> {
  private:
   friend class Operation;
   void fix_context_locked();
+  void set_principal_locked(const Principal& principal);
   void operation_ended(const Operation& op, int jsonrpc_error, bool tool_error, bool cancelled, double seconds);
   void maybe_emit(std::unique_lock<std::mutex>& lock);
   void emit();
@@ -173,7 +181,7 @@ class RequestRecord : public std::enable_shared_from_this<RequestRecord> {
   std::string issuer_, subject_, client_id_;
   struct Step {  // name and error are literals (see add_step): pointers keep the record small
     const char* name;
-    std::uint64_t start, end;
+    SteadyTime start, end;
     const char* error;  // "" when the step succeeded
   };
   // In the record itself: a request has a few steps, and a vector would allocate for them.
@@ -277,12 +285,12 @@ class Telemetry {
   auto step(const http::Exchange& exchange, const char* name, Fn&& fn) {  // name: a literal
     auto record = record_of(exchange);
     if (!record || !tracer_.enabled()) return fn();
-    const std::uint64_t start = unix_nanos();
+    const auto start = std::chrono::steady_clock::now();
     struct Guard {
       std::shared_ptr<RequestRecord>& r;
       const char* n;
-      std::uint64_t s;
-      ~Guard() { r->add_step(n, s, unix_nanos()); }
+      RequestRecord::SteadyTime s;
+      ~Guard() { r->add_step(n, s, std::chrono::steady_clock::now()); }
     } guard{record, name, start};
     return fn();
   }
@@ -301,7 +309,8 @@ class Telemetry {
 };
 
 // The pseudonym under which a session appears in logs, audit records and spans: the first 16
-// hex digits of its SHA-256. Stable per session, useless for taking it over.
+// hex digits of its SHA-256. Stable per session, useless for taking it over. Transports make it
+// once per session and keep it.
 SessionDigest session_digest(std::string_view session_id);
 
 // "sha256:<hex>" of the canonical (serialised) JSON of tool arguments.

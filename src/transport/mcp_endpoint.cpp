@@ -75,18 +75,6 @@ bool is_json_content(const http::Request& req) {
   return v.size() >= kJson.size() && contains_ci(v.substr(0, kJson.size()), kJson);
 }
 
-// Telemetry annotations (a no-op on an exchange nobody observes): the era, the negotiated
-// version, the session (as a digest) and who is calling.
-void note_session(const http::Exchange& ex, std::string_view era, const mcp::Session* session) {
-  auto record = telemetry::record_of(ex);
-  if (!record) return;
-  record->set_era(era);
-  if (!session) return;
-  record->set_protocol_version(session->protocol_version);
-  record->set_session(session->id());
-  if (session->principal) record->set_principal(session->principal);
-}
-
 using OperationPtr = std::shared_ptr<telemetry::Operation>;
 
 }  // namespace
@@ -96,6 +84,8 @@ using OperationPtr = std::shared_ptr<telemetry::Operation>;
 // A legacy session plus what the HTTP transport keeps for it: its event streams.
 struct HttpSession {
   std::shared_ptr<mcp::Session> mcp;
+  // The session's pseudonym in logs, audit records and spans, made once (with telemetry on).
+  telemetry::SessionDigest digest;
   // Who created the session (protected routes). mcp->principal points here for the session's
   // life; handlers see the creator's principal.
   std::shared_ptr<const Principal> principal;
@@ -144,6 +134,17 @@ struct HttpSession {
     for (auto& [_, s] : streams) s->end();
   }
 };
+
+namespace {
+
+// Telemetry annotations (a no-op on an exchange nobody observes): the era, the negotiated
+// version, the session (as its digest) and who is calling.
+void note_session(const http::Exchange& ex, std::string_view era, const HttpSession& hs) {
+  if (auto record = telemetry::record_of(ex))
+    record->set_session(era, hs.mcp->protocol_version, hs.digest, hs.mcp->principal);
+}
+
+}  // namespace
 
 // ---- outbound channels ------------------------------------------------------------------
 
@@ -338,6 +339,7 @@ struct McpEndpoint::Impl {
     auto hs = std::make_shared<HttpSession>();
     // 128 bits from the CSPRNG, visible ASCII only (transports.mdx §Session Management).
     hs->mcp = std::make_shared<mcp::Session>(core::random_hex(16));
+    if (options.telemetry && options.telemetry->active()) hs->digest = telemetry::session_digest(hs->mcp->id());
     hs->mcp->owner = owner;
     hs->principal = std::move(principal);
     hs->mcp->principal = hs->principal.get();
@@ -366,7 +368,7 @@ struct McpEndpoint::Impl {
     e.outcome = "success";
     e.reason = std::string(reason);
     e.route = options.path;
-    e.session_id = telemetry::session_digest(hs.mcp->id());
+    e.session_id = hs.digest;
     if (hs.mcp->principal) {
       e.issuer = hs.mcp->principal->issuer;
       e.subject = hs.mcp->principal->subject;
@@ -482,7 +484,7 @@ struct McpEndpoint::Impl {
     auto hs = std::get<std::shared_ptr<HttpSession>>(found);
     if (auto* r = std::get_if<rpc::Request>(&*message))
       if (auto answer = denied(principal, *r)) return ex->respond(std::move(*answer));
-    note_session(*ex, "session", hs->mcp.get());
+    note_session(*ex, "session", *hs);
     dispatch(hs, std::move(*message), ex, principal);
   }
 
@@ -518,7 +520,7 @@ struct McpEndpoint::Impl {
       if (op) op->end(error);
       return ex->respond(http::json_response(400, rpc::serialize(error)));
     }
-    note_session(*ex, "session", hs->mcp.get());
+    note_session(*ex, "session", *hs);
     hs->stream_settings.priming_event = mcp::version_at_least(hs->mcp->protocol_version, mcp::kVersion2025_11_25);
     auto answer = rpc::make_result(request.id, std::move(*result));
     if (op) op->end(answer);
@@ -536,7 +538,7 @@ struct McpEndpoint::Impl {
       return ex->respond(rpc_error(400, rpc::kInvalidRequest, "Invalid Request: JSON-RPC batches are not supported"));
     }
     auto hs = std::get<std::shared_ptr<HttpSession>>(found);
-    note_session(*ex, "session", hs->mcp.get());
+    note_session(*ex, "session", *hs);
     // Batches exist only in 2025-03-26 (basic/index.mdx §Batching; removed in 2025-06-18).
     if (hs->mcp->protocol_version != mcp::kVersion2025_03_26)
       return ex->respond(rpc_error(400, rpc::kInvalidRequest,
@@ -577,7 +579,7 @@ struct McpEndpoint::Impl {
     auto found = session_for(req, principal);
     if (auto* err = std::get_if<http::Response>(&found)) return ex->respond(std::move(*err));
     auto hs = std::get<std::shared_ptr<HttpSession>>(found);
-    note_session(*ex, "session", hs->mcp.get());
+    note_session(*ex, "session", *hs);
 
     if (const std::string* last = req.headers.find("Last-Event-ID")) {
       // Resume exactly the stream the id belongs to; never replay another stream's events
@@ -613,7 +615,7 @@ struct McpEndpoint::Impl {
     auto found = session_for(ex->request(), principal);
     if (auto* err = std::get_if<http::Response>(&found)) return ex->respond(std::move(*err));
     const auto& hs = std::get<std::shared_ptr<HttpSession>>(found);
-    note_session(*ex, "session", hs->mcp.get());
+    note_session(*ex, "session", *hs);
     end_session(hs->mcp->id(), "deleted");
     ex->respond(http::Response{200, {}, {}});
   }
@@ -626,7 +628,7 @@ struct McpEndpoint::Impl {
     auto hs = std::get<std::shared_ptr<HttpSession>>(created);
     hs->mcp->protocol_version = std::string(mcp::kVersion2024_11_05);
     audit_session(telemetry::audit_event::kSessionCreated, *hs, "", ex.get());
-    note_session(*ex, "sse", hs->mcp.get());
+    note_session(*ex, "sse", *hs);
     auto stream = hs->new_stream();
     {
       std::lock_guard lock(hs->mutex);
@@ -663,7 +665,7 @@ struct McpEndpoint::Impl {
     if (auto* r = std::get_if<rpc::Request>(&*message))
       if (auto answer = denied(principal, *r)) return ex->respond(std::move(*answer));
     hs->mcp->touch();
-    note_session(*ex, "sse", hs->mcp.get());
+    note_session(*ex, "sse", *hs);
     std::shared_ptr<EventStream> stream;
     {
       std::lock_guard lock(hs->mutex);
