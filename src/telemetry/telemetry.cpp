@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <map>
 
 #include "core/random.hpp"
 #include "core/sha256.hpp"
@@ -367,10 +368,6 @@ void RequestRecord::operation_ended(const Operation& op, int jsonrpc_error, bool
   auto& ins = telemetry_.instruments();
   if (telemetry_.options().metrics) {
     ins.mcp_duration.with({route_.route, op.method_, op.tool_label_, error_type, version}).observe(seconds);
-    if (op.method_ == "tools/call") {
-      const std::string_view outcome = jsonrpc_error ? "error" : tool_error ? "tool_error" : cancelled ? "cancelled" : "success";
-      ins.tool_calls.with({route_.route, op.tool_label_, outcome}).inc();
-    }
   }
   if (audited) {
     AuditEvent e;
@@ -453,7 +450,6 @@ void RequestRecord::emit() {
   const double seconds = std::chrono::duration<double>(end_ - start_).count();
   const std::string status = std::to_string(status_);
   if (telemetry_.options().metrics) {
-    ins.requests.with({route_.route, http_method_, status}).inc();
     ins.duration.with({route_.route, http_method_, status}).observe(seconds);
     const RouteSeries& series = telemetry_.route_series(route_.route);
     series.received_bytes->inc(static_cast<double>(bytes_in_));
@@ -600,9 +596,7 @@ namespace {
 
 std::unique_ptr<RequestInstruments> make_instruments(MetricsRegistry& m) {
   const std::vector<std::string> request_labels{"route", "method", "status"};
-  return std::unique_ptr<RequestInstruments>(new RequestInstruments{
-      m.counter("bastion_http_requests_total", "HTTP requests served on MCP routes, by route, HTTP method and status.",
-                request_labels),
+  auto ins = std::unique_ptr<RequestInstruments>(new RequestInstruments{
       m.histogram("bastion_http_request_duration_seconds",
                   "Time from the request's arrival to the end of its response or stream (http.server.request.duration).",
                   request_labels, http_duration_buckets()),
@@ -615,10 +609,33 @@ std::unique_ptr<RequestInstruments> make_instruments(MetricsRegistry& m) {
                   "MCP request duration as the server sees it (OpenTelemetry mcp.server.operation.duration).",
                   {"route", "mcp_method_name", "gen_ai_tool_name", "error_type", "mcp_protocol_version"},
                   mcp_duration_buckets()),
-      m.counter("bastion_mcp_tool_calls_total", "tools/call requests by tool and outcome.",
-                {"route", "gen_ai_tool_name", "outcome"}),
       m.counter("bastion_rate_limit_rejections_total", "Requests refused by rate limiting, by route.", {"route"}),
   });
+  // Two counters are the counts of the histograms above, read when /metrics is scraped: every
+  // request and every tools/call is observed into those once, so counting it again per request
+  // would only cost a second series lookup and update each time.
+  m.callback("bastion_http_requests_total", "HTTP requests served on MCP routes, by route, HTTP method and status.",
+             MetricType::counter, request_labels, [&duration = ins->duration](const Emit& emit) {
+               duration.for_each([&](const std::vector<std::string>& values, const Histogram& h) {
+                 emit(values, static_cast<double>(h.count()));
+               });
+             });
+  m.callback("bastion_mcp_tool_calls_total", "tools/call requests by tool and outcome.", MetricType::counter,
+             {"route", "gen_ai_tool_name", "outcome"}, [&operations = ins->mcp_duration](const Emit& emit) {
+               // Labels: route, mcp_method_name, gen_ai_tool_name, error_type, mcp_protocol_version.
+               std::map<std::vector<std::string>, std::uint64_t> calls;
+               operations.for_each([&](const std::vector<std::string>& v, const Histogram& h) {
+                 if (v.size() < 5 || v[1] != "tools/call") return;
+                 const std::string& error = v[3];
+                 const char* outcome = error.empty()            ? "success"
+                                       : error == "tool_error" ? "tool_error"
+                                       : error == "cancelled"  ? "cancelled"
+                                                               : "error";
+                 calls[{v[0], v[2], outcome}] += h.count();
+               });
+               for (const auto& [labels, count] : calls) emit(labels, static_cast<double>(count));
+             });
+  return ins;
 }
 
 }  // namespace

@@ -222,15 +222,15 @@ std::shared_ptr<Operation> begin_operation(const http::Exchange& exchange, std::
                                            const boost::json::object& params);
 
 // The instruments every request updates, registered once.
+// bastion_http_requests_total and bastion_mcp_tool_calls_total are read from the counts of the
+// two histograms at scrape time (make_instruments()).
 struct RequestInstruments {
-  CounterFamily& requests;         // bastion_http_requests_total{route,method,status}
   HistogramFamily& duration;       // bastion_http_request_duration_seconds{route,method,status}
   CounterFamily& received_bytes;   // bastion_http_request_body_bytes_total{route}
   CounterFamily& sent_bytes;       // bastion_http_response_body_bytes_total{route}
   GaugeFamily& active_streams;     // bastion_http_active_streams{route}
   GaugeFamily& in_flight;          // bastion_http_requests_in_flight{route}
   HistogramFamily& mcp_duration;   // mcp_server_operation_duration_seconds{...}
-  CounterFamily& tool_calls;       // bastion_mcp_tool_calls_total{route,gen_ai_tool_name,outcome}
   // For the lead's auth wiring (registered so dashboards find them from day one).
   CounterFamily& rate_limited;     // bastion_rate_limit_rejections_total{route}
 };

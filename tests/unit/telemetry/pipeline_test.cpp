@@ -42,6 +42,11 @@ std::shared_ptr<ServerDefinition> definition() {
     return ToolResult::text(json::serialize(ctx.trace_meta()));
   };
   def->add_tool(context);
+  Tool failing;  // a tool error (isError), not a JSON-RPC error
+  failing.name = "failing";
+  failing.description = "Always fails";
+  failing.handler = [](const json::object&, RequestContext&) -> ToolOutcome { return ToolResult::error("no"); };
+  def->add_tool(failing);
   return def;
 }
 
@@ -279,11 +284,25 @@ TEST(Pipeline, ErrorsAndUnknownToolsAreBoundedLabels) {
   h.call(session, "no such tool {evil=\"x\"}", {});
   const auto lines = h.request_lines();
   ASSERT_EQ(lines.size(), 2u);
+  h.call(session, "echo", {{"message", "counted"}});
+  h.call(session, "echo", {{"message", "counted again"}});
+  h.call(session, "failing", {});
   EXPECT_EQ(lines[1].at("jsonrpc_error").as_int64(), -32602);
   const std::string metrics = h.tel->metrics().expose();
   EXPECT_EQ(metrics.find("evil"), std::string::npos) << "a client-chosen tool name became a label";
   EXPECT_NE(metrics.find("gen_ai_tool_name=\"_unknown\",error_type=\"-32602\""), std::string::npos) << metrics;
-  EXPECT_NE(metrics.find("bastion_http_requests_total{route=\"/mcp\",method=\"POST\",status=\"200\"} 2\n"),
+  EXPECT_NE(metrics.find("bastion_http_requests_total{route=\"/mcp\",method=\"POST\",status=\"200\"} 5\n"),
+            std::string::npos)
+      << metrics;
+  // Both counters are read from the histograms' counts: the outcome follows error_type.
+  EXPECT_NE(metrics.find("# TYPE bastion_mcp_tool_calls_total counter\n"), std::string::npos) << metrics;
+  EXPECT_NE(metrics.find("bastion_mcp_tool_calls_total{route=\"/mcp\",gen_ai_tool_name=\"_unknown\",outcome=\"error\"} 1\n"),
+            std::string::npos)
+      << metrics;
+  EXPECT_NE(metrics.find("bastion_mcp_tool_calls_total{route=\"/mcp\",gen_ai_tool_name=\"echo\",outcome=\"success\"} 2\n"),
+            std::string::npos)
+      << metrics;
+  EXPECT_NE(metrics.find("bastion_mcp_tool_calls_total{route=\"/mcp\",gen_ai_tool_name=\"failing\",outcome=\"tool_error\"} 1\n"),
             std::string::npos)
       << metrics;
 }
