@@ -66,15 +66,9 @@ void sha256_hex_into(const Sha256Digest& digest, char* out) {
   }
 }
 
-void append_sha256_hex(std::string& out, std::string_view data) {
-  char hex[2 * std::tuple_size_v<Sha256Digest>];
-  sha256_hex_into(sha256(data), hex);
-  out.append(hex, sizeof hex);
-}
-
 std::string sha256_hex(std::string_view data) {
-  std::string out;
-  append_sha256_hex(out, data);
+  std::string out(2 * std::tuple_size_v<Sha256Digest>, '\0');
+  sha256_hex_into(sha256(data), out.data());
   return out;
 }
 

@@ -12,8 +12,6 @@ using Sha256Digest = std::array<unsigned char, 32>;
 Sha256Digest sha256(std::string_view data);
 // Lowercase hex of the digest.
 std::string sha256_hex(std::string_view data);
-// The same hex appended to `out` (no temporary string on hot paths).
-void append_sha256_hex(std::string& out, std::string_view data);
 // Lowercase hex of `digest` into out[0..64).
 void sha256_hex_into(const Sha256Digest& digest, char* out);
 

@@ -1,6 +1,7 @@
 #include "telemetry/telemetry.hpp"
 
 #include <boost/json.hpp>
+#include <boost/url/parse.hpp>
 
 #include <algorithm>
 #include <array>
@@ -530,15 +531,23 @@ std::shared_ptr<RequestRecord> outbound_parent() {
   return std::static_pointer_cast<RequestRecord>(context.value);
 }
 
-// "host" of an absolute URL, without port, brackets, user info or path.
-std::string_view url_host(std::string_view url) {
-  const auto scheme = url.find("://");
-  if (scheme == std::string_view::npos) return {};
-  url.remove_prefix(scheme + 3);
-  url = url.substr(0, url.find_first_of("/?#"));
-  if (const auto at = url.rfind('@'); at != std::string_view::npos) url.remove_prefix(at + 1);
-  if (url.starts_with('[')) return url.substr(1, url.find(']') - 1);
-  return url.substr(0, url.find(':'));
+// url.full and server.address of an outbound call, parsed with Boost.URL as http::fetch parses
+// it. url.full keeps scheme, host, port and path: no user info (OpenTelemetry HTTP conventions:
+// url.full must not carry credentials) and no query (never recorded, see uri_without_query).
+struct UrlParts {
+  std::string full;
+  std::string host;
+};
+UrlParts url_parts(std::string_view text) {
+  const auto parsed = boost::urls::parse_absolute_uri(text);
+  if (!parsed || !parsed->has_authority()) return {};  // http::fetch refuses it too (bad_url)
+  const boost::urls::url_view& url = *parsed;
+  UrlParts out;
+  out.host = url.host_type() == boost::urls::host_type::ipv6 ? url.host_address() : std::string(url.host());
+  out.full = truncated(
+      std::string(url.scheme()) + "://" + std::string(url.encoded_host_and_port()) + std::string(url.encoded_path()),
+      512);
+  return out;
 }
 
 }  // namespace
@@ -559,10 +568,10 @@ http::Fetcher Telemetry::traced_fetcher(http::Fetcher fetcher) const {
     traced.headers.set("traceparent", format_traceparent(span.context()));
     if (!span.context().tracestate.empty()) traced.headers.set("tracestate", span.context().tracestate);
     if (span.recording()) {
+      auto url = url_parts(request.url);
       span.set("http.request.method", request.method);
-      // Without the query: query strings are never recorded (see uri_without_query).
-      span.set("url.full", uri_without_query(request.url));
-      span.set("server.address", std::string(url_host(request.url)));
+      if (!url.full.empty()) span.set("url.full", std::move(url.full));
+      if (!url.host.empty()) span.set("server.address", std::move(url.host));
     }
     auto result = fetcher(traced, options);
     if (!result) {
