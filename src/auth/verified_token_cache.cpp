@@ -1,23 +1,8 @@
 #include "auth/verified_token_cache.hpp"
 
-#include <openssl/evp.h>
-
 #include <cstring>
 
 namespace bastion::auth {
-
-namespace {
-
-// SHA-256 with the digest fetched once (OpenSSL 3 resolves EVP_sha256() on every call).
-core::Sha256Digest digest_of(std::string_view token) {
-  static const EVP_MD* const md = EVP_MD_fetch(nullptr, "SHA256", nullptr);
-  core::Sha256Digest out{};
-  unsigned int len = 0;
-  if (!md || EVP_Digest(token.data(), token.size(), out.data(), &len, md, nullptr) != 1) return core::sha256(token);
-  return out;
-}
-
-}  // namespace
 
 VerifiedTokenCache::VerifiedTokenCache(std::size_t max_entries, std::chrono::seconds max_age)
     : max_entries_(max_entries), max_age_(max_age) {}
@@ -30,7 +15,7 @@ std::size_t VerifiedTokenCache::DigestHash::operator()(const core::Sha256Digest&
 
 VerifiedTokenCache::Hit VerifiedTokenCache::find(std::string_view token, TimePoint now) {
   if (max_entries_ == 0) return {};
-  const auto key = digest_of(token);
+  const auto key = core::sha256(token);
   std::shared_lock lock(mutex_);
   auto it = entries_.find(key);
   // An expired entry is not served; insert() sweeps it out later.
@@ -43,7 +28,7 @@ void VerifiedTokenCache::insert(std::string_view token, std::shared_ptr<const Pr
   if (max_entries_ == 0) return;
   until = std::min(until, now + max_age_);
   if (until <= now) return;
-  const auto key = digest_of(token);
+  const auto key = core::sha256(token);
   std::lock_guard lock(mutex_);
   if (entries_.size() >= max_entries_ && !entries_.contains(key)) evict_locked(now);
   entries_[key] = Entry{std::move(principal), until, jwks_issuer};

@@ -1,54 +1,48 @@
 #include "core/sha256.hpp"
 
-#include <openssl/evp.h>
+// OpenSSL's direct SHA-256 functions, deprecated since 3.0 in favour of EVP but still built:
+// re-initialising an EVP context takes the engine table's lock and frees and allocates the
+// provider's state on every digest, which showed on the request path (the argument digest of
+// every tools/call; bench/telemetry/compare.sh: -147 ns per request with cold caches). These
+// are the same SHA-NI/AVX code without the dispatch. They bypass OpenSSL's providers, so a
+// FIPS provider configuration does not apply to these digests (none of them protects a secret:
+// PKCE S256 and key ids are public-input hashes, the rest are pseudonyms for logs).
+#define OPENSSL_SUPPRESS_DEPRECATED
+#include <openssl/sha.h>
 
+#ifdef OPENSSL_NO_DEPRECATED_3_0
+#error "Bastion needs OpenSSL built with its 3.0-deprecated APIs (SHA256_Init) for core/sha256.cpp"
+#endif
+
+#include <new>
 #include <stdexcept>
 
 namespace bastion::core {
 
-struct Sha256Stream::Context {
-  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
-  bool busy = false;
-  ~Context() { EVP_MD_CTX_free(ctx); }
-};
-
 namespace {
+
+static_assert(sizeof(SHA256_CTX) <= 112 && alignof(SHA256_CTX) <= 8, "Sha256Stream::state_ must hold a SHA256_CTX");
+
+SHA256_CTX* context(unsigned char* state) { return std::launder(reinterpret_cast<SHA256_CTX*>(state)); }
 
 [[noreturn]] void sha256_failed() { throw std::runtime_error("SHA-256 failed"); }
 
 }  // namespace
 
 Sha256Stream::Sha256Stream() {
-  // One context per thread, reused: a fresh one allocates twice (the context and OpenSSL's
-  // algorithm state) on paths that digest per request.
-  thread_local Context shared;
-  owned_ = shared.busy;
-  context_ = owned_ ? new Context : &shared;
-  context_->busy = true;
-  // Fetched once: EVP_sha256() makes OpenSSL 3 look the implementation up on every call
-  // (an implicit fetch, with locks), which shows on paths that digest per request.
-  static EVP_MD* const md = EVP_MD_fetch(nullptr, "SHA256", nullptr);
-  // These only fail when OpenSSL cannot provide the algorithm at all.
-  if (!md || !context_->ctx || EVP_DigestInit_ex2(context_->ctx, md, nullptr) != 1) {
-    context_->busy = false;
-    if (owned_) delete context_;
-    sha256_failed();
-  }
+  // SHA256_CTX is a plain C struct: placement-new value-initialises it before SHA256_Init.
+  if (SHA256_Init(new (state_) SHA256_CTX{}) != 1) sha256_failed();
 }
 
-Sha256Stream::~Sha256Stream() {
-  context_->busy = false;
-  if (owned_) delete context_;
-}
+Sha256Stream::~Sha256Stream() = default;
 
 void Sha256Stream::update(std::string_view data) {
-  if (EVP_DigestUpdate(context_->ctx, data.data(), data.size()) != 1) sha256_failed();
+  if (SHA256_Update(context(state_), data.data(), data.size()) != 1) sha256_failed();
 }
 
 Sha256Digest Sha256Stream::finish() {
   Sha256Digest out{};
-  unsigned int len = 0;
-  if (EVP_DigestFinal_ex(context_->ctx, out.data(), &len) != 1 || len != out.size()) sha256_failed();
+  if (SHA256_Final(out.data(), context(state_)) != 1) sha256_failed();
   return out;
 }
 

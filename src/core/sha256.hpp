@@ -1,4 +1,4 @@
-// SHA-256 over OpenSSL EVP (digests for binding, never for passwords).
+// SHA-256 over OpenSSL's SHA-256 functions (digests for binding, never for passwords).
 #pragma once
 
 #include <array>
@@ -16,7 +16,7 @@ std::string sha256_hex(std::string_view data);
 void sha256_hex_into(const Sha256Digest& digest, char* out);
 
 // SHA-256 over data fed in pieces (a serializer's output, without joining it into one string
-// first). Uses this thread's reusable context when no other stream holds it, else its own.
+// first). Its state lives inside the object: making one allocates nothing.
 class Sha256Stream {
  public:
   Sha256Stream();
@@ -28,9 +28,9 @@ class Sha256Stream {
   Sha256Digest finish();  // once
 
  private:
-  struct Context;
-  Context* context_;
-  bool owned_;
+  // OpenSSL's SHA256_CTX (112 bytes), kept opaque so that this header need not include the
+  // deprecated declarations (sha256.cpp checks that it fits).
+  alignas(8) unsigned char state_[112];
 };
 
 }  // namespace bastion::core

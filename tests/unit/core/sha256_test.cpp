@@ -1,5 +1,5 @@
-// SHA-256: known answers, pieces equal to the whole, and streams nested on one thread (the
-// second one must not take over the first's reused context).
+// SHA-256: known answers, pieces equal to the whole, and streams interleaved on one thread
+// (each keeps its own state).
 #include <gtest/gtest.h>
 
 #include <string>
@@ -34,18 +34,18 @@ TEST(Sha256, PiecesDigestLikeTheWhole) {
   }
 }
 
-TEST(Sha256, NestedStreamsOnOneThreadStayApart) {
+TEST(Sha256, InterleavedStreamsOnOneThreadStayApart) {
   core::Sha256Stream outer;
   outer.update("ab");
   {
-    core::Sha256Stream inner;  // the thread's context is taken: this one has its own
+    core::Sha256Stream inner;
     inner.update("xyz");
     EXPECT_EQ(hex(inner.finish()), core::sha256_hex("xyz"));
     EXPECT_EQ(core::sha256_hex("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
   }
   outer.update("c");
   EXPECT_EQ(hex(outer.finish()), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
-  // Released: the next stream reuses the thread's context and starts clean.
+  // A stream made where another just ended starts clean.
   core::Sha256Stream again;
   again.update("abc");
   EXPECT_EQ(hex(again.finish()), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
