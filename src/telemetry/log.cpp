@@ -45,6 +45,10 @@ void append_field_value(std::string& out, const LogField& f) {
   }
 }
 
+void append_json_line(std::string& line, std::chrono::system_clock::time_point time, spdlog::level::level_enum level,
+                      std::string_view logger_name, std::string_view message, std::span<const LogField> fields,
+                      const json::object* object_fields);
+
 // Standard error through a buffer: one write(2) per 256 KiB or per flush, not one per line (at
 // thousands of request lines a second the syscalls would cost more than the requests). Into a
 // file on ext4, each write(2) has a fixed cost (journal handle, inode update) besides the copy:
@@ -64,24 +68,28 @@ class BufferedFdSink final : public spdlog::sinks::sink {
   ~BufferedFdSink() override { flush(); }
 
   void log(const spdlog::details::log_msg& msg) override {
-    std::unique_lock write_lock(write_mutex_, std::defer_lock);
-    std::string full;
-    {
-      std::lock_guard lock(mutex_);
-      // Formatted straight into the buffer: that saves a copy of every request line (most of
-      // the bytes a request writes), and holds the lock about as long as the copy took.
+    append([&](std::string& buffer) {
+      // Formatted straight into the buffer: that saves a copy of every line, and holds the
+      // lock about as long as the copy took.
       if (ours_) {
-        ours_->append_line(msg, buffer_);
+        ours_->append_line(msg, buffer);
       } else {
         spdlog::memory_buf_t formatted;
         formatter_->format(msg, formatted);
-        buffer_.append(formatted.data(), formatted.size());
+        buffer.append(formatted.data(), formatted.size());
       }
-      if (buffer_.size() < kCapacity) return;
-      write_lock.lock();
-      take_buffer_locked(full);
-    }
-    write_out(full, write_lock);
+    });
+  }
+  // A JSON line of `fields`, formatted straight into the buffer without an spdlog message
+  // (log_fields() takes this way for loggers whose only sink this is): the request line of
+  // every request skips spdlog's message construction and per-sink dispatch. False when the
+  // format is not JSON (nothing written: the caller goes through spdlog).
+  bool append_fields(std::string_view logger_name, spdlog::level::level_enum level, std::string_view message,
+                     std::span<const LogField> fields) {
+    if (!ours_ || !ours_->json()) return false;
+    const auto time = std::chrono::system_clock::now();
+    append([&](std::string& buffer) { append_json_line(buffer, time, level, logger_name, message, fields, nullptr); });
+    return true;
   }
   void flush() override {
     std::unique_lock write_lock(write_mutex_, std::defer_lock);
@@ -103,6 +111,21 @@ class BufferedFdSink final : public spdlog::sinks::sink {
 
  private:
   static constexpr std::size_t kCapacity = 256 * 1024;
+
+  // Appends a line with `format(buffer_)` under the append lock; a full buffer is written out.
+  template <class Format>
+  void append(Format&& format) {
+    std::unique_lock write_lock(write_mutex_, std::defer_lock);
+    std::string full;
+    {
+      std::lock_guard lock(mutex_);
+      format(buffer_);
+      if (buffer_.size() < kCapacity) return;
+      write_lock.lock();
+      take_buffer_locked(full);
+    }
+    write_out(full, write_lock);
+  }
 
   // Moves the buffered lines into `out` and gives the buffer the spare's capacity.
   void take_buffer_locked(std::string& out) {
@@ -190,6 +213,41 @@ void append_rfc3339(std::string& out, std::chrono::system_clock::time_point time
   out.append(fraction, sizeof fraction);
 }
 
+// {"time","level","logger","message", ...fields}\n. Written field by field (no intermediate
+// object). Every string is escaped, so neither a message nor a field can break the line.
+void append_json_line(std::string& line, std::chrono::system_clock::time_point time, spdlog::level::level_enum level,
+                      std::string_view logger_name, std::string_view message, std::span<const LogField> fields,
+                      const json::object* object_fields) {
+  const auto level_name = spdlog::level::to_string_view(level);
+  line += "{\"time\":\"";
+  append_rfc3339(line, time);
+  line += "\",\"level\":";
+  append_json_string(line, std::string_view(level_name.data(), level_name.size()));
+  line += ",\"logger\":";
+  append_json_string(line, logger_name);
+  line += ",\"message\":";
+  append_json_string(line, message);
+  if (!fields.empty()) {
+    for (const LogField& f : fields) {
+      line.push_back(',');
+      line.push_back('"');
+      line.append(f.key);
+      line += "\":";
+      append_field_value(line, f);
+    }
+    line.push_back('}');
+  } else if (object_fields && !object_fields->empty()) {
+    // One serializer pass over all fields: "{...}" spliced in after the message. Callers
+    // never name a field time, level, logger or message (log_fields() drops those).
+    const std::string serialized = json::serialize(*object_fields);
+    line.push_back(',');
+    line.append(serialized, 1, serialized.size() - 1);
+  } else {
+    line.push_back('}');
+  }
+  line.push_back('\n');
+}
+
 }  // namespace
 
 std::string rfc3339(std::chrono::system_clock::time_point time) {
@@ -210,70 +268,43 @@ void LogFormatter::format(const spdlog::details::log_msg& msg, spdlog::memory_bu
 }
 
 void LogFormatter::append_line(const spdlog::details::log_msg& msg, std::string& line) const {
+  if (json_)
+    return append_json_line(line, msg.time, msg.level,
+                            std::string_view(msg.logger_name.data(), msg.logger_name.size()),
+                            std::string_view(msg.payload.data(), msg.payload.size()), tl_list, tl_fields);
+  append_rfc3339(line, msg.time);
+  line.push_back(' ');
   const auto level = spdlog::level::to_string_view(msg.level);
-  if (json_) {
-    // Written field by field (no intermediate object). Every string is escaped, so neither a
-    // message nor a field can break the line.
-    line += "{\"time\":\"";
-    append_rfc3339(line, msg.time);
-    line += "\",\"level\":";
-    append_json_string(line, std::string_view(level.data(), level.size()));
-    line += ",\"logger\":";
-    append_json_string(line, std::string_view(msg.logger_name.data(), msg.logger_name.size()));
-    line += ",\"message\":";
-    append_json_string(line, std::string_view(msg.payload.data(), msg.payload.size()));
-    if (!tl_list.empty()) {
-      for (const LogField& f : tl_list) {
-        line.push_back(',');
-        line.push_back('"');
-        line.append(f.key);
-        line += "\":";
-        append_field_value(line, f);
-      }
-      line.push_back('}');
-    } else if (tl_fields && !tl_fields->empty()) {
-      // One serializer pass over all fields: "{...}" spliced in after the message. Callers
-      // never name a field time, level, logger or message (log_fields() drops those).
-      const std::string fields = json::serialize(*tl_fields);
-      line.push_back(',');
-      line.append(fields, 1, fields.size() - 1);
-    } else {
-      line.push_back('}');
-    }
-  } else {
-    append_rfc3339(line, msg.time);
+  std::string upper(level.data(), level.size());
+  for (char& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  upper.resize(std::max<std::size_t>(upper.size(), 5), ' ');
+  line += upper;
+  line += " [";
+  line.append(msg.logger_name.data(), msg.logger_name.size());
+  line += "] ";
+  // Control characters would let a message forge a second line on a terminal.
+  for (char c : std::string_view(msg.payload.data(), msg.payload.size()))
+    line.push_back(static_cast<unsigned char>(c) < 0x20 ? ' ' : c);
+  for (const LogField& f : tl_list) {
     line.push_back(' ');
-    std::string upper(level.data(), level.size());
-    for (char& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-    upper.resize(std::max<std::size_t>(upper.size(), 5), ' ');
-    line += upper;
-    line += " [";
-    line.append(msg.logger_name.data(), msg.logger_name.size());
-    line += "] ";
-    // Control characters would let a message forge a second line on a terminal.
-    for (char c : std::string_view(msg.payload.data(), msg.payload.size()))
-      line.push_back(static_cast<unsigned char>(c) < 0x20 ? ' ' : c);
-    for (const LogField& f : tl_list) {
+    line.append(f.key);
+    line.push_back('=');
+    std::string value;
+    if (f.kind == LogField::Kind::string && f.text.find_first_of(" \"=") == std::string_view::npos)
+      value.assign(f.text);
+    else
+      append_field_value(value, f);
+    for (char c : value) line.push_back(static_cast<unsigned char>(c) < 0x20 ? ' ' : c);
+  }
+  if (tl_fields)
+    for (const auto& [k, v] : *tl_fields) {
       line.push_back(' ');
-      line.append(f.key);
+      line.append(k.data(), k.size());
       line.push_back('=');
       std::string value;
-      if (f.kind == LogField::Kind::string && f.text.find_first_of(" \"=") == std::string_view::npos)
-        value.assign(f.text);
-      else
-        append_field_value(value, f);
+      append_text_value(value, v);
       for (char c : value) line.push_back(static_cast<unsigned char>(c) < 0x20 ? ' ' : c);
     }
-    if (tl_fields)
-      for (const auto& [k, v] : *tl_fields) {
-        line.push_back(' ');
-        line.append(k.data(), k.size());
-        line.push_back('=');
-        std::string value;
-        append_text_value(value, v);
-        for (char c : value) line.push_back(static_cast<unsigned char>(c) < 0x20 ? ' ' : c);
-      }
-  }
   line.push_back('\n');
 }
 
@@ -361,6 +392,20 @@ namespace bastion::telemetry {
 void log_fields(spdlog::logger& logger, spdlog::level::level_enum level, std::string_view message,
                 std::span<const LogField> fields) {
   if (!logger.should_log(level)) return;
+  // setup_logging()'s sink, alone on the logger: straight into its buffer (what spdlog would
+  // do, without building a log_msg). spdlog flushes a logger's sinks at its flush level.
+  if (const auto& sinks = logger.sinks(); sinks.size() == 1)
+    if (auto* sink = dynamic_cast<BufferedFdSink*>(sinks.front().get())) {
+      if (!sink->should_log(level)) return;
+      try {
+        if (sink->append_fields(logger.name(), level, message, fields)) {
+          if (level >= logger.flush_level() && level != spdlog::level::off) sink->flush();
+          return;
+        }
+      } catch (...) {
+        return;  // as on spdlog's path: a log line never throws into the request
+      }
+    }
   const auto previous = tl_list;
   const json::object* previous_object = tl_fields;
   tl_list = fields;

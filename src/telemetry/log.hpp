@@ -76,6 +76,7 @@ class LogFormatter final : public spdlog::formatter {
   // The same line (newline included) appended to `line`: for sinks that keep their own buffer.
   void append_line(const spdlog::details::log_msg& msg, std::string& line) const;
   std::unique_ptr<spdlog::formatter> clone() const override { return std::make_unique<LogFormatter>(json_); }
+  bool json() const { return json_; }
 
  private:
   bool json_;

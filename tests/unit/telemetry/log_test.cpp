@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <boost/json.hpp>
+#include <spdlog/sinks/null_sink.h>
 #include <spdlog/sinks/ostream_sink.h>
 
 #include <cstdio>
@@ -118,6 +119,69 @@ TEST(Log, BufferedSinkKeepsEveryLineWholeAndInOrderAcrossThreads) {
   }
   EXPECT_EQ(total, kThreads * kLines);
   for (int t = 0; t < kThreads; ++t) EXPECT_EQ(next[static_cast<std::size_t>(t)], kLines) << "thread " << t;
+}
+
+namespace {
+
+std::string file_text(std::FILE* file) {
+  std::fflush(file);
+  std::rewind(file);
+  std::string text;
+  char chunk[4096];
+  for (std::size_t n; (n = std::fread(chunk, 1, sizeof chunk, file)) > 0;) text.append(chunk, n);
+  return text;
+}
+
+}  // namespace
+
+// log_fields() writes a line straight into the buffered sink when that sink is the logger's only
+// one (no spdlog message in between): the line must be what spdlog's path writes, the levels
+// must still hold, and a line at the logger's flush level must reach the file at once.
+TEST(Log, FieldsWrittenStraightIntoTheBufferedSinkKeepLevelsAndFlushing) {
+  std::FILE* file = std::tmpfile();
+  ASSERT_NE(file, nullptr);
+  LoggingOptions o;
+  o.format = LogFormat::json;
+  o.components["request"] = spdlog::level::info;
+  setup_logging(o, buffered_fd_sink(::fileno(file)));
+  auto request = component_logger("request");  // flushes at warn (request lines wait for the buffer)
+  const LogField fields[] = {LogField::string("tool", "e\"cho\n"), LogField::integral("status", 200),
+                             LogField::real("duration_ms", 0.25), LogField::flag("tool_error", true)};
+  log_fields(*request, spdlog::level::debug, "below the level", fields);
+  log_fields(*request, spdlog::level::info, "request", fields);
+  EXPECT_EQ(file_text(file), "") << "an info line waits in the buffer";
+  log_fields(*request, spdlog::level::warn, "slow", fields);
+  const std::string text = file_text(file);  // no flush() here: the warning flushed both
+  std::istringstream lines(text);
+  std::vector<json::object> objects;
+  for (std::string line; std::getline(lines, line);) objects.push_back(json::parse(line).as_object());
+  ASSERT_EQ(objects.size(), 2u) << text;
+  EXPECT_EQ(objects[0].at("message").as_string(), "request");
+  EXPECT_EQ(objects[0].at("level").as_string(), "info");
+  EXPECT_EQ(objects[0].at("logger").as_string(), "request");
+  EXPECT_EQ(objects[0].at("tool").as_string(), "e\"cho\n");
+  EXPECT_EQ(objects[0].at("status").as_int64(), 200);
+  EXPECT_EQ(objects[0].at("duration_ms").as_double(), 0.25);
+  EXPECT_EQ(objects[0].at("tool_error").as_bool(), true);
+  EXPECT_EQ(objects[1].at("level").as_string(), "warning");
+  EXPECT_EQ(text.find("below the level"), std::string::npos);
+
+  // The same fields through spdlog's path (a logger with two sinks) give the same line.
+  std::ostringstream other;
+  auto both = std::make_shared<spdlog::logger>(
+      "request", spdlog::sinks_init_list{std::make_shared<spdlog::sinks::null_sink_mt>(),
+                                         std::make_shared<spdlog::sinks::ostream_sink_mt>(other)});
+  both->sinks()[1]->set_formatter(std::make_unique<LogFormatter>(true));
+  log_fields(*both, spdlog::level::info, "request", fields);
+  const json::object via_spdlog = json::parse(other.str()).as_object();
+  json::object direct = objects[0];
+  direct.erase("time");
+  json::object compared = via_spdlog;
+  compared.erase("time");
+  EXPECT_EQ(compared, direct);
+
+  setup_logging(LoggingOptions{});
+  std::fclose(file);
 }
 
 TEST(Readiness, AllChecksMustPassAndAThrowingCheckFails) {
