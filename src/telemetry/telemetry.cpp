@@ -5,7 +5,7 @@
 
 #include <algorithm>
 #include <array>
-#include <cmath>
+#include <charconv>
 #include <map>
 
 #include "core/random.hpp"
@@ -267,9 +267,8 @@ void RequestRecord::fix_context_locked() {
   if (context_fixed_) return;
   context_fixed_ = true;
   // HTTP semantic conventions: the server span is named "{method} {http.route}".
-  const Tracer& tracer = telemetry_.tracer();
-  std::string name = tracer.enabled() ? std::string(http_method_) + " " + route_.route : std::string();
-  request_span_ = tracer.start(std::move(name), SpanKind::server, parent_ ? &*parent_ : nullptr, start_unix_nano_);
+  request_span_ = telemetry_.tracer().start({}, SpanKind::server, parent_ ? &*parent_ : nullptr, start_unix_nano_);
+  if (request_span_.recording()) request_span_.set_name(std::string(http_method_) + " " + route_.route);
 }
 
 const TraceContext& RequestRecord::context() {
@@ -284,13 +283,12 @@ std::shared_ptr<Operation> RequestRecord::begin_operation(std::string_view metho
   op->record_ = shared_from_this();
   op->method_ = bounded_mcp_method(method);
   op->start_ = std::chrono::steady_clock::now();
-  std::string span_name(op->method_);
+  bool known_tool = false;
   if (method == "tools/call") {
     const std::string_view name = string_param(params, "name");
     op->target_ = truncated(name, 128);
-    const bool known = !name.empty() && route_.known_tool && route_.known_tool(name);
-    op->tool_label_ = known ? std::string(name) : std::string("_unknown");
-    if (known && telemetry_.tracer().enabled()) span_name += " " + op->target_;
+    known_tool = !name.empty() && route_.known_tool && route_.known_tool(name);
+    op->tool_label_ = known_tool ? std::string(name) : std::string("_unknown");
     // The digest is for the log line and the audit record: not computed when neither is on.
     if (telemetry_.options().request_log || telemetry_.audit().enabled()) {
       static const json::object kNoArguments;
@@ -305,28 +303,23 @@ std::shared_ptr<Operation> RequestRecord::begin_operation(std::string_view metho
     op->target_ = uri_without_query(string_param(params, "uri"));
   }
   auto meta_context = context_from_meta(params);
-  const TraceContext* parent = nullptr;
-  SessionDigest session;
-  std::string version;
-  {
-    std::lock_guard lock(mutex_);
-    // MCP semantic conventions: the context in params._meta is the MCP-level one; it wins over
-    // the HTTP headers, and the request span joins it too, so one request is one trace.
-    if (meta_context && !context_fixed_) parent_ = std::move(meta_context);
-    fix_context_locked();
-    parent = &request_span_.context();  // fixed from here on
-    ++pending_operations_;
-    if (mcp_method_.empty()) {
-      mcp_method_ = op->method_;
-      target_ = op->target_;
-      argument_digest_ = op->argument_digest_;
-      arguments_ = op->arguments_;
-    }
-    session = session_digest_;
-    version = protocol_version_;
+  std::lock_guard lock(mutex_);
+  // MCP semantic conventions: the context in params._meta is the MCP-level one; it wins over
+  // the HTTP headers, and the request span joins it too, so one request is one trace.
+  if (meta_context && !context_fixed_) parent_ = std::move(meta_context);
+  fix_context_locked();
+  ++pending_operations_;
+  if (mcp_method_.empty()) {
+    mcp_method_ = op->method_;
+    target_ = op->target_;
+    argument_digest_ = op->argument_digest_;
+    arguments_ = op->arguments_;
   }
-  op->span_ = telemetry_.tracer().start(std::move(span_name), SpanKind::server, parent);
+  // A child of the request span (fixed from here on). Named only when recorded: most
+  // requests are not sampled, and the name would be built for nothing.
+  op->span_ = telemetry_.tracer().start({}, SpanKind::server, &request_span_.context());
   if (op->span_.recording()) {
+    op->span_.set_name(known_tool ? std::string(op->method_) + " " + op->target_ : std::string(op->method_));
     op->span_.set("mcp.method.name", std::string(method.substr(0, 64)));
     if (method == "tools/call") {
       op->span_.set("gen_ai.tool.name", op->target_);
@@ -336,8 +329,8 @@ std::shared_ptr<Operation> RequestRecord::begin_operation(std::string_view metho
     } else if (!op->target_.empty()) {
       op->span_.set("mcp.resource.uri", op->target_);
     }
-    if (!session.empty()) op->span_.set("mcp.session.id", std::string(session.view()));
-    if (!version.empty()) op->span_.set("mcp.protocol.version", version);
+    if (!session_digest_.empty()) op->span_.set("mcp.session.id", std::string(session_digest_.view()));
+    if (!protocol_version_.empty()) op->span_.set("mcp.protocol.version", protocol_version_);
     op->span_.set("network.transport", std::string("tcp"));
     op->span_.set("network.protocol.name", std::string("http"));
   }
@@ -448,8 +441,11 @@ void RequestRecord::maybe_emit(std::unique_lock<std::mutex>& lock) {
 void RequestRecord::emit() {
   // Called once, after the last writer; the fields below no longer change.
   auto& ins = telemetry_.instruments();
-  const double seconds = std::chrono::duration<double>(end_ - start_).count();
-  const std::string status = std::to_string(status_);
+  const std::uint64_t nanos = nanos_between(start_, end_);
+  const double seconds = static_cast<double>(nanos) / 1e9;
+  char status_text[12];
+  const std::string_view status(status_text,
+                                static_cast<std::size_t>(std::to_chars(status_text, status_text + sizeof status_text, status_).ptr - status_text));
   if (telemetry_.options().metrics) {
     ins.duration.with({route_.route, http_method_, status}).observe(seconds);
     const RouteSeries& series = telemetry_.route_series(route_.route);
@@ -459,7 +455,7 @@ void RequestRecord::emit() {
   }
 
   const TraceContext& context = this->context();
-  const std::uint64_t end_unix_nano = start_unix_nano_ + nanos_between(start_, end_);
+  const std::uint64_t end_unix_nano = start_unix_nano_ + nanos;
   if (request_span_.recording()) {
     // OpenTelemetry HTTP semantic conventions. url.path without the query, never headers.
     request_span_.set("http.request.method", std::string(http_method_));
@@ -471,7 +467,7 @@ void RequestRecord::emit() {
     if (!mcp_method_.empty()) request_span_.set("mcp.method.name", std::string(mcp_method_));
     if (!protocol_version_.empty()) request_span_.set("mcp.protocol.version", protocol_version_);
     if (!session_digest_.empty()) request_span_.set("mcp.session.id", std::string(session_digest_.view()));
-    if (status_ >= 500) request_span_.set_error("HTTP " + status);
+    if (status_ >= 500) request_span_.set_error("HTTP " + std::string(status));
     // On the request's time line (see add_step), inside the request's span.
     const auto unix_time = [&](SteadyTime t) { return start_unix_nano_ + nanos_between(start_, std::clamp(t, start_, end_)); };
     for (const Step& s : steps_) {
@@ -515,7 +511,8 @@ void RequestRecord::emit() {
   if (abandoned_) f[n++] = LogField::flag("client_closed", true);
   f[n++] = LogField::integral("bytes_in", static_cast<std::int64_t>(bytes_in_));
   f[n++] = LogField::integral("bytes_out", static_cast<std::int64_t>(bytes_out_));
-  f[n++] = LogField::real("duration_ms", std::round(seconds * 1e6) / 1e3);
+  // Milliseconds with microsecond precision (rounded in integers: no libm call per request).
+  f[n++] = LogField::real("duration_ms", static_cast<double>((nanos + 500) / 1000) / 1e3);
   text("remote_address", remote_address_);
   log_fields(logger, spdlog::level::info, "request", std::span<const LogField>(f.data(), n));
 }
