@@ -32,9 +32,9 @@ void append_integer(std::string& out, Integer value) {
   out.append(buffer, ec == std::errc() ? end : buffer);
 }
 
-}  // namespace
-
-void append_json_string(std::string& out, std::string_view s) {
+// The escaper, for a std::string or for raw memory (Out: append(data, size), push_back(c)).
+template <class Out>
+void escape_json_string(Out& out, std::string_view s) {
   out.push_back('"');
   // Runs of bytes that need nothing are appended whole: encoded text is mostly such runs, and
   // a character-at-a-time loop was the request-line formatter's largest cost.
@@ -56,13 +56,13 @@ void append_json_string(std::string& out, std::string_view s) {
     out.append(s.data() + clean_from, at - clean_from);
     clean_from = at + 1;
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      case '\b': out += "\\b"; break;
-      case '\f': out += "\\f"; break;
+      case '"': out.append("\\\"", 2); break;
+      case '\\': out.append("\\\\", 2); break;
+      case '\n': out.append("\\n", 2); break;
+      case '\r': out.append("\\r", 2); break;
+      case '\t': out.append("\\t", 2); break;
+      case '\b': out.append("\\b", 2); break;
+      case '\f': out.append("\\f", 2); break;
       default: {
         static constexpr char kHex[] = "0123456789abcdef";
         const char escaped[] = {'\\', 'u', '0', '0', kHex[c >> 4], kHex[c & 0xf]};
@@ -72,6 +72,26 @@ void append_json_string(std::string& out, std::string_view s) {
   }
   out.append(s.data() + clean_from, s.size() - clean_from);
   out.push_back('"');
+}
+
+// Raw memory the caller sized (json_string_bound).
+struct RawOut {
+  char* at;
+  void append(const char* data, std::size_t size) {
+    std::memcpy(at, data, size);
+    at += size;
+  }
+  void push_back(char c) { *at++ = c; }
+};
+
+}  // namespace
+
+void append_json_string(std::string& out, std::string_view s) { escape_json_string(out, s); }
+
+char* write_json_string(char* out, std::string_view s) {
+  RawOut raw{out};
+  escape_json_string(raw, s);
+  return raw.at;
 }
 
 void append_decimal(std::string& out, std::int64_t value) { append_integer(out, value); }

@@ -6,12 +6,15 @@
 #include <spdlog/sinks/base_sink.h>
 #include <spdlog/sinks/stdout_sinks.h>
 
+#include <algorithm>
 #include <cerrno>
 
 #include <charconv>
 #include <chrono>
 #include <cmath>
+#include <cstring>
 #include <ctime>
+#include <memory>
 #include <mutex>
 
 #include "core/json_text.hpp"
@@ -45,9 +48,9 @@ void append_field_value(std::string& out, const LogField& f) {
   }
 }
 
-void append_json_line(std::string& line, std::chrono::system_clock::time_point time, spdlog::level::level_enum level,
-                      std::string_view logger_name, std::string_view message, std::span<const LogField> fields,
-                      const json::object* object_fields);
+std::string_view json_line(std::chrono::system_clock::time_point time, spdlog::level::level_enum level,
+                           std::string_view logger_name, std::string_view message, std::span<const LogField> fields,
+                           const json::object* object_fields);
 
 // Standard error through a buffer: one write(2) per 256 KiB or per flush, not one per line (at
 // thousands of request lines a second the syscalls would cost more than the requests). Into a
@@ -68,27 +71,26 @@ class BufferedFdSink final : public spdlog::sinks::sink {
   ~BufferedFdSink() override { flush(); }
 
   void log(const spdlog::details::log_msg& msg) override {
-    append([&](std::string& buffer) {
-      // Formatted straight into the buffer: that saves a copy of every line, and holds the
-      // lock about as long as the copy took.
-      if (ours_) {
-        ours_->append_line(msg, buffer);
-      } else {
-        spdlog::memory_buf_t formatted;
-        formatter_->format(msg, formatted);
-        buffer.append(formatted.data(), formatted.size());
-      }
-    });
+    // Formatted before the lock, which then covers only the copy into the buffer.
+    thread_local std::string line;  // keeps its capacity from line to line
+    line.clear();
+    if (ours_) {
+      ours_->append_line(msg, line);
+    } else {
+      spdlog::memory_buf_t formatted;
+      formatter_->format(msg, formatted);
+      line.append(formatted.data(), formatted.size());
+    }
+    append(line);
   }
-  // A JSON line of `fields`, formatted straight into the buffer without an spdlog message
-  // (log_fields() takes this way for loggers whose only sink this is): the request line of
-  // every request skips spdlog's message construction and per-sink dispatch. False when the
-  // format is not JSON (nothing written: the caller goes through spdlog).
+  // A JSON line of `fields`, without an spdlog message (log_fields() takes this way for
+  // loggers whose only sink this is): the request line of every request skips spdlog's message
+  // construction and per-sink dispatch. False when the format is not JSON (nothing written:
+  // the caller goes through spdlog).
   bool append_fields(std::string_view logger_name, spdlog::level::level_enum level, std::string_view message,
                      std::span<const LogField> fields) {
     if (!ours_ || !ours_->json()) return false;
-    const auto time = std::chrono::system_clock::now();
-    append([&](std::string& buffer) { append_json_line(buffer, time, level, logger_name, message, fields, nullptr); });
+    append(json_line(std::chrono::system_clock::now(), level, logger_name, message, fields, nullptr));
     return true;
   }
   void flush() override {
@@ -112,14 +114,13 @@ class BufferedFdSink final : public spdlog::sinks::sink {
  private:
   static constexpr std::size_t kCapacity = 256 * 1024;
 
-  // Appends a line with `format(buffer_)` under the append lock; a full buffer is written out.
-  template <class Format>
-  void append(Format&& format) {
+  // Appends a formatted line under the append lock; a full buffer is written out.
+  void append(std::string_view line) {
     std::unique_lock write_lock(write_mutex_, std::defer_lock);
     std::string full;
     {
       std::lock_guard lock(mutex_);
-      format(buffer_);
+      buffer_.append(line);
       if (buffer_.size() < kCapacity) return;
       write_lock.lock();
       take_buffer_locked(full);
@@ -193,7 +194,9 @@ const std::vector<std::string>& log_components() {
 
 namespace {
 
-void append_rfc3339(std::string& out, std::chrono::system_clock::time_point time) {
+// RFC 3339 UTC with milliseconds into out[0..kRfc3339Size).
+constexpr std::size_t kRfc3339Size = 24;  // 2025-01-01T12:00:00.123Z
+char* write_rfc3339(char* out, std::chrono::system_clock::time_point time) {
   const auto seconds = std::chrono::time_point_cast<std::chrono::seconds>(time);
   const auto millis = static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(time - seconds).count());
   const std::time_t t = std::chrono::system_clock::to_time_t(seconds);
@@ -207,45 +210,96 @@ void append_rfc3339(std::string& out, std::chrono::system_clock::time_point time
     cached_size = std::strftime(cached_prefix, sizeof cached_prefix, "%Y-%m-%dT%H:%M:%S", &tm);
     cached_second = t;
   }
-  const char fraction[] = {'.', static_cast<char>('0' + millis / 100), static_cast<char>('0' + millis / 10 % 10),
-                           static_cast<char>('0' + millis % 10), 'Z'};
-  out.append(cached_prefix, cached_size);
-  out.append(fraction, sizeof fraction);
+  std::memcpy(out, cached_prefix, cached_size);
+  out += cached_size;
+  *out++ = '.';
+  *out++ = static_cast<char>('0' + millis / 100);
+  *out++ = static_cast<char>('0' + millis / 10 % 10);
+  *out++ = static_cast<char>('0' + millis % 10);
+  *out++ = 'Z';
+  return out;
 }
 
-// {"time","level","logger","message", ...fields}\n. Written field by field (no intermediate
-// object). Every string is escaped, so neither a message nor a field can break the line.
-void append_json_line(std::string& line, std::chrono::system_clock::time_point time, spdlog::level::level_enum level,
-                      std::string_view logger_name, std::string_view message, std::span<const LogField> fields,
-                      const json::object* object_fields) {
-  const auto level_name = spdlog::level::to_string_view(level);
-  line += "{\"time\":\"";
-  append_rfc3339(line, time);
-  line += "\",\"level\":";
-  append_json_string(line, std::string_view(level_name.data(), level_name.size()));
-  line += ",\"logger\":";
-  append_json_string(line, logger_name);
-  line += ",\"message\":";
-  append_json_string(line, message);
+void append_rfc3339(std::string& out, std::chrono::system_clock::time_point time) {
+  char text[kRfc3339Size + 8];
+  out.append(text, write_rfc3339(text, time));
+}
+
+// Writes a line into memory sized by its bound (json_line): constant pieces are copies of known
+// length, so a line costs about one pass over its bytes.
+struct LineWriter {
+  char* at;
+  void raw(std::string_view s) {
+    std::memcpy(at, s.data(), s.size());
+    at += s.size();
+  }
+  void put(char c) { *at++ = c; }
+  void string(std::string_view s) { at = core::write_json_string(at, s); }
+  void value(const LogField& f) {
+    switch (f.kind) {
+      case LogField::Kind::string: string(f.text); break;
+      case LogField::Kind::integer: at = std::to_chars(at, at + kNumberBound, f.integer).ptr; break;
+      case LogField::Kind::boolean: raw(f.integer ? "true" : "false"); break;
+      case LogField::Kind::number:
+        // JSON has no NaN or infinity.
+        if (!std::isfinite(f.number)) raw("null");
+        else at = std::to_chars(at, at + kNumberBound, f.number).ptr;
+        break;
+    }
+  }
+  static constexpr std::size_t kNumberBound = 32;  // the shortest form of any double or int64
+  static std::size_t bound(const LogField& f) {
+    return f.kind == LogField::Kind::string ? core::json_string_bound(f.text.size()) : kNumberBound;
+  }
+};
+
+// {"time","level","logger","message", ...fields}\n in this thread's scratch memory (valid until
+// the thread's next line): sized once, written in one pass, copied to its sink. Every string is
+// escaped, so neither a message nor a field can break the line.
+std::string_view json_line(std::chrono::system_clock::time_point time, spdlog::level::level_enum level,
+                           std::string_view logger_name, std::string_view message, std::span<const LogField> fields,
+                           const json::object* object_fields) {
+  const auto level_view = spdlog::level::to_string_view(level);
+  const std::string_view level_name(level_view.data(), level_view.size());
+  // A field object is serialized in one pass ("{...}", spliced in after the message). Callers
+  // never name a field time, level, logger or message (log_fields() drops those).
+  std::string serialized;
+  if (fields.empty() && object_fields && !object_fields->empty()) serialized = json::serialize(*object_fields);
+  std::size_t bound = 64 + kRfc3339Size + core::json_string_bound(level_name.size()) +
+                      core::json_string_bound(logger_name.size()) + core::json_string_bound(message.size()) +
+                      serialized.size();
+  for (const LogField& f : fields) bound += f.key.size() + 4 + LineWriter::bound(f);
+  thread_local std::unique_ptr<char[]> scratch;
+  thread_local std::size_t scratch_size = 0;
+  if (scratch_size < bound) {
+    scratch_size = std::max<std::size_t>(bound, 4096);
+    scratch = std::make_unique_for_overwrite<char[]>(scratch_size);
+  }
+  LineWriter w{scratch.get()};
+  w.raw("{\"time\":\"");
+  w.at = write_rfc3339(w.at, time);
+  w.raw("\",\"level\":");
+  w.string(level_name);
+  w.raw(",\"logger\":");
+  w.string(logger_name);
+  w.raw(",\"message\":");
+  w.string(message);
   if (!fields.empty()) {
     for (const LogField& f : fields) {
-      line.push_back(',');
-      line.push_back('"');
-      line.append(f.key);
-      line += "\":";
-      append_field_value(line, f);
+      w.raw(",\"");
+      w.raw(f.key);
+      w.raw("\":");
+      w.value(f);
     }
-    line.push_back('}');
-  } else if (object_fields && !object_fields->empty()) {
-    // One serializer pass over all fields: "{...}" spliced in after the message. Callers
-    // never name a field time, level, logger or message (log_fields() drops those).
-    const std::string serialized = json::serialize(*object_fields);
-    line.push_back(',');
-    line.append(serialized, 1, serialized.size() - 1);
+    w.put('}');
+  } else if (!serialized.empty()) {
+    w.put(',');
+    w.raw(std::string_view(serialized).substr(1));
   } else {
-    line.push_back('}');
+    w.put('}');
   }
-  line.push_back('\n');
+  w.put('\n');
+  return std::string_view(scratch.get(), static_cast<std::size_t>(w.at - scratch.get()));
 }
 
 }  // namespace
@@ -268,10 +322,11 @@ void LogFormatter::format(const spdlog::details::log_msg& msg, spdlog::memory_bu
 }
 
 void LogFormatter::append_line(const spdlog::details::log_msg& msg, std::string& line) const {
-  if (json_)
-    return append_json_line(line, msg.time, msg.level,
-                            std::string_view(msg.logger_name.data(), msg.logger_name.size()),
-                            std::string_view(msg.payload.data(), msg.payload.size()), tl_list, tl_fields);
+  if (json_) {
+    line.append(json_line(msg.time, msg.level, std::string_view(msg.logger_name.data(), msg.logger_name.size()),
+                          std::string_view(msg.payload.data(), msg.payload.size()), tl_list, tl_fields));
+    return;
+  }
   append_rfc3339(line, msg.time);
   line.push_back(' ');
   const auto level = spdlog::level::to_string_view(msg.level);
