@@ -30,11 +30,39 @@ thread_local std::span<const LogField> tl_list;
 
 using core::append_json_string;
 
+// LogField::milliseconds: "<micros / 1000>[.<fraction without trailing zeros>]" into out,
+// which holds 32 bytes.
+char* write_milliseconds(char* out, std::int64_t micros) {
+  if (micros < 0) {
+    *out++ = '-';
+    micros = -micros;
+  }
+  out = std::to_chars(out, out + 24, micros / 1000).ptr;
+  int fraction = static_cast<int>(micros % 1000);
+  if (fraction == 0) return out;
+  *out++ = '.';
+  int digits = 3;
+  while (fraction % 10 == 0) {
+    fraction /= 10;
+    --digits;
+  }
+  for (int i = digits - 1; i >= 0; --i) {
+    out[i] = static_cast<char>('0' + fraction % 10);
+    fraction /= 10;
+  }
+  return out + digits;
+}
+
 void append_field_value(std::string& out, const LogField& f) {
   switch (f.kind) {
     case LogField::Kind::string: append_json_string(out, f.text); break;
     case LogField::Kind::integer: core::append_decimal(out, f.integer); break;
     case LogField::Kind::boolean: out += f.integer ? "true" : "false"; break;
+    case LogField::Kind::milliseconds: {
+      char buffer[32];
+      out.append(buffer, write_milliseconds(buffer, f.integer));
+      break;
+    }
     case LogField::Kind::number: {
       if (!std::isfinite(f.number)) {
         out += "null";  // JSON has no NaN or infinity
@@ -121,7 +149,13 @@ class BufferedFdSink final : public spdlog::sinks::sink {
     {
       std::lock_guard lock(mutex_);
       buffer_.append(line);
-      if (buffer_.size() < kCapacity) return;
+      if (buffer_.size() < kCapacity) {
+        // The memory the next lines go to, fetched for writing now: the buffer is large and
+        // cycles, so it is out of the cache, and a store to a missing line stalls the copy.
+        const char* next = buffer_.data() + buffer_.size();
+        for (std::size_t at = 0; at < 1024; at += 64) __builtin_prefetch(next + at, 1, 3);
+        return;
+      }
       write_lock.lock();
       take_buffer_locked(full);
     }
@@ -240,6 +274,7 @@ struct LineWriter {
       case LogField::Kind::string: string(f.text); break;
       case LogField::Kind::integer: at = std::to_chars(at, at + kNumberBound, f.integer).ptr; break;
       case LogField::Kind::boolean: raw(f.integer ? "true" : "false"); break;
+      case LogField::Kind::milliseconds: at = write_milliseconds(at, f.integer); break;
       case LogField::Kind::number:
         // JSON has no NaN or infinity.
         if (!std::isfinite(f.number)) raw("null");

@@ -53,7 +53,7 @@ void log_fields(spdlog::logger& logger, spdlog::level::level_enum level, std::st
 // written without building a JSON object first. Keys are trusted names (never time, level,
 // logger or message); string values are escaped.
 struct LogField {
-  enum class Kind { string, integer, number, boolean };
+  enum class Kind { string, integer, number, boolean, milliseconds };
   std::string_view key;
   Kind kind = Kind::string;
   std::string_view text;
@@ -64,6 +64,9 @@ struct LogField {
   static LogField integral(std::string_view k, std::int64_t v) { return {k, Kind::integer, {}, v}; }
   static LogField real(std::string_view k, double v) { return {k, Kind::number, {}, 0, v}; }
   static LogField flag(std::string_view k, bool v) { return {k, Kind::boolean, {}, v ? 1 : 0}; }
+  // A duration in milliseconds from whole microseconds, written as a decimal with up to three
+  // fraction digits (12.345, 1.5, 2): what a double would show, without formatting one.
+  static LogField milliseconds(std::string_view k, std::int64_t micros) { return {k, Kind::milliseconds, {}, micros}; }
 };
 void log_fields(spdlog::logger& logger, spdlog::level::level_enum level, std::string_view message,
                 std::span<const LogField> fields);

@@ -511,8 +511,8 @@ void RequestRecord::emit() {
   if (abandoned_) f[n++] = LogField::flag("client_closed", true);
   f[n++] = LogField::integral("bytes_in", static_cast<std::int64_t>(bytes_in_));
   f[n++] = LogField::integral("bytes_out", static_cast<std::int64_t>(bytes_out_));
-  // Milliseconds with microsecond precision (rounded in integers: no libm call per request).
-  f[n++] = LogField::real("duration_ms", static_cast<double>((nanos + 500) / 1000) / 1e3);
+  // Milliseconds with microsecond precision, rounded and written in integers.
+  f[n++] = LogField::milliseconds("duration_ms", static_cast<std::int64_t>((nanos + 500) / 1000));
   text("remote_address", remote_address_);
   log_fields(logger, spdlog::level::info, "request", std::span<const LogField>(f.data(), n));
 }

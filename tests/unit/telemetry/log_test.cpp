@@ -146,7 +146,8 @@ TEST(Log, FieldsWrittenStraightIntoTheBufferedSinkKeepLevelsAndFlushing) {
   setup_logging(o, buffered_fd_sink(::fileno(file)));
   auto request = component_logger("request");  // flushes at warn (request lines wait for the buffer)
   const LogField fields[] = {LogField::string("tool", "e\"cho\n"), LogField::integral("status", 200),
-                             LogField::real("duration_ms", 0.25), LogField::flag("tool_error", true)};
+                             LogField::real("ratio", 0.25), LogField::flag("tool_error", true),
+                             LogField::milliseconds("duration_ms", 12340)};
   log_fields(*request, spdlog::level::debug, "below the level", fields);
   log_fields(*request, spdlog::level::info, "request", fields);
   EXPECT_EQ(file_text(file), "") << "an info line waits in the buffer";
@@ -161,7 +162,8 @@ TEST(Log, FieldsWrittenStraightIntoTheBufferedSinkKeepLevelsAndFlushing) {
   EXPECT_EQ(objects[0].at("logger").as_string(), "request");
   EXPECT_EQ(objects[0].at("tool").as_string(), "e\"cho\n");
   EXPECT_EQ(objects[0].at("status").as_int64(), 200);
-  EXPECT_EQ(objects[0].at("duration_ms").as_double(), 0.25);
+  EXPECT_EQ(objects[0].at("ratio").as_double(), 0.25);
+  EXPECT_NE(text.find("\"duration_ms\":12.34}"), std::string::npos) << text;
   EXPECT_EQ(objects[0].at("tool_error").as_bool(), true);
   EXPECT_EQ(objects[1].at("level").as_string(), "warning");
   EXPECT_EQ(text.find("below the level"), std::string::npos);
@@ -182,6 +184,25 @@ TEST(Log, FieldsWrittenStraightIntoTheBufferedSinkKeepLevelsAndFlushing) {
 
   setup_logging(LoggingOptions{});
   std::fclose(file);
+}
+
+// Durations are written from whole microseconds as a double would show them: no trailing zeros,
+// no fraction for whole milliseconds.
+TEST(Log, MillisecondsAreWrittenLikeTheDecimalTheyAre) {
+  LoggingOptions o;
+  o.format = LogFormat::json;
+  Capture c(o);
+  const std::pair<std::int64_t, const char*> cases[] = {{0, "0"},        {1, "0.001"},     {43, "0.043"},
+                                                        {1500, "1.5"},   {2000, "2"},      {12345, "12.345"},
+                                                        {10010, "10.01"}, {-1500, "-1.5"}, {123456789012, "123456789.012"}};
+  for (const auto& [micros, text] : cases) {
+    c.out.str("");
+    const LogField fields[] = {LogField::milliseconds("duration_ms", micros)};
+    log_fields(*component_logger("request"), spdlog::level::info, "request", fields);
+    const std::string line = c.out.str();
+    EXPECT_NE(line.find(std::string("\"duration_ms\":") + text + "}"), std::string::npos) << micros << ": " << line;
+    EXPECT_EQ(json::parse(line).as_object().at("duration_ms").to_number<double>(), static_cast<double>(micros) / 1000);
+  }
 }
 
 TEST(Readiness, AllChecksMustPassAndAThrowingCheckFails) {
