@@ -68,6 +68,8 @@ struct LogField {
   // fraction digits (12.345, 1.5, 2): what a double would show, without formatting one.
   static LogField milliseconds(std::string_view k, std::int64_t micros) { return {k, Kind::milliseconds, {}, micros}; }
 };
+// When the logger's only sink is setup_logging()'s buffered JSON sink, the line goes straight into
+// that sink's buffer (the same text, levels and flushing as through spdlog, without its message).
 void log_fields(spdlog::logger& logger, spdlog::level::level_enum level, std::string_view message,
                 std::span<const LogField> fields);
 
