@@ -32,10 +32,12 @@ using core::append_json_string;
 
 // LogField::milliseconds: "<micros / 1000>[.<fraction without trailing zeros>]" into out,
 // which holds 32 bytes.
-char* write_milliseconds(char* out, std::int64_t micros) {
-  if (micros < 0) {
+char* write_milliseconds(char* out, std::int64_t signed_micros) {
+  // In unsigned arithmetic: the magnitude of INT64_MIN has no int64 form.
+  std::uint64_t micros = static_cast<std::uint64_t>(signed_micros);
+  if (signed_micros < 0) {
     *out++ = '-';
-    micros = -micros;
+    micros = 0 - micros;
   }
   out = std::to_chars(out, out + 24, micros / 1000).ptr;
   int fraction = static_cast<int>(micros % 1000);

@@ -5,6 +5,7 @@
 #include <spdlog/sinks/null_sink.h>
 #include <spdlog/sinks/ostream_sink.h>
 
+#include <cstdint>
 #include <cstdio>
 #include <fstream>
 #include <sstream>
@@ -194,14 +195,15 @@ TEST(Log, MillisecondsAreWrittenLikeTheDecimalTheyAre) {
   Capture c(o);
   const std::pair<std::int64_t, const char*> cases[] = {{0, "0"},        {1, "0.001"},     {43, "0.043"},
                                                         {1500, "1.5"},   {2000, "2"},      {12345, "12.345"},
-                                                        {10010, "10.01"}, {-1500, "-1.5"}, {123456789012, "123456789.012"}};
+                                                        {10010, "10.01"}, {-1500, "-1.5"}, {123456789012, "123456789.012"},
+                                                        {INT64_MIN, "-9223372036854775.808"}};
   for (const auto& [micros, text] : cases) {
     c.out.str("");
     const LogField fields[] = {LogField::milliseconds("duration_ms", micros)};
     log_fields(*component_logger("request"), spdlog::level::info, "request", fields);
     const std::string line = c.out.str();
     EXPECT_NE(line.find(std::string("\"duration_ms\":") + text + "}"), std::string::npos) << micros << ": " << line;
-    EXPECT_EQ(json::parse(line).as_object().at("duration_ms").to_number<double>(), static_cast<double>(micros) / 1000);
+    EXPECT_DOUBLE_EQ(json::parse(line).as_object().at("duration_ms").to_number<double>(), static_cast<double>(micros) / 1000);
   }
 }
 
