@@ -7,6 +7,7 @@
 #include <array>
 #include <charconv>
 #include <map>
+#include <typeinfo>
 
 #include "core/random.hpp"
 #include "core/sha256.hpp"
@@ -586,8 +587,11 @@ http::Fetcher Telemetry::traced_fetcher(http::Fetcher fetcher) const {
 }
 
 std::shared_ptr<RequestRecord> record_of(const http::Exchange& exchange) {
-  if (auto* observed = dynamic_cast<const ObservedExchange*>(&exchange)) return observed->record();
-  return nullptr;
+  // ObservedExchange is final, so an exact type test says as much as a dynamic_cast, and for a
+  // class in an anonymous namespace it is a pointer comparison: __dynamic_cast's hierarchy walk
+  // took 0.3% of the loaded server's CPU over the few calls a request makes.
+  if (typeid(exchange) != typeid(ObservedExchange)) return nullptr;
+  return static_cast<const ObservedExchange&>(exchange).record();
 }
 
 std::shared_ptr<Operation> begin_operation(const http::Exchange& exchange, std::string_view method,
