@@ -319,7 +319,8 @@ profile_telemetry() {  # pid url session -> sets PROFILE_LINE (see BENCH_PROFILE
   perf record -q -e "$event" --call-graph dwarf,32768 -p "$pid" -o "$TMP/profile.data" -- sleep "$PROFILE_SECONDS" \
     >"$TMP/perf.log" 2>&1 || { cat "$TMP/perf.log" >&2; die "perf record failed (perf_event_paranoid: $(cat /proc/sys/kernel/perf_event_paranoid))"; }
   wait "$wrk_pid"
-  PROFILE_LINE="$(perf script -i "$TMP/profile.data" -F tid,ip,sym 2>/dev/null | awk -f bench/telemetry/share.awk) ($event)"
+  # share.awk says "no samples" (and fails) when perf caught none: reported, not fatal.
+  PROFILE_LINE="$(perf script -i "$TMP/profile.data" -F tid,ip,sym 2>/dev/null | awk -f bench/telemetry/share.awk || true) ($event)"
   rm -f "$TMP/profile.data"
 }
 

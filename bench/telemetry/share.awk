@@ -1,6 +1,6 @@
 # What share of a server's CPU samples telemetry holds, from `perf script -F tid,ip,sym` over a
 # `perf record --call-graph dwarf` of the server (bench/run.sh, BENCH_PROFILE_SECONDS). A sample
-# is a non-indented line followed by its frames, leaf first; it counts for a part when any frame
+# is a line with its thread id followed by its frames, leaf first; it counts for a part when any frame
 # is one of that part's entry points, and for telemetry when any part claims it. A ratio within
 # one run: the machine's slow and fast phases, which move whole-server throughput by more than
 # telemetry costs, cancel out of it.
@@ -13,8 +13,10 @@ function flush_sample() {
   any = 0
   in_sample = 0
 }
-/^[^ \t]/ { flush_sample(); in_sample = 1; next }
+# A frame line starts with a tab; a sample's first line does not (perf right-aligns its thread
+# id, so it may start with spaces).
 /^[ \t]*$/ { flush_sample(); next }
+!/^\t/ { flush_sample(); in_sample = 1; next }
 {
   frame = $0
   # The pipeline's entry points into telemetry/telemetry.hpp (ObservedExchange::respond is not
