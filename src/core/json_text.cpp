@@ -4,6 +4,8 @@
 #include <charconv>
 #include <cstring>
 
+#include "core/hex.hpp"
+
 namespace bastion::core {
 
 namespace {
@@ -64,8 +66,8 @@ void escape_json_string(Out& out, std::string_view s) {
       case '\b': out.append("\\b", 2); break;
       case '\f': out.append("\\f", 2); break;
       default: {
-        static constexpr char kHex[] = "0123456789abcdef";
-        const char escaped[] = {'\\', 'u', '0', '0', kHex[c >> 4], kHex[c & 0xf]};
+        char escaped[] = {'\\', 'u', '0', '0', '0', '0'};
+        hex_into(&c, 1, escaped + 4);
         out.append(escaped, sizeof escaped);
       }
     }

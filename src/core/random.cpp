@@ -5,6 +5,8 @@
 #include <stdexcept>
 #include <vector>
 
+#include "core/hex.hpp"
+
 namespace bastion::core {
 namespace {
 
@@ -17,15 +19,10 @@ void fill(unsigned char* out, std::size_t n) {
 }  // namespace
 
 std::string random_hex(std::size_t bytes) {
-  static constexpr char kDigits[] = "0123456789abcdef";
   std::vector<unsigned char> buf(bytes);
   fill(buf.data(), bytes);
-  std::string out;
-  out.reserve(bytes * 2);
-  for (unsigned char c : buf) {
-    out.push_back(kDigits[c >> 4]);
-    out.push_back(kDigits[c & 0xf]);
-  }
+  std::string out(2 * bytes, '\0');
+  hex_into(buf.data(), bytes, out.data());
   return out;
 }
 

@@ -3,7 +3,8 @@
 // OpenSSL's direct SHA-256 functions, deprecated since 3.0 in favour of EVP but still built:
 // re-initialising an EVP context takes the engine table's lock and frees and allocates the
 // provider's state on every digest, which showed on the request path (the argument digest of
-// every tools/call; bench/telemetry/compare.sh: -147 ns per request with cold caches). These
+// every tools/call; bench/telemetry/compare.sh: -50 to -150 ns per request with cold caches, and
+// half the digest's share of the loaded server's CPU). These
 // are the same SHA-NI/AVX code without the dispatch. They bypass OpenSSL's providers, so a
 // FIPS provider configuration does not apply to these digests (none of them protects a secret:
 // PKCE S256 and key ids are public-input hashes, the rest are pseudonyms for logs).
@@ -16,6 +17,8 @@
 
 #include <new>
 #include <stdexcept>
+
+#include "core/hex.hpp"
 
 namespace bastion::core {
 
@@ -34,8 +37,6 @@ Sha256Stream::Sha256Stream() {
   if (SHA256_Init(new (state_) SHA256_CTX{}) != 1) sha256_failed();
 }
 
-Sha256Stream::~Sha256Stream() = default;
-
 void Sha256Stream::update(std::string_view data) {
   if (SHA256_Update(context(state_), data.data(), data.size()) != 1) sha256_failed();
 }
@@ -52,17 +53,10 @@ Sha256Digest sha256(std::string_view data) {
   return stream.finish();
 }
 
-void sha256_hex_into(const Sha256Digest& digest, char* out) {
-  static constexpr char kDigits[] = "0123456789abcdef";
-  for (std::size_t i = 0; i < digest.size(); ++i) {
-    out[2 * i] = kDigits[digest[i] >> 4];
-    out[2 * i + 1] = kDigits[digest[i] & 0xf];
-  }
-}
-
 std::string sha256_hex(std::string_view data) {
-  std::string out(2 * std::tuple_size_v<Sha256Digest>, '\0');
-  sha256_hex_into(sha256(data), out.data());
+  const Sha256Digest digest = sha256(data);
+  std::string out(2 * digest.size(), '\0');
+  hex_into(digest.data(), digest.size(), out.data());
   return out;
 }
 

@@ -12,15 +12,12 @@ using Sha256Digest = std::array<unsigned char, 32>;
 Sha256Digest sha256(std::string_view data);
 // Lowercase hex of the digest.
 std::string sha256_hex(std::string_view data);
-// Lowercase hex of `digest` into out[0..64).
-void sha256_hex_into(const Sha256Digest& digest, char* out);
 
 // SHA-256 over data fed in pieces (a serializer's output, without joining it into one string
 // first). Its state lives inside the object: making one allocates nothing.
 class Sha256Stream {
  public:
   Sha256Stream();
-  ~Sha256Stream();
   Sha256Stream(const Sha256Stream&) = delete;
   Sha256Stream& operator=(const Sha256Stream&) = delete;
 

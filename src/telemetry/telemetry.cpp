@@ -9,6 +9,7 @@
 #include <map>
 #include <typeinfo>
 
+#include "core/hex.hpp"
 #include "core/random.hpp"
 #include "core/sha256.hpp"
 #include "telemetry/log.hpp"
@@ -128,7 +129,8 @@ ArgumentDigest argument_digest(const json::object& arguments) {
   char chunk[512];
   while (!serializer.done()) stream.update(serializer.read(chunk, sizeof chunk));
   char text[7 + 64] = {'s', 'h', 'a', '2', '5', '6', ':'};
-  core::sha256_hex_into(stream.finish(), text + 7);
+  const core::Sha256Digest digest = stream.finish();
+  core::hex_into(digest.data(), digest.size(), text + 7);
   return ArgumentDigest(std::string_view(text, sizeof text));
 }
 

@@ -2,9 +2,7 @@
 
 #include <boost/json.hpp>
 
-#include <array>
-#include <cstring>
-
+#include "core/hex.hpp"
 #include "core/random.hpp"
 
 namespace bastion::telemetry {
@@ -41,20 +39,12 @@ bool all_zero(std::string_view s) { return s.find_first_not_of('0') == std::stri
 
 // `words` 64-bit words of the per-thread generator as 16 hex digits each, into `out`.
 void fill_hex(char* out, std::size_t words) {
-  // Two digits per table read: every request makes three or four ids.
-  static constexpr auto kPairs = [] {
-    constexpr char digits[] = "0123456789abcdef";
-    std::array<char, 512> pairs{};
-    for (std::size_t b = 0; b < 256; ++b) {
-      pairs[2 * b] = digits[b >> 4];
-      pairs[2 * b + 1] = digits[b & 0xf];
-    }
-    return pairs;
-  }();
   thread_local IdGenerator generator;
   for (std::size_t w = 0; w < words; ++w) {
     std::uint64_t v = generator.next();
-    for (std::size_t i = 8; i-- > 0; v >>= 8) std::memcpy(out + w * 16 + 2 * i, &kPairs[2 * (v & 0xff)], 2);
+    unsigned char bytes[8];
+    for (std::size_t i = 8; i-- > 0; v >>= 8) bytes[i] = static_cast<unsigned char>(v & 0xff);
+    core::hex_into(bytes, sizeof bytes, out + w * 16);
   }
 }
 

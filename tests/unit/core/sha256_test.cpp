@@ -4,6 +4,7 @@
 
 #include <string>
 
+#include "core/hex.hpp"
 #include "core/sha256.hpp"
 
 using namespace bastion;
@@ -12,7 +13,7 @@ namespace {
 
 std::string hex(const core::Sha256Digest& d) {
   char out[64];
-  core::sha256_hex_into(d, out);
+  core::hex_into(d.data(), d.size(), out);
   return std::string(out, sizeof out);
 }
 
