@@ -28,8 +28,6 @@ namespace {
 thread_local const json::object* tl_fields = nullptr;
 thread_local std::span<const LogField> tl_list;
 
-using core::append_json_string;
-
 // LogField::milliseconds: "<micros / 1000>[.<fraction without trailing zeros>]" into out,
 // which holds 32 bytes.
 char* write_milliseconds(char* out, std::int64_t signed_micros) {
@@ -55,27 +53,42 @@ char* write_milliseconds(char* out, std::int64_t signed_micros) {
   return out + digits;
 }
 
-void append_field_value(std::string& out, const LogField& f) {
-  switch (f.kind) {
-    case LogField::Kind::string: append_json_string(out, f.text); break;
-    case LogField::Kind::integer: core::append_decimal(out, f.integer); break;
-    case LogField::Kind::boolean: out += f.integer ? "true" : "false"; break;
-    case LogField::Kind::milliseconds: {
-      char buffer[32];
-      out.append(buffer, write_milliseconds(buffer, f.integer));
-      break;
-    }
-    case LogField::Kind::number: {
-      if (!std::isfinite(f.number)) {
-        out += "null";  // JSON has no NaN or infinity
+// Writes a line into memory sized by its bound (json_line): constant pieces are copies of known
+// length, so a line costs about one pass over its bytes.
+struct LineWriter {
+  char* at;
+  void raw(std::string_view s) {
+    std::memcpy(at, s.data(), s.size());
+    at += s.size();
+  }
+  void put(char c) { *at++ = c; }
+  void string(std::string_view s) { at = core::write_json_string(at, s); }
+  void value(const LogField& f) {
+    switch (f.kind) {
+      case LogField::Kind::string: string(f.text); break;
+      case LogField::Kind::integer: at = std::to_chars(at, at + kNumberBound, f.integer).ptr; break;
+      case LogField::Kind::boolean: raw(f.integer ? "true" : "false"); break;
+      case LogField::Kind::milliseconds: at = write_milliseconds(at, f.integer); break;
+      case LogField::Kind::number:
+        // JSON has no NaN or infinity.
+        if (!std::isfinite(f.number)) raw("null");
+        else at = std::to_chars(at, at + kNumberBound, f.number).ptr;
         break;
-      }
-      char buffer[32];
-      auto [end, ec] = std::to_chars(buffer, buffer + sizeof buffer, f.number);
-      out.append(buffer, ec == std::errc() ? end : buffer);
-      break;
     }
   }
+  static constexpr std::size_t kNumberBound = 32;  // the shortest form of any double or int64
+  static std::size_t bound(const LogField& f) {
+    return f.kind == LogField::Kind::string ? core::json_string_bound(f.text.size()) : kNumberBound;
+  }
+};
+
+// A field's JSON value appended to `out` (the text format's quoted values).
+void append_field_value(std::string& out, const LogField& f) {
+  const std::size_t at = out.size();
+  out.resize(at + LineWriter::bound(f));
+  LineWriter w{out.data() + at};
+  w.value(f);
+  out.resize(static_cast<std::size_t>(w.at - out.data()));
 }
 
 std::string_view json_line(std::chrono::system_clock::time_point time, spdlog::level::level_enum level,
@@ -261,34 +274,6 @@ void append_rfc3339(std::string& out, std::chrono::system_clock::time_point time
   out.append(text, write_rfc3339(text, time));
 }
 
-// Writes a line into memory sized by its bound (json_line): constant pieces are copies of known
-// length, so a line costs about one pass over its bytes.
-struct LineWriter {
-  char* at;
-  void raw(std::string_view s) {
-    std::memcpy(at, s.data(), s.size());
-    at += s.size();
-  }
-  void put(char c) { *at++ = c; }
-  void string(std::string_view s) { at = core::write_json_string(at, s); }
-  void value(const LogField& f) {
-    switch (f.kind) {
-      case LogField::Kind::string: string(f.text); break;
-      case LogField::Kind::integer: at = std::to_chars(at, at + kNumberBound, f.integer).ptr; break;
-      case LogField::Kind::boolean: raw(f.integer ? "true" : "false"); break;
-      case LogField::Kind::milliseconds: at = write_milliseconds(at, f.integer); break;
-      case LogField::Kind::number:
-        // JSON has no NaN or infinity.
-        if (!std::isfinite(f.number)) raw("null");
-        else at = std::to_chars(at, at + kNumberBound, f.number).ptr;
-        break;
-    }
-  }
-  static constexpr std::size_t kNumberBound = 32;  // the shortest form of any double or int64
-  static std::size_t bound(const LogField& f) {
-    return f.kind == LogField::Kind::string ? core::json_string_bound(f.text.size()) : kNumberBound;
-  }
-};
 
 // {"time","level","logger","message", ...fields}\n in this thread's scratch memory (valid until
 // the thread's next line): sized once, written in one pass, copied to its sink. Every string is

@@ -54,6 +54,16 @@ TEST(Log, TextLinesAreForPeople) {
   const std::string text = c.out.str();
   EXPECT_NE(text.find("WARNING [request] slow route=/mcp note=\"two words\""), std::string::npos) << text;
   EXPECT_EQ(text.find('{'), std::string::npos);
+
+  // Listed fields: bare words as they are, other strings quoted, numbers as JSON writes them.
+  c.out.str("");
+  const LogField fields[] = {LogField::string("tool", "echo"), LogField::string("note", "two words"),
+                             LogField::integral("status", 200), LogField::milliseconds("duration_ms", 1500),
+                             LogField::flag("tool_error", true)};
+  log_fields(*component_logger("request"), spdlog::level::warn, "slow", fields);
+  EXPECT_NE(c.out.str().find("slow tool=echo note=\"two words\" status=200 duration_ms=1.5 tool_error=true"),
+            std::string::npos)
+      << c.out.str();
 }
 
 TEST(Log, ComponentsHaveTheirOwnLevels) {
