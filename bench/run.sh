@@ -152,15 +152,19 @@ cpu_ticks() {  # pid -> user + system CPU time in clock ticks (proc(5), fields 1
 MEASURED_PID=""  # when set, run_wrk also reports the server's CPU time per request
 SKIP_WARMUP=""   # when set, run_wrk measures at once (the server was warmed by an earlier round)
 
+wrk_mcp() {  # url session wire version duration [wrk options...]: bench/wrk-mcp.lua's load
+  local url="$1" session="$2" wire="$3" version="$4" duration="$5"
+  shift 5
+  MCP_WIRE="$wire" MCP_SESSION="$session" MCP_VERSION="$version" ECHO_MESSAGE="$MESSAGE" MCP_AUTHORIZATION="$AUTHORIZATION" \
+    wrk -t "$THREADS" -c "$CONNECTIONS" -d "$duration" --timeout 5s "$@" -s "$LUA" "$url"
+}
+
 run_wrk() {  # name url session [wire: session | stateless] [protocol version]
   local name="$1" url="$2" session="$3" wire="${4:-session}" version="${5:-$VERSION}" line
-  [[ -n "$SKIP_WARMUP" ]] ||
-    MCP_WIRE="$wire" MCP_SESSION="$session" MCP_VERSION="$version" ECHO_MESSAGE="$MESSAGE" MCP_AUTHORIZATION="$AUTHORIZATION" \
-      wrk -t "$THREADS" -c "$CONNECTIONS" -d "$WARMUP" --timeout 5s -s "$LUA" "$url" >/dev/null
+  [[ -n "$SKIP_WARMUP" ]] || wrk_mcp "$url" "$session" "$wire" "$version" "$WARMUP" >/dev/null
   local ticks_before=""
   [[ -n "$MEASURED_PID" ]] && ticks_before="$(cpu_ticks "$MEASURED_PID")"
-  MCP_WIRE="$wire" MCP_SESSION="$session" MCP_VERSION="$version" ECHO_MESSAGE="$MESSAGE" MCP_AUTHORIZATION="$AUTHORIZATION" \
-    wrk -t "$THREADS" -c "$CONNECTIONS" -d "$DURATION" --timeout 5s --latency -s "$LUA" "$url" >"$TMP/$name.wrk"
+  wrk_mcp "$url" "$session" "$wire" "$version" "$DURATION" --latency >"$TMP/$name.wrk"
   line="$(grep '^RESULT ' "$TMP/$name.wrk" | tail -1)"
   if [[ -n "$ticks_before" ]]; then
     # CPU time per request: less sensitive than req/s to other load on a shared machine.
@@ -312,8 +316,7 @@ profile_telemetry() {  # pid url session -> sets PROFILE_LINE (see BENCH_PROFILE
   # Kernel samples (the request line's write(2), the sockets under the exporter) need
   # perf_event_paranoid <= 1; above that, perf may sample user time only.
   [[ "$(cat /proc/sys/kernel/perf_event_paranoid)" -le 1 ]] || event=cpu-clock:u
-  MCP_WIRE=session MCP_SESSION="$session" MCP_VERSION="$VERSION" ECHO_MESSAGE="$MESSAGE" MCP_AUTHORIZATION="" \
-    wrk -t "$THREADS" -c "$CONNECTIONS" -d "$((PROFILE_SECONDS + 2))s" --timeout 5s -s "$LUA" "$url" >/dev/null &
+  wrk_mcp "$url" "$session" session "$VERSION" "$((PROFILE_SECONDS + 2))s" >/dev/null &
   wrk_pid=$!
   sleep 1  # the load is up before sampling starts
   perf record -q -e "$event" --call-graph dwarf,32768 -p "$pid" -o "$TMP/profile.data" -- sleep "$PROFILE_SECONDS" \
