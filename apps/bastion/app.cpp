@@ -404,7 +404,9 @@ void check_startup(const config::Config& config) {
 
 HttpApp::HttpApp(const config::Config& config, HttpAppHooks hooks) : config_(config) {
   try {
-    telemetry_ = std::make_unique<telemetry::Telemetry>(telemetry_options(config_), http::default_fetcher());
+    // The exporter sends every batch to one collector: one kept-alive connection, not a TCP (and
+    // TLS) handshake per batch.
+    telemetry_ = std::make_unique<telemetry::Telemetry>(telemetry_options(config_), http::keep_alive_fetcher());
   } catch (const std::exception& e) {
     throw config_error(config_, "audit", e.what());
   }

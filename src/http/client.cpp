@@ -1,7 +1,8 @@
-// The outbound client (client.hpp). One private io_context per call runs a coroutine that does
+// The outbound client (client.hpp). An io_context runs a coroutine that does
 // resolve -> policy check -> connect -> (TLS) -> write -> read, hop by hop; the whole call is
 // bounded by one deadline: the stream's expiry covers connect, handshake, write and read, and
-// run_until() covers the resolver, which has no timeout of its own.
+// run_until() covers the resolver, which has no timeout of its own. fetch() makes a private
+// io_context per call and closes its connection; KeepAliveClient keeps both between calls.
 #include "http/client.hpp"
 
 #include <boost/asio/co_spawn.hpp>
@@ -17,7 +18,10 @@
 #include <boost/beast/ssl.hpp>
 #include <boost/url.hpp>
 
+#include <sys/socket.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -194,14 +198,62 @@ Error from_system_error(const boost::system::error_code& ec, ClientErrorCode fal
   return client_error(fallback, std::string(what) + ": " + ec.message());
 }
 
+// The peer closed or reset the connection.
+bool peer_closed(const boost::system::error_code& ec) {
+  return ec == bhttp::error::end_of_stream || ec == asio::error::eof || ec == asio::error::connection_reset ||
+         ec == asio::error::broken_pipe;
+}
+
 // The request body as a view of the caller's bytes (see Call::run).
 using OutgoingBody = bhttp::span_body<const char>;
 
+using TlsStream = beast::ssl_stream<beast::tcp_stream>;
+
+// What a kept connection must match to carry another request: the same origin, reached under
+// the same address rules and trust store (a connection checked under a looser policy must not
+// serve a stricter call).
+std::string connection_key(const Target& target, const ClientOptions& options) {
+  return std::string(target.https ? "https://" : "http://") + target.host_header + "\n" + target.port + "\n" +
+         std::to_string(static_cast<int>(options.address_policy)) + (options.allow_http ? "h" : "") +
+         (options.allow_http_loopback_only ? "l" : "") + "\n" + options.ca_file;
+}
+
+// A connection kept open after a response that allowed it (RFC 9112 §9.3): one at a time,
+// plain or TLS.
+struct KeptConnection {
+  std::string key;  // connection_key() of the origin it is open to
+  std::unique_ptr<beast::tcp_stream> plain;
+  std::unique_ptr<TlsStream> tls;
+  std::chrono::steady_clock::time_point idle_since;
+
+  bool open() const { return plain || tls; }
+  beast::tcp_stream& lowest() { return tls ? beast::get_lowest_layer(*tls) : *plain; }
+  void close() {
+    if (!open()) return;
+    boost::system::error_code ignored;
+    lowest().socket().close(ignored);
+    tls.reset();
+    plain.reset();
+    key.clear();
+  }
+  // Whether it may carry a request to `wanted` now: the same origin, not idle too long, and the
+  // peer has neither closed it nor sent anything unasked (a server that drops an idle
+  // connection sends its FIN, or a 408, first: a peek sees either without blocking).
+  bool usable_for(const std::string& wanted, std::chrono::steady_clock::time_point now) {
+    if (!open() || key != wanted || now - idle_since > KeepAliveClient::kMaxIdle) return false;
+    char byte;
+    const ssize_t n = ::recv(lowest().socket().native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+    return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+  }
+};
+
 class Call {
  public:
+  // `kept`: where a connection may be taken from and left for the next call (null: every
+  // connection closes after its response).
   Call(asio::io_context& io, const ClientRequest& request, const ClientOptions& options,
-       std::chrono::steady_clock::time_point deadline)
-      : io_(io), request_(request), options_(options), deadline_(deadline) {}
+       std::chrono::steady_clock::time_point deadline, KeptConnection* kept = nullptr)
+      : io_(io), request_(request), options_(options), deadline_(deadline), kept_(kept) {}
 
   asio::awaitable<Result<ClientResponse>> run() {
     std::string url = request_.url;
@@ -238,6 +290,53 @@ class Call {
     if (!target.https && !options_.allow_http && !options_.allow_http_loopback_only) {
       co_return std::unexpected(client_error(ClientErrorCode::scheme_refused, "plain http is not allowed"));
     }
+    bhttp::request<OutgoingBody> request{bhttp::string_to_verb(method), target.path, 11};
+    if (request.method() == bhttp::verb::unknown) request.method_string(method);
+    for (const auto& [name, value] : request_.headers.fields()) request.insert(name, value);
+    request.set(bhttp::field::host, target.host_header);
+    request.set(bhttp::field::user_agent, options_.user_agent);
+    if (!kept_) request.set(bhttp::field::connection, "close");
+    request.body() = OutgoingBody::value_type(body.data(), body.size());
+    request.prepare_payload();
+
+    if (!kept_) co_return co_await connect_and_send(target, request, nullptr);
+    const std::string key = connection_key(target, options_);
+    if (kept_->usable_for(key, std::chrono::steady_clock::now())) {
+      bool peer_gone = false;
+      auto response = co_await send_on_kept(request, target, peer_gone);
+      // The peer closed the kept connection as this request went out (before any byte of an
+      // answer): once more on a new connection, when the caller said a repeat is harmless.
+      if (response || !peer_gone || !options_.retry_on_closed_connection) co_return response;
+    }
+    kept_->close();
+    co_return co_await connect_and_send(target, request, &key);
+  }
+
+  // The request on the kept connection; it stays kept only if the answer allows it.
+  asio::awaitable<Result<ClientResponse>> send_on_kept(bhttp::request<OutgoingBody>& request, const Target& target,
+                                                       bool& peer_gone) {
+    kept_->lowest().expires_at(deadline_);
+    bool reusable = false;
+    // An if, not a conditional expression: GCC 12 destroys a co_await's result twice inside ?:.
+    Result<ClientResponse> response;
+    if (kept_->tls) {
+      response = co_await round_trip(*kept_->tls, request, target, &reusable, &peer_gone);
+    } else {
+      response = co_await round_trip(*kept_->plain, request, target, &reusable, &peer_gone);
+    }
+    if (reusable) {
+      kept_->lowest().expires_never();
+      kept_->idle_since = std::chrono::steady_clock::now();
+    } else {
+      kept_->close();
+    }
+    co_return response;
+  }
+
+  // Resolves, checks and connects (TLS included), sends `request` and reads the answer. With a
+  // `key`, a connection the answer lets live is kept in kept_ under it; otherwise it closes.
+  asio::awaitable<Result<ClientResponse>> connect_and_send(const Target& target, bhttp::request<OutgoingBody>& request,
+                                                           const std::string* key) {
     tcp::resolver resolver(io_);
     boost::system::error_code ec;
     auto results = co_await resolver.async_resolve(target.host, target.port, asio::redirect_error(asio::use_awaitable, ec));
@@ -259,52 +358,72 @@ class Call {
       co_return std::unexpected(client_error(ClientErrorCode::address_refused, "destination address not allowed"));
     }
 
-    beast::tcp_stream stream(io_);
-    stream.expires_at(deadline_);
-    co_await stream.async_connect(endpoints, asio::redirect_error(asio::use_awaitable, ec));
+    auto stream = std::make_unique<beast::tcp_stream>(io_);
+    stream->expires_at(deadline_);
+    co_await stream->async_connect(endpoints, asio::redirect_error(asio::use_awaitable, ec));
     if (ec) co_return std::unexpected(from_system_error(ec, ClientErrorCode::connect_failed, "connect"));
 
-    bhttp::request<OutgoingBody> request{bhttp::string_to_verb(method), target.path, 11};
-    if (request.method() == bhttp::verb::unknown) request.method_string(method);
-    for (const auto& [name, value] : request_.headers.fields()) request.insert(name, value);
-    request.set(bhttp::field::host, target.host_header);
-    request.set(bhttp::field::user_agent, options_.user_agent);
-    request.set(bhttp::field::connection, "close");
-    request.body() = OutgoingBody::value_type(body.data(), body.size());
-    request.prepare_payload();
-
-    if (!target.https) co_return co_await round_trip(stream, request, target);
+    bool reusable = false;
+    if (!target.https) {
+      auto response = co_await round_trip(*stream, request, target, &reusable, nullptr);
+      if (key && reusable) keep(*key, std::move(stream), nullptr);
+      co_return response;
+    }
 
     auto context = tls_context(options_.ca_file);
     if (!context) co_return std::unexpected(client_error(ClientErrorCode::tls_failed, "cannot load the CA file"));
-    beast::ssl_stream<beast::tcp_stream> tls(std::move(stream), *context);
+    auto tls = std::make_unique<TlsStream>(std::move(*stream), *context);
     boost::system::error_code parse_ec;
     asio::ip::make_address(target.host, parse_ec);
     // SNI only for names (RFC 6066 §3); the peer's certificate must match the host we asked for.
-    if (parse_ec && !SSL_set_tlsext_host_name(tls.native_handle(), target.host.c_str())) {
+    if (parse_ec && !SSL_set_tlsext_host_name(tls->native_handle(), target.host.c_str())) {
       co_return std::unexpected(client_error(ClientErrorCode::tls_failed, "cannot set SNI"));
     }
-    tls.set_verify_callback(ssl::host_name_verification(target.host));
-    co_await tls.async_handshake(ssl::stream_base::client, asio::redirect_error(asio::use_awaitable, ec));
+    tls->set_verify_callback(ssl::host_name_verification(target.host));
+    co_await tls->async_handshake(ssl::stream_base::client, asio::redirect_error(asio::use_awaitable, ec));
     if (ec) co_return std::unexpected(from_system_error(ec, ClientErrorCode::tls_failed, "handshake"));
-    auto response = co_await round_trip(tls, request, target);
-    // The answer is complete; a peer that skips close_notify costs nothing here.
-    beast::get_lowest_layer(tls).close();
+    auto response = co_await round_trip(*tls, request, target, &reusable, nullptr);
+    if (key && reusable) {
+      keep(*key, nullptr, std::move(tls));
+    } else {
+      // The answer is complete; a peer that skips close_notify costs nothing here.
+      beast::get_lowest_layer(*tls).close();
+    }
     co_return response;
   }
 
+  void keep(const std::string& key, std::unique_ptr<beast::tcp_stream> plain, std::unique_ptr<TlsStream> tls) {
+    kept_->close();
+    kept_->key = key;
+    kept_->plain = std::move(plain);
+    kept_->tls = std::move(tls);
+    kept_->lowest().expires_never();
+    kept_->idle_since = std::chrono::steady_clock::now();
+  }
+
+  // One request and its answer. `reusable`: the connection may carry another request (the
+  // answer was read to its delimited end, nothing more arrived, and neither side asked to close:
+  // RFC 9112 §9.3). `peer_gone`: the peer closed or reset the connection before any byte of an
+  // answer arrived.
   template <class Stream>
   asio::awaitable<Result<ClientResponse>> round_trip(Stream& stream, bhttp::request<OutgoingBody>& request,
-                                                     const Target& target) {
+                                                     const Target& target, bool* reusable, bool* peer_gone) {
     boost::system::error_code ec;
     co_await bhttp::async_write(stream, request, asio::redirect_error(asio::use_awaitable, ec));
-    if (ec) co_return std::unexpected(from_system_error(ec, ClientErrorCode::connect_failed, "write"));
+    if (ec) {
+      if (peer_gone) *peer_gone = peer_closed(ec);
+      co_return std::unexpected(from_system_error(ec, ClientErrorCode::connect_failed, "write"));
+    }
     beast::flat_buffer buffer;
     bhttp::response_parser<bhttp::string_body> parser;
     parser.body_limit(options_.max_response_bytes);
     parser.header_limit(static_cast<std::uint32_t>(options_.max_header_bytes));
     co_await bhttp::async_read(stream, buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
-    if (ec) co_return std::unexpected(from_system_error(ec, ClientErrorCode::protocol_error, "read"));
+    if (ec) {
+      if (peer_gone) *peer_gone = peer_closed(ec) && !parser.got_some();
+      co_return std::unexpected(from_system_error(ec, ClientErrorCode::protocol_error, "read"));
+    }
+    *reusable = parser.is_done() && !parser.get().need_eof() && buffer.size() == 0;
     auto message = parser.release();
     ClientResponse response;
     response.status = static_cast<int>(message.result_int());
@@ -318,21 +437,14 @@ class Call {
   const ClientRequest& request_;
   const ClientOptions& options_;
   std::chrono::steady_clock::time_point deadline_;
+  KeptConnection* kept_;
 };
 
-}  // namespace
-
-bool address_allowed(const std::string& address, AddressPolicy policy) {
-  boost::system::error_code ec;
-  const auto parsed = asio::ip::make_address(address, ec);
-  if (ec) return false;
-  return allowed(parsed, policy);
-}
-
-Result<ClientResponse> fetch(const ClientRequest& request, const ClientOptions& options) {
+// Runs one call on `io` until it ends or the deadline passes.
+Result<ClientResponse> run_call(asio::io_context& io, const ClientRequest& request, const ClientOptions& options,
+                                KeptConnection* kept) {
   const auto deadline = std::chrono::steady_clock::now() + options.timeout;
-  asio::io_context io(1);
-  Call call(io, request, options, deadline);
+  Call call(io, request, options, deadline, kept);
   std::optional<Result<ClientResponse>> outcome;
   asio::co_spawn(io, call.run(), [&](std::exception_ptr error, Result<ClientResponse> result) {
     if (error) {
@@ -351,6 +463,54 @@ Result<ClientResponse> fetch(const ClientRequest& request, const ClientOptions& 
   return std::move(*outcome);
 }
 
+}  // namespace
+
+bool address_allowed(const std::string& address, AddressPolicy policy) {
+  boost::system::error_code ec;
+  const auto parsed = asio::ip::make_address(address, ec);
+  if (ec) return false;
+  return allowed(parsed, policy);
+}
+
+Result<ClientResponse> fetch(const ClientRequest& request, const ClientOptions& options) {
+  asio::io_context io(1);
+  return run_call(io, request, options, nullptr);
+}
+
+struct KeepAliveClient::Impl {
+  std::mutex mutex;  // one call at a time
+  // Declared before `kept`: the connection's sockets go first, then their io_context.
+  std::unique_ptr<asio::io_context> io = std::make_unique<asio::io_context>(1);
+  KeptConnection kept;
+};
+
+KeepAliveClient::KeepAliveClient() : impl_(std::make_unique<Impl>()) {}
+
+KeepAliveClient::~KeepAliveClient() { impl_->kept.close(); }
+
+Result<ClientResponse> KeepAliveClient::fetch(const ClientRequest& request, const ClientOptions& options) {
+  std::lock_guard lock(impl_->mutex);
+  impl_->io->restart();
+  auto response = run_call(*impl_->io, request, options, &impl_->kept);
+  if (impl_->io->stopped() && !response && response.error().code == static_cast<int>(ClientErrorCode::timeout)) {
+    // A call cut off at its deadline may have left work in the io_context: start clean.
+    impl_->kept.close();
+    impl_->io = std::make_unique<asio::io_context>(1);
+  }
+  return response;
+}
+
+bool KeepAliveClient::holds_connection() const {
+  std::lock_guard lock(impl_->mutex);
+  return impl_->kept.open();
+}
+
 Fetcher default_fetcher() { return [](const ClientRequest& request, const ClientOptions& options) { return fetch(request, options); }; }
+
+Fetcher keep_alive_fetcher() {
+  return [client = std::make_shared<KeepAliveClient>()](const ClientRequest& request, const ClientOptions& options) {
+    return client->fetch(request, options);
+  };
+}
 
 }  // namespace bastion::http

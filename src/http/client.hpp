@@ -14,6 +14,7 @@
 #include <chrono>
 #include <cstddef>
 #include <functional>
+#include <memory>
 #include <string>
 
 #include "core/result.hpp"
@@ -41,6 +42,11 @@ struct ClientOptions {
   // TLS: the system trust store, plus this PEM file when set (a private CA, test certificates).
   std::string ca_file;
   std::string user_agent = "bastion";
+  // KeepAliveClient only: when the peer closes a kept connection just as a request goes out
+  // (before any byte of an answer), send the request once more on a new connection. Only for
+  // requests whose repetition is harmless (RFC 9112 §9.3.1: a client must not repeat a
+  // non-idempotent request on its own).
+  bool retry_on_closed_connection = false;
 };
 
 struct ClientRequest {
@@ -74,9 +80,34 @@ enum class ClientErrorCode {
 
 Result<ClientResponse> fetch(const ClientRequest& request, const ClientOptions& options);
 
+// The same calls, with the connection kept open from one call to the next when the answer
+// allows it (HTTP/1.1 persistent connections, RFC 9112 §9.3), and the io_context (with the
+// resolver's thread) kept too: for a caller that sends to one place again and again, such as
+// the OTLP exporter, which would otherwise pay a thread, a TCP handshake and, over https, a TLS
+// handshake per batch. One connection at a time: a call to another origin, or under other
+// address rules or trust store, replaces it. A kept connection is used again only if the peer
+// has not closed it and it has been idle for at most kMaxIdle. Calls are serialized.
+class KeepAliveClient {
+ public:
+  static constexpr std::chrono::seconds kMaxIdle{30};
+
+  KeepAliveClient();
+  ~KeepAliveClient();
+  KeepAliveClient(const KeepAliveClient&) = delete;
+  KeepAliveClient& operator=(const KeepAliveClient&) = delete;
+
+  Result<ClientResponse> fetch(const ClientRequest& request, const ClientOptions& options);
+  bool holds_connection() const;  // a connection is kept (for tests)
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
 // The seam tests and callers inject (a fake in unit tests, http::fetch in production).
 using Fetcher = std::function<Result<ClientResponse>(const ClientRequest&, const ClientOptions&)>;
 Fetcher default_fetcher();
+Fetcher keep_alive_fetcher();  // one KeepAliveClient shared by the returned function's copies
 
 // True when `address` (an IP literal, v4 or v6, v4-mapped v6 unwrapped) may be reached under
 // `policy`. Exposed for tests and for callers that check a literal before fetching.

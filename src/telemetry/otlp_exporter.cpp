@@ -233,6 +233,10 @@ void OtlpExporter::send(Batch batch) {
   // port 4318 is plain).
   client.allow_http = true;
   client.address_policy = http::AddressPolicy::any;
+  // With a kept-alive connection (http::keep_alive_fetcher) a batch that met the collector's
+  // idle close may go once more on a new connection: OTLP/HTTP expects exporters to repeat
+  // batches (§Retryable Response Codes), so a collector takes a repeat as it takes a retry.
+  client.retry_on_closed_connection = true;
   const double n = static_cast<double>(batch.spans);
   Result<http::ClientResponse> response = [&]() -> Result<http::ClientResponse> {
     try {

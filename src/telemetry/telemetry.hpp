@@ -245,7 +245,7 @@ struct RouteSeries {
 
 class Telemetry {
  public:
-  // `fetcher` sends OTLP batches (http::default_fetcher() in production, a fake in tests).
+  // `fetcher` sends OTLP batches (http::keep_alive_fetcher() in production, a fake in tests).
   // Throws std::runtime_error when the audit file cannot be opened.
   Telemetry(TelemetryOptions options, http::Fetcher fetcher);
   ~Telemetry();  // flushes the exporter (bounded by its timeout)

@@ -4,8 +4,15 @@
 
 #include <gtest/gtest.h>
 
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <atomic>
+#include <map>
 #include <memory>
+#include <thread>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -204,6 +211,226 @@ TEST_F(ClientTest, TlsVerifiesThePeerAgainstTheTrustStoreAndTheHostName) {
   auto wrong_name = fetch(get(url("/hello", "https", "127.0.0.1")), trusted);
   ASSERT_FALSE(wrong_name);
   EXPECT_EQ(code(wrong_name.error()), as_int(ClientErrorCode::tls_failed));
+}
+
+// A raw HTTP/1.1 server on loopback that counts connections and requests and misbehaves on
+// demand: the keep-alive tests need to see connections, which the project's server hides.
+class CountingServer {
+ public:
+  enum class Mode {
+    keep,                 // answers and keeps the connection open
+    close_header,         // answers with Connection: close, then closes
+    close_after_answer,   // answers without a word about closing, then closes (an idle close)
+    drop_second_request,  // closes a connection without answering its second request
+  };
+
+  explicit CountingServer(Mode mode) : mode_(mode) {
+    listener_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ::bind(listener_, reinterpret_cast<sockaddr*>(&address), sizeof address);
+    ::listen(listener_, 16);
+    socklen_t length = sizeof address;
+    ::getsockname(listener_, reinterpret_cast<sockaddr*>(&address), &length);
+    port_ = ntohs(address.sin_port);
+    thread_ = std::thread([this] { run(); });
+  }
+  ~CountingServer() {
+    stop_ = true;
+    thread_.join();
+    for (const auto& [fd, _] : connections_) ::close(fd);
+    ::close(listener_);
+  }
+
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_) + "/v1/traces"; }
+  int accepted() const { return accepted_; }
+  int requests() const { return requests_; }
+  int closed() const { return closed_; }
+
+ private:
+  void run() {
+    // Bounded: the test's destructor stops it; each wait is 20 ms.
+    while (!stop_) {
+      std::vector<pollfd> fds{{listener_, POLLIN, 0}};
+      for (const auto& [fd, _] : connections_) fds.push_back({fd, POLLIN, 0});
+      if (::poll(fds.data(), fds.size(), 20) <= 0) continue;
+      if (fds[0].revents & POLLIN) {
+        const int fd = ::accept(listener_, nullptr, nullptr);
+        if (fd >= 0) {
+          connections_[fd] = {};
+          ++accepted_;
+        }
+      }
+      for (std::size_t i = 1; i < fds.size(); ++i)
+        if (fds[i].revents) serve(fds[i].fd);
+    }
+  }
+
+  // Reads what arrived on `fd`; answers each complete request (head and Content-Length body).
+  void serve(int fd) {
+    Connection& c = connections_[fd];
+    char chunk[4096];
+    const ssize_t n = ::recv(fd, chunk, sizeof chunk, 0);
+    if (n <= 0) return close_connection(fd);
+    c.input.append(chunk, static_cast<std::size_t>(n));
+    while (true) {
+      const auto head_end = c.input.find("\r\n\r\n");
+      if (head_end == std::string::npos) return;
+      std::size_t length = 0;
+      if (const auto at = c.input.find("Content-Length: "); at != std::string::npos && at < head_end)
+        length = std::stoul(c.input.substr(at + 16));
+      if (c.input.size() < head_end + 4 + length) return;
+      c.input.erase(0, head_end + 4 + length);
+      ++c.requests;
+      if (mode_ == Mode::drop_second_request && c.requests == 2) return close_connection(fd);
+      ++requests_;
+      std::string answer = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n";
+      if (mode_ == Mode::close_header) answer += "Connection: close\r\n";
+      answer += "\r\n{}";
+      ::send(fd, answer.data(), answer.size(), MSG_NOSIGNAL);
+      if (mode_ == Mode::close_header || mode_ == Mode::close_after_answer) return close_connection(fd);
+    }
+  }
+
+  void close_connection(int fd) {
+    ::close(fd);
+    connections_.erase(fd);
+    ++closed_;
+  }
+
+  struct Connection {
+    std::string input;
+    int requests = 0;
+  };
+  const Mode mode_;
+  int listener_ = -1;
+  std::uint16_t port_ = 0;
+  std::map<int, Connection> connections_;  // the server thread's only
+  std::atomic<int> accepted_{0}, requests_{0}, closed_{0};
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
+
+ClientRequest post(std::string url) {
+  ClientRequest request;
+  request.method = "POST";
+  request.url = std::move(url);
+  request.body = "{\"resourceSpans\":[]}";
+  return request;
+}
+
+ClientOptions plain_http() {
+  ClientOptions options;
+  options.allow_http = true;
+  options.timeout = 5s;
+  return options;
+}
+
+// Waits (bounded, 5 s) until `done` holds.
+template <class Condition>
+bool eventually(Condition done) {
+  for (int i = 0; i < 500 && !done(); ++i) std::this_thread::sleep_for(10ms);
+  return done();
+}
+
+TEST(KeepAliveClient, CallsToOneOriginShareOneConnection) {
+  CountingServer server(CountingServer::Mode::keep);
+  KeepAliveClient client;
+  for (int i = 0; i < 3; ++i) {
+    auto response = client.fetch(post(server.url()), plain_http());
+    ASSERT_TRUE(response) << response.error().message;
+    EXPECT_EQ(response->body, "{}");
+  }
+  EXPECT_EQ(server.requests(), 3);
+  EXPECT_EQ(server.accepted(), 1);
+  EXPECT_TRUE(client.holds_connection());
+
+  // fetch() keeps nothing: a connection per call, closed after it.
+  ASSERT_TRUE(fetch(post(server.url()), plain_http()));
+  EXPECT_EQ(server.accepted(), 2);
+  EXPECT_TRUE(eventually([&] { return server.closed() == 1; }));
+}
+
+TEST(KeepAliveClient, AnAnswerThatClosesIsNotUsedAgain) {
+  CountingServer server(CountingServer::Mode::close_header);
+  KeepAliveClient client;
+  for (int i = 0; i < 2; ++i) ASSERT_TRUE(client.fetch(post(server.url()), plain_http()));
+  EXPECT_EQ(server.accepted(), 2);
+  EXPECT_FALSE(client.holds_connection());
+}
+
+TEST(KeepAliveClient, AConnectionThePeerClosedWhileIdleIsReplaced) {
+  CountingServer server(CountingServer::Mode::close_after_answer);
+  KeepAliveClient client;
+  ASSERT_TRUE(client.fetch(post(server.url()), plain_http()));
+  ASSERT_TRUE(eventually([&] { return server.closed() == 1; }));
+  // The kept connection's FIN has arrived: the next call sees it and connects anew, without a
+  // failed attempt and without a retry (retry_on_closed_connection is off).
+  auto second = client.fetch(post(server.url()), plain_http());
+  ASSERT_TRUE(second) << second.error().message;
+  EXPECT_EQ(server.accepted(), 2);
+  EXPECT_EQ(server.requests(), 2);
+}
+
+TEST(KeepAliveClient, ARequestTheKeptConnectionLostIsRepeatedOnlyWhenAllowed) {
+  CountingServer server(CountingServer::Mode::drop_second_request);
+  KeepAliveClient client;
+  ASSERT_TRUE(client.fetch(post(server.url()), plain_http()));
+  // The peer takes the second request and closes without an answer: not repeated by default.
+  auto lost = client.fetch(post(server.url()), plain_http());
+  ASSERT_FALSE(lost);
+  EXPECT_EQ(server.accepted(), 1);
+
+  ClientOptions repeat = plain_http();
+  repeat.retry_on_closed_connection = true;
+  ASSERT_TRUE(client.fetch(post(server.url()), repeat));  // a new connection's first request
+  auto repeated = client.fetch(post(server.url()), repeat);
+  ASSERT_TRUE(repeated) << repeated.error().message;
+  EXPECT_EQ(server.accepted(), 3);
+  EXPECT_EQ(server.requests(), 3);
+}
+
+TEST(KeepAliveClient, AnotherOriginOrStricterRulesTakeANewConnection) {
+  CountingServer first(CountingServer::Mode::keep), second(CountingServer::Mode::keep);
+  KeepAliveClient client;
+  ASSERT_TRUE(client.fetch(post(first.url()), plain_http()));
+  ASSERT_TRUE(client.fetch(post(second.url()), plain_http()));
+  ASSERT_TRUE(client.fetch(post(first.url()), plain_http()));
+  EXPECT_EQ(first.accepted(), 2);
+  EXPECT_EQ(second.accepted(), 1);
+
+  // A connection opened under AddressPolicy::any must not carry a call that forbids loopback.
+  ClientOptions strict = plain_http();
+  strict.address_policy = AddressPolicy::public_only;
+  auto refused = client.fetch(post(first.url()), strict);
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(code(refused.error()), as_int(ClientErrorCode::address_refused));
+  EXPECT_EQ(first.requests(), 2);
+}
+
+TEST_F(ClientTest, KeepAliveClientTimesOutAndServesTheNextCallAndKeepsTls) {
+  auto files = testing::make_self_signed_certificate("keep-alive-tls");
+  ASSERT_TRUE(files);
+  start(TlsFiles{files->certificate, files->key});
+  KeepAliveClient client;
+  ClientOptions options;
+  options.ca_file = files->certificate;
+  for (int i = 0; i < 2; ++i) {
+    auto ok = client.fetch(get(url("/hello", "https", "localhost")), options);
+    ASSERT_TRUE(ok) << ok.error().message;
+    EXPECT_EQ(ok->body, "hello");
+    EXPECT_TRUE(client.holds_connection());
+  }
+  options.timeout = 300ms;
+  auto hung = client.fetch(get(url("/hang", "https", "localhost")), options);
+  ASSERT_FALSE(hung);
+  EXPECT_EQ(code(hung.error()), as_int(ClientErrorCode::timeout));
+  EXPECT_FALSE(client.holds_connection());
+  options.timeout = 5s;
+  auto after = client.fetch(get(url("/hello", "https", "localhost")), options);
+  ASSERT_TRUE(after) << after.error().message;
+  EXPECT_EQ(after->body, "hello");
 }
 
 TEST(ClientAddressPolicy, PublicOnlyRefusesEverySpecialPurposeRange) {
