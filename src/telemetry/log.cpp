@@ -16,6 +16,7 @@
 #include <ctime>
 #include <memory>
 #include <mutex>
+#include <typeinfo>
 
 #include "core/json_text.hpp"
 
@@ -471,8 +472,11 @@ void log_fields(spdlog::logger& logger, spdlog::level::level_enum level, std::st
   if (!logger.should_log(level)) return;
   // setup_logging()'s sink, alone on the logger: straight into its buffer (what spdlog would
   // do, without building a log_msg). spdlog flushes a logger's sinks at its flush level.
-  if (const auto& sinks = logger.sinks(); sinks.size() == 1)
-    if (auto* sink = dynamic_cast<BufferedFdSink*>(sinks.front().get())) {
+  // BufferedFdSink is final and local to this file, so an exact type test answers what a
+  // dynamic_cast would, by a pointer comparison: __dynamic_cast's walk of spdlog's sink
+  // hierarchy took 0.3% of the loaded server's CPU, once per request line.
+  if (const auto& sinks = logger.sinks(); sinks.size() == 1 && typeid(*sinks.front()) == typeid(BufferedFdSink))
+    if (auto* sink = static_cast<BufferedFdSink*>(sinks.front().get())) {
       if (!sink->should_log(level)) return;
       try {
         if (sink->append_fields(logger.name(), level, message, fields)) {

@@ -37,15 +37,18 @@ class IdGenerator {
 
 bool all_zero(std::string_view s) { return s.find_first_not_of('0') == std::string_view::npos; }
 
-// `words` 64-bit words of the per-thread generator as 16 hex digits each, into `out`.
-void fill_hex(char* out, std::size_t words) {
+// `words` 64-bit words of the per-thread generator as 16 hex digits each, into `out`; returns
+// the last word (the value of the last 16 digits).
+std::uint64_t fill_hex(char* out, std::size_t words) {
   thread_local IdGenerator generator;
+  std::uint64_t last = 0;
   for (std::size_t w = 0; w < words; ++w) {
-    std::uint64_t v = generator.next();
+    std::uint64_t v = last = generator.next();
     unsigned char bytes[8];
     for (std::size_t i = 8; i-- > 0; v >>= 8) bytes[i] = static_cast<unsigned char>(v & 0xff);
     core::hex_into(bytes, sizeof bytes, out + w * 16);
   }
+  return last;
 }
 
 template <std::size_t N>
@@ -133,7 +136,16 @@ void inject_meta(boost::json::object& meta, const TraceContext& context) {
 }
 
 // An all-zero trace or span id is invalid (§3.2.2.3, §3.2.2.4).
-TraceId new_trace_id() { return random_id<32>(true); }
+TraceId new_trace_id(std::uint64_t& low_bits) {
+  char digits[32];
+  do low_bits = fill_hex(digits, 2);
+  while (all_zero(std::string_view(digits, sizeof digits)));
+  return TraceId(std::string_view(digits, sizeof digits));
+}
+TraceId new_trace_id() {
+  std::uint64_t low_bits;
+  return new_trace_id(low_bits);
+}
 SpanId new_span_id() { return random_id<16>(true); }
 RequestId new_request_id() { return random_id<16>(false); }
 

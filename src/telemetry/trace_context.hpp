@@ -84,6 +84,9 @@ void inject_meta(boost::json::object& meta, const TraceContext& context);
 // New random ids: unique without coordination (§3.2.2.3), from a per-thread generator seeded
 // by the CSPRNG in core/random. Not for anything secret.
 TraceId new_trace_id();
+// The same, with the id's low 64 bits (its last 16 digits) as a number: the ratio sampler's
+// input, without parsing the digits back.
+TraceId new_trace_id(std::uint64_t& low_bits);
 SpanId new_span_id();
 RequestId new_request_id();
 

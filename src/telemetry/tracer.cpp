@@ -55,17 +55,23 @@ bool Tracer::sample_new_trace(std::string_view trace_id) const {
   if (ratio_ <= 0.0 || trace_id.size() != 32) return false;
   std::uint64_t low = 0;
   std::from_chars(trace_id.data() + 16, trace_id.data() + 32, low, 16);
-  return low < threshold_;
+  return sample_new_trace(low);
+}
+
+bool Tracer::sample_new_trace(std::uint64_t low_bits) const {
+  if (ratio_ >= 1.0) return true;
+  return ratio_ > 0.0 && low_bits < threshold_;
 }
 
 Span Tracer::start(std::string name, SpanKind kind, const TraceContext* parent, std::uint64_t start_unix_nano) const {
   Span span;
   const bool child = parent && parent->valid();
-  span.context_.trace_id = child ? parent->trace_id : new_trace_id();
+  std::uint64_t low_bits = 0;
+  span.context_.trace_id = child ? parent->trace_id : new_trace_id(low_bits);
   span.context_.span_id = new_span_id();
   // A parent's decision is passed on even when we record nothing ourselves, so downstream
   // services still agree on it (W3C Trace Context §3.2.2.5.1).
-  span.context_.sampled = child ? parent->sampled : (sink_ && sample_new_trace(span.context_.trace_id));
+  span.context_.sampled = child ? parent->sampled : (sink_ && sample_new_trace(low_bits));
   if (child) {
     span.context_.tracestate = parent->tracestate;
     span.context_.baggage = parent->baggage;

@@ -101,6 +101,7 @@ class Tracer {
   double sample_ratio() const { return ratio_; }
   // The ratio decision for a new trace id (exposed for tests).
   bool sample_new_trace(std::string_view trace_id) const;
+  bool sample_new_trace(std::uint64_t low_bits) const;  // the id's low 64 bits
 
  private:
   double ratio_;

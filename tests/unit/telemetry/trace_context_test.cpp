@@ -113,6 +113,15 @@ TEST(Tracer, SamplingObeysTheParentAndTheRatio) {
   for (int i = 0; i < 4000; ++i) hits += tenth.sample_new_trace(new_trace_id());
   EXPECT_GT(hits, 200);  // ~400 expected; bounds loose enough never to flake
   EXPECT_LT(hits, 700);
+  // A root span decides from the generator's number for the id's last 16 digits: the same
+  // decision the digits give.
+  for (int i = 0; i < 2000; ++i) {
+    std::uint64_t low = 0;
+    const TraceId id = new_trace_id(low);
+    ASSERT_EQ(std::stoull(std::string(id.view().substr(16)), nullptr, 16), low);
+    Span root = tenth.start("r", SpanKind::server, nullptr);
+    ASSERT_EQ(root.context().sampled, tenth.sample_new_trace(root.context().trace_id.view()));
+  }
 }
 
 TEST(Tracer, NoSinkRecordsNothingButPassesTheParentsDecisionOn) {
