@@ -295,6 +295,32 @@ TEST_F(DispatcherTest, ListChangedReachesInitializedSessions) {
   EXPECT_EQ(sink->size(), 2u);
 }
 
+TEST(ServerDefinitionTools, HasToolFollowsEveryChangeAndKeepsDefinitionsApart) {
+  const auto tool = [](std::string name) {
+    Tool t;
+    t.name = std::move(name);
+    t.description = "d";
+    t.handler = [](const json::object&, RequestContext&) -> ToolOutcome { return ToolResult::text(""); };
+    return t;
+  };
+  ServerDefinition first, second;
+  first.add_tool(tool("alpha"));
+  // Asked twice each: the second answer comes from this thread's memo.
+  for (int i = 0; i < 2; ++i) {
+    EXPECT_TRUE(first.has_tool("alpha"));
+    EXPECT_FALSE(first.has_tool("beta"));
+    EXPECT_FALSE(second.has_tool("alpha"));  // another definition's answer is not borrowed
+  }
+  first.add_tool(tool("beta"));
+  EXPECT_TRUE(first.has_tool("beta"));
+  ASSERT_TRUE(first.remove_tool("alpha"));
+  EXPECT_FALSE(first.has_tool("alpha"));
+  second.add_tool(tool("alpha"));
+  EXPECT_TRUE(second.has_tool("alpha"));
+  // A name longer than any tool's is answered and not kept.
+  EXPECT_FALSE(first.has_tool(std::string(4096, 'x')));
+}
+
 TEST(ServerDefinitionObservers, GoneObserversAreSweptAndLiveOnesStillNotified) {
   struct Counter : CatalogueObserver {
     int changes = 0;
