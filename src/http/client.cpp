@@ -492,8 +492,9 @@ Result<ClientResponse> KeepAliveClient::fetch(const ClientRequest& request, cons
   std::lock_guard lock(impl_->mutex);
   impl_->io->restart();
   auto response = run_call(*impl_->io, request, options, &impl_->kept);
-  if (impl_->io->stopped() && !response && response.error().code == static_cast<int>(ClientErrorCode::timeout)) {
-    // A call cut off at its deadline may have left work in the io_context: start clean.
+  if (!response && response.error().code == static_cast<int>(ClientErrorCode::timeout)) {
+    // A call cut off at its deadline may have left a suspended resolve in the io_context: start
+    // clean (its destructor destroys what is left).
     impl_->kept.close();
     impl_->io = std::make_unique<asio::io_context>(1);
   }
