@@ -135,7 +135,7 @@ std::uint64_t ServerDefinition::next_instance() {
 }
 
 bool ServerDefinition::has_tool(std::string_view name) const {
-  // A few answers per thread, direct-mapped by the name's hash. An answer is used only while
+  // A few answers per thread, direct-mapped by the name. An answer is used only while
   // the generation it was found under is current: the generation is read before the scan, so
   // a change during the scan leaves an answer that the next call no longer trusts.
   struct Memo {
@@ -146,7 +146,12 @@ bool ServerDefinition::has_tool(std::string_view name) const {
   };
   thread_local std::array<Memo, 8> memos;
   const std::uint64_t generation = tools_generation_.load(std::memory_order_acquire);
-  Memo& memo = memos[std::hash<std::string_view>{}(name) % memos.size()];
+  // The slot from the length and the outer characters: a full hash cost more than the lookup
+  // it spares, and a collision only costs a scan.
+  const std::size_t spread =
+      name.empty() ? 0
+                   : name.size() * 31 + static_cast<unsigned char>(name.front()) * 7 + static_cast<unsigned char>(name.back());
+  Memo& memo = memos[spread % memos.size()];
   if (memo.instance == instance_ && memo.generation == generation && memo.name == name) return memo.known;
   bool known = false;
   {

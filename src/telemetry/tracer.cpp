@@ -35,8 +35,7 @@ Span& Span::operator=(Span&& other) noexcept {
   return *this;
 }
 
-void Span::end(std::uint64_t end_unix_nano) {
-  if (!data_) return;
+void Span::end_recording(std::uint64_t end_unix_nano) {
   data_->end_unix_nano = end_unix_nano ? end_unix_nano : unix_nanos();
   if (data_->end_unix_nano < data_->start_unix_nano) data_->end_unix_nano = data_->start_unix_nano;
   auto data = std::move(data_);

@@ -78,11 +78,15 @@ class Span {
   void set_name(std::string name) {
     if (data_) data_->name = std::move(name);
   }
-  // Ends the span (idempotent); `end` defaults to now.
-  void end(std::uint64_t end_unix_nano = 0);
+  // Ends the span (idempotent); `end` defaults to now. Inline: most spans record nothing, and
+  // the request path ends or replaces several per request.
+  void end(std::uint64_t end_unix_nano = 0) {
+    if (data_) end_recording(end_unix_nano);
+  }
 
  private:
   friend class Tracer;
+  void end_recording(std::uint64_t end_unix_nano);
   TraceContext context_;
   std::unique_ptr<SpanData> data_;
   std::shared_ptr<SpanSink> sink_;
