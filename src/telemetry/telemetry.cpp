@@ -73,7 +73,11 @@ class ObservedExchange final : public http::Exchange {
  public:
   ObservedExchange(std::shared_ptr<http::Exchange> inner, std::shared_ptr<RequestRecord> record)
       : inner_(std::move(inner)), record_(std::move(record)) {}
-  ~ObservedExchange() override { record_->http_abandoned(); }
+  // An answered exchange has nothing more to tell the record (respond() and finish() are its
+  // last calls, made before the last reference goes); otherwise it was abandoned.
+  ~ObservedExchange() override {
+    if (!answered_) record_->http_abandoned();
+  }
 
   const http::Request& request() const override { return inner_->request(); }
 
@@ -81,6 +85,7 @@ class ObservedExchange final : public http::Exchange {
     // The id a user quotes to an operator; it finds the log line, the audit record, the trace.
     response.headers.set("X-Request-Id", std::string(record_->request_id().view()));
     record_->http_responded(response.status, response.body.size());
+    answered_ = true;
     inner_->respond(std::move(response));
   }
 
@@ -103,6 +108,7 @@ class ObservedExchange final : public http::Exchange {
   void finish() override {
     inner_->finish();
     record_->http_stream_finished();
+    answered_ = true;
   }
 
   void on_peer_closed(std::function<void()> callback) override { inner_->on_peer_closed(std::move(callback)); }
@@ -113,6 +119,9 @@ class ObservedExchange final : public http::Exchange {
  private:
   std::shared_ptr<http::Exchange> inner_;
   std::shared_ptr<RequestRecord> record_;
+  // Set by the thread that answers; read by the destructor, which runs after the last
+  // reference's release (the shared_ptr count orders the two).
+  bool answered_ = false;
 };
 
 }  // namespace
@@ -213,21 +222,17 @@ RequestRecord::RequestRecord(Telemetry& telemetry, const RouteTag& route, const 
 }
 
 RequestRecord::~RequestRecord() {
-  bool emit_now = false;
-  {
-    std::lock_guard lock(mutex_);
-    if (!emitted_) {
-      emitted_ = true;
-      emit_now = true;
-      if (!http_done_) {
-        http_done_ = true;
-        abandoned_ = true;
-        if (status_ == 0) status_ = 499;
-        end_ = std::chrono::steady_clock::now();
-      }
-    }
+  // The last reference is gone: no other thread can reach the record, so no lock.
+  if (emitted_) return;
+  emitted_ = true;
+  if (!http_done_) {
+    http_done_ = true;
+    abandoned_ = true;
+    if (status_ == 0) status_ = 499;
+    end_ = std::chrono::steady_clock::now();
   }
-  if (emit_now) emit();
+  fix_context_locked();
+  emit();
 }
 
 void RequestRecord::set_era(std::string_view era) {
@@ -345,7 +350,10 @@ void RequestRecord::operation_ended(const Operation& op, int jsonrpc_error, bool
   const bool audited = op.method_ == "tools/call" && telemetry_.audit().enabled();
   SessionDigest session;
   std::string version, issuer, subject, client_id, trace_id;
+  bool emit_now = false;
   {
+    // One lock for what this operation reads and writes, and for whether it was the record's
+    // last writer; the request line then goes out after the operation's metric and audit record.
     std::lock_guard lock(mutex_);
     version = protocol_version_;
     if (audited) {
@@ -359,6 +367,8 @@ void RequestRecord::operation_ended(const Operation& op, int jsonrpc_error, bool
       if (jsonrpc_error) jsonrpc_error_ = jsonrpc_error;
       tool_error_ = tool_error;
     }
+    --pending_operations_;
+    emit_now = take_emission_locked();
   }
   const std::string error_type =
       jsonrpc_error ? std::to_string(jsonrpc_error) : tool_error ? "tool_error" : cancelled ? "cancelled" : "";
@@ -385,9 +395,7 @@ void RequestRecord::operation_ended(const Operation& op, int jsonrpc_error, bool
     e.duration_ms = seconds * 1000.0;
     telemetry_.audit().record(e);
   }
-  std::unique_lock lock(mutex_);
-  --pending_operations_;
-  maybe_emit(lock);
+  if (emit_now) emit();
 }
 
 void RequestRecord::http_responded(int status, std::size_t body_bytes) {
@@ -434,15 +442,23 @@ void RequestRecord::http_abandoned() {
   maybe_emit(lock);
 }
 
-void RequestRecord::maybe_emit(std::unique_lock<std::mutex>& lock) {
-  if (emitted_ || !http_done_ || pending_operations_ > 0) return;
+bool RequestRecord::take_emission_locked() {
+  if (emitted_ || !http_done_ || pending_operations_ > 0) return false;
   emitted_ = true;
+  // Fixed here, under the lock, so that emit() reads request_span_ without taking it again.
+  fix_context_locked();
+  return true;
+}
+
+void RequestRecord::maybe_emit(std::unique_lock<std::mutex>& lock) {
+  if (!take_emission_locked()) return;
   lock.unlock();
   emit();
 }
 
 void RequestRecord::emit() {
-  // Called once, after the last writer; the fields below no longer change.
+  // Called once, after the last writer and after take_emission_locked() (or the destructor)
+  // fixed the context; the fields below no longer change.
   auto& ins = telemetry_.instruments();
   const std::uint64_t nanos = nanos_between(start_, end_);
   const double seconds = static_cast<double>(nanos) / 1e9;
@@ -457,7 +473,7 @@ void RequestRecord::emit() {
     series.in_flight->add(-1);
   }
 
-  const TraceContext& context = this->context();
+  const TraceContext& context = request_span_.context();
   const std::uint64_t end_unix_nano = start_unix_nano_ + nanos;
   if (request_span_.recording()) {
     // OpenTelemetry HTTP semantic conventions. url.path without the query, never headers.

@@ -158,6 +158,9 @@ class RequestRecord : public std::enable_shared_from_this<RequestRecord> {
   void fix_context_locked();
   void set_principal_locked(const Principal& principal);
   void operation_ended(const Operation& op, int jsonrpc_error, bool tool_error, bool cancelled, double seconds);
+  // Whether the caller (holding mutex_) is the one to emit: answered, no operation pending, not
+  // yet emitted. When it is, marks the record emitted and fixes the trace context.
+  bool take_emission_locked();
   void maybe_emit(std::unique_lock<std::mutex>& lock);
   void emit();
 
