@@ -286,6 +286,10 @@ const TraceContext& RequestRecord::context() {
   return request_span_.context();
 }
 
+std::uint64_t RequestRecord::unix_time(SteadyTime t) const {
+  return start_unix_nano_ + nanos_between(start_, std::max(t, start_));
+}
+
 std::shared_ptr<Operation> RequestRecord::begin_operation(std::string_view method, const json::object& params) {
   auto op = std::make_shared<Operation>(Operation::Key{});
   op->record_ = shared_from_this();
@@ -488,7 +492,7 @@ void RequestRecord::emit() {
     if (!session_digest_.empty()) request_span_.set("mcp.session.id", std::string(session_digest_.view()));
     if (status_ >= 500) request_span_.set_error("HTTP " + std::string(status));
     // On the request's time line (see add_step), inside the request's span.
-    const auto unix_time = [&](SteadyTime t) { return start_unix_nano_ + nanos_between(start_, std::clamp(t, start_, end_)); };
+    const auto unix_time = [&](SteadyTime t) { return this->unix_time(std::min(t, end_)); };
     for (const Step& s : steps_) {
       Span child = telemetry_.tracer().start(std::string(s.name), SpanKind::internal, &context, unix_time(s.start));
       if (*s.error) child.set_error(std::string(s.error));
@@ -579,7 +583,10 @@ http::Fetcher Telemetry::traced_fetcher(http::Fetcher fetcher) const {
                                                          const http::ClientOptions& options) -> Result<http::ClientResponse> {
     const auto record = outbound_parent();
     // OpenTelemetry HTTP client semantic conventions: named by the method, kind client.
-    Span span = tracer.start(request.method, SpanKind::client, record ? &record->context() : nullptr);
+    // On the request's time line (RequestRecord::unix_time), as its steps are: a call can then
+    // never appear to start before the request that made it.
+    const auto now = [&record] { return record ? record->unix_time(std::chrono::steady_clock::now()) : 0; };
+    Span span = tracer.start(request.method, SpanKind::client, record ? &record->context() : nullptr, now());
     http::ClientRequest traced = request;
     traced.headers.set("traceparent", format_traceparent(span.context()));
     if (!span.context().tracestate.empty()) traced.headers.set("tracestate", span.context().tracestate);
@@ -600,6 +607,7 @@ http::Fetcher Telemetry::traced_fetcher(http::Fetcher fetcher) const {
         span.set_error("HTTP " + std::to_string(result->status));
       }
     }
+    span.end(now());
     return result;
   };
 }

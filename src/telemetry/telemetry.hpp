@@ -142,6 +142,10 @@ class RequestRecord : public std::enable_shared_from_this<RequestRecord> {
   // context are read from them).
   std::shared_ptr<Operation> begin_operation(std::string_view method, const boost::json::object& params);
 
+  // A steady-clock time on the request's Unix time line (its start plus the time since, never
+  // before the start): what its steps and outbound calls are stamped with.
+  std::uint64_t unix_time(SteadyTime t) const;
+
   // The trace context of the request span (fixed on first use; the reference stays valid and
   // unchanged for the record's life).
   const TraceContext& context();

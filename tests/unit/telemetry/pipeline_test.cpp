@@ -470,8 +470,13 @@ TEST(Pipeline, OutboundCallsAreClientSpansOfTheRequestThatNeededThem) {
   // The request, its two calls; then the lone call's trace.
   expect_one_nested_trace(spans, "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7", 3);
   std::string request_span;
+  std::uint64_t request_start = 0, request_end = 0;
   for (const auto& s : spans)
-    if (str(s, "name") == "POST /mcp") request_span = str(s, "spanId");
+    if (str(s, "name") == "POST /mcp") {
+      request_span = str(s, "spanId");
+      request_start = std::stoull(str(s, "startTimeUnixNano"));
+      request_end = std::stoull(str(s, "endTimeUnixNano"));
+    }
   std::vector<json::object> clients;
   for (const auto& s : spans)
     if (s.at("kind").as_int64() == 3) clients.push_back(s);
@@ -481,6 +486,11 @@ TEST(Pipeline, OutboundCallsAreClientSpansOfTheRequestThatNeededThem) {
     const json::object& s = clients[i];
     const bool lone = str(s, "traceId") != "4bf92f3577b34da6a3ce929d0e0e4736";
     EXPECT_EQ(str(s, "parentSpanId"), lone ? "" : request_span);
+    if (!lone) {
+      // Inside its request in time too: both on the request's time line.
+      EXPECT_GE(std::stoull(str(s, "startTimeUnixNano")), request_start);
+      EXPECT_LE(std::stoull(str(s, "endTimeUnixNano")), request_end);
+    }
     // The call carried its own span's context (W3C Trace Context traceparent).
     bool found = false;
     for (const auto& r : seen)
