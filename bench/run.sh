@@ -315,7 +315,7 @@ log "bastion: $("$BIN" --version 2>/dev/null | head -1); node: $("$NODE22" --ver
 ECHO_REPLY=""
 
 median() {  # numbers... -> their median
-  printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else printf "%.1f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+  printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
 }
 
 declare -A ROUND_RPS ROUND_CPU  # name -> the figures of each round, space-separated
@@ -343,7 +343,7 @@ profile_telemetry() {  # pid url session -> sets PROFILE_LINE (see BENCH_PROFILE
 
 CORUN_LINE=""
 corun_telemetry() {  # sets CORUN_LINE (see BENCH_CORUN_ROUNDS); needs the OTLP stand-in running
-  local name pid url sid round ratios=() wrk_pids
+  local name round ratios=() wrk_pids
   declare -A pids urls sids
   for name in corun-off corun-on; do
     if [[ "$name" == corun-on ]]; then
@@ -377,7 +377,7 @@ corun_telemetry() {  # sets CORUN_LINE (see BENCH_CORUN_ROUNDS); needs the OTLP 
     log "co-run round $round of $CORUN_ROUNDS: off $off req/s, on $on req/s, on / off ${ratios[-1]}"
   done
   for name in corun-off corun-on; do stop_pid "${pids[$name]}"; done
-  CORUN_LINE="$(printf '%s\n' "${ratios[@]}" | sort -g | awk '{ v[NR] = $1 } END { printf "%.3f", (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }')x (median of rounds: ${ratios[*]})"
+  CORUN_LINE="$(median "${ratios[@]}")x (median of rounds: ${ratios[*]})"
 }
 
 # bastion and bastion-observed run side by side and are measured in alternation, PAIRS rounds

@@ -492,11 +492,11 @@ void RequestRecord::emit() {
     if (!session_digest_.empty()) request_span_.set("mcp.session.id", std::string(session_digest_.view()));
     if (status_ >= 500) request_span_.set_error("HTTP " + std::string(status));
     // On the request's time line (see add_step), inside the request's span.
-    const auto unix_time = [&](SteadyTime t) { return this->unix_time(std::min(t, end_)); };
     for (const Step& s : steps_) {
-      Span child = telemetry_.tracer().start(std::string(s.name), SpanKind::internal, &context, unix_time(s.start));
+      Span child = telemetry_.tracer().start(std::string(s.name), SpanKind::internal, &context,
+                                             unix_time(std::min(s.start, end_)));
       if (*s.error) child.set_error(std::string(s.error));
-      child.end(unix_time(s.end));
+      child.end(unix_time(std::min(s.end, end_)));
     }
     request_span_.end(end_unix_nano);
   }
