@@ -4,6 +4,7 @@
 
 #include <array>
 #include <cstddef>
+#include <cstdint>
 #include <cstring>
 
 namespace bastion::core {
@@ -24,6 +25,12 @@ inline constexpr std::array<char, 512> kHexPairs = [] {
 // Lowercase hex of bytes[0..size) into out[0..2 * size).
 inline void hex_into(const unsigned char* bytes, std::size_t size, char* out) {
   for (std::size_t i = 0; i < size; ++i) std::memcpy(out + 2 * i, &detail::kHexPairs[2 * bytes[i]], 2);
+}
+
+// The 16 lowercase hex digits of `value`, most significant first, into out[0..16): one table
+// read per byte straight from the register (ids are made several times per request).
+inline void hex_u64_into(std::uint64_t value, char* out) {
+  for (int i = 0; i < 8; ++i) std::memcpy(out + 2 * i, &detail::kHexPairs[2 * ((value >> (56 - 8 * i)) & 0xff)], 2);
 }
 
 }  // namespace bastion::core

@@ -43,10 +43,8 @@ std::uint64_t fill_hex(char* out, std::size_t words) {
   thread_local IdGenerator generator;
   std::uint64_t last = 0;
   for (std::size_t w = 0; w < words; ++w) {
-    std::uint64_t v = last = generator.next();
-    unsigned char bytes[8];
-    for (std::size_t i = 8; i-- > 0; v >>= 8) bytes[i] = static_cast<unsigned char>(v & 0xff);
-    core::hex_into(bytes, sizeof bytes, out + w * 16);
+    last = generator.next();
+    core::hex_u64_into(last, out + w * 16);
   }
   return last;
 }
