@@ -18,6 +18,7 @@ namespace bastion::http {
 class Headers {
  public:
   void add(std::string name, std::string value) { fields_.emplace_back(std::move(name), std::move(value)); }
+  void reserve(std::size_t fields) { fields_.reserve(fields); }
   void set(std::string_view name, std::string value);
   // First value of a field, or nullptr.
   const std::string* find(std::string_view name) const;
