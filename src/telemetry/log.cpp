@@ -131,10 +131,10 @@ class BufferedFdSink final : public spdlog::sinks::sink {
   // loggers whose only sink this is): the request line of every request skips spdlog's message
   // construction and per-sink dispatch. False when the format is not JSON (nothing written:
   // the caller goes through spdlog).
-  bool append_fields(std::string_view logger_name, spdlog::level::level_enum level, std::string_view message,
-                     std::span<const LogField> fields) {
+  bool append_fields(std::chrono::system_clock::time_point time, std::string_view logger_name,
+                     spdlog::level::level_enum level, std::string_view message, std::span<const LogField> fields) {
     if (!ours_ || !ours_->json()) return false;
-    append(json_line(std::chrono::system_clock::now(), level, logger_name, message, fields, nullptr));
+    append(json_line(time, level, logger_name, message, fields, nullptr));
     return true;
   }
   void flush() override {
@@ -468,7 +468,7 @@ void log_fields(spdlog::logger& logger, spdlog::level::level_enum level, std::st
 namespace bastion::telemetry {
 
 void log_fields(spdlog::logger& logger, spdlog::level::level_enum level, std::string_view message,
-                std::span<const LogField> fields) {
+                std::span<const LogField> fields, std::chrono::system_clock::time_point time) {
   if (!logger.should_log(level)) return;
   // setup_logging()'s sink, alone on the logger: straight into its buffer (what spdlog would
   // do, without building a log_msg). spdlog flushes a logger's sinks at its flush level.
@@ -479,7 +479,7 @@ void log_fields(spdlog::logger& logger, spdlog::level::level_enum level, std::st
     auto& sink = static_cast<BufferedFdSink&>(*sinks.front());
     if (!sink.should_log(level)) return;
     try {
-      if (sink.append_fields(logger.name(), level, message, fields)) {
+      if (sink.append_fields(time, logger.name(), level, message, fields)) {
         if (level >= logger.flush_level() && level != spdlog::level::off) sink.flush();
         return;
       }
@@ -492,7 +492,7 @@ void log_fields(spdlog::logger& logger, spdlog::level::level_enum level, std::st
   tl_list = fields;
   tl_fields = nullptr;
   try {
-    logger.log(level, message);
+    logger.log(time, spdlog::source_loc{}, level, message);
   } catch (...) {
   }
   tl_list = previous;

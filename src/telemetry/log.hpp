@@ -13,6 +13,7 @@
 #include <spdlog/formatter.h>
 #include <spdlog/spdlog.h>
 
+#include <chrono>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -70,8 +71,10 @@ struct LogField {
 };
 // When the logger's only sink is setup_logging()'s buffered JSON sink, the line goes straight into
 // that sink's buffer (the same text, levels and flushing as through spdlog, without its message).
+// `time` is the line's time: a caller that read the clock already passes what it read.
 void log_fields(spdlog::logger& logger, spdlog::level::level_enum level, std::string_view message,
-                std::span<const LogField> fields);
+                std::span<const LogField> fields,
+                std::chrono::system_clock::time_point time = std::chrono::system_clock::now());
 
 // {"time","level","logger","message", ...fields}, or "time LEVEL [logger] message k=v ...".
 class LogFormatter final : public spdlog::formatter {

@@ -537,7 +537,10 @@ void RequestRecord::emit() {
   // Milliseconds with microsecond precision, rounded and written in integers.
   f[n++] = LogField::milliseconds("duration_ms", static_cast<std::int64_t>((nanos + 500) / 1000));
   text("remote_address", remote_address_);
-  log_fields(logger, spdlog::level::info, "request", std::span<const LogField>(f.data(), n));
+  // Stamped with the request's end on its Unix time line: one clock read fewer per request.
+  log_fields(logger, spdlog::level::info, "request", std::span<const LogField>(f.data(), n),
+             std::chrono::system_clock::time_point(
+                 std::chrono::duration_cast<std::chrono::system_clock::duration>(std::chrono::nanoseconds(end_unix_nano))));
 }
 
 namespace {

@@ -258,10 +258,15 @@ TEST(Pipeline, HandlersSeeTheOperationContextForOutboundMeta) {
 TEST(Pipeline, OneRequestLineWithItsFields) {
   Harness h;
   const std::string session = h.initialize();
+  const std::string before = telemetry::rfc3339_now();
   auto r = h.call(session, "echo", {{"message", "hi"}}, {{"traceparent", kHeaderTraceparent}});
+  const std::string after = telemetry::rfc3339_now();
   const auto lines = h.request_lines();
   ASSERT_EQ(lines.size(), 2u);  // initialize, tools/call
   const auto& line = lines[1];
+  // Stamped with the request's end (RFC 3339 in one fixed width: text order is time order).
+  EXPECT_LE(before, str(line, "time"));
+  EXPECT_LE(str(line, "time"), after);
   EXPECT_EQ(str(line, "request_id"), r->header("X-Request-Id"));
   EXPECT_EQ(str(line, "trace_id"), "4bf92f3577b34da6a3ce929d0e0e4736");
   EXPECT_EQ(str(line, "route"), "/mcp");
