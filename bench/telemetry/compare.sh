@@ -32,7 +32,7 @@ TMP="$(mktemp -d -t bastion-telemetry-compare.XXXXXX)"
 trap 'rm -rf "$TMP"' EXIT
 
 # One round of one build: parts:7 minus parts:0 in CPU ns per request.
-cold_cost() {
+telemetry_cost() {
   BENCH_EVICT_KIB="$EVICT" taskset -c "$CPU" "$1" --benchmark_min_time="${BENCH_MIN_TIME:-0.3}" \
     --benchmark_filter='parts:(0|7)/' 2>"$TMP/request-lines.log" |
     awk '/^BM_Request\/parts:0\// { off = $4 } /^BM_Request\/parts:7\// { on = $4 }
@@ -46,12 +46,13 @@ median() {
 echo "compare: $ROUNDS alternating rounds on cpu $CPU, $EVICT KiB evicted per request" >&2
 : >"$TMP/rounds"
 for round in $(seq 1 "$ROUNDS"); do
-  a="$(cold_cost "$BASELINE")" || die "round $round: $BASELINE printed no parts:0/parts:7 figures"
-  b="$(cold_cost "$CANDIDATE")" || die "round $round: $CANDIDATE printed no parts:0/parts:7 figures"
+  a="$(telemetry_cost "$BASELINE")" || die "round $round: $BASELINE printed no parts:0/parts:7 figures"
+  b="$(telemetry_cost "$CANDIDATE")" || die "round $round: $CANDIDATE printed no parts:0/parts:7 figures"
   echo "$a $b" >>"$TMP/rounds"
   echo "compare: round $round: baseline $a ns, candidate $b ns" >&2
 done
-echo "telemetry with cold caches, ns per request (parts:7 - parts:0):"
+if [[ "$EVICT" == 0 ]]; then caches="warm caches"; else caches="cold caches ($EVICT KiB evicted per request)"; fi
+echo "telemetry with $caches, ns per request (parts:7 - parts:0):"
 echo "  baseline  median $(awk '{ print $1 }' "$TMP/rounds" | median)"
 echo "  candidate median $(awk '{ print $2 }' "$TMP/rounds" | median)"
 echo "  candidate - baseline, median of rounds: $(awk '{ print $2 - $1 }' "$TMP/rounds" | median) ns"
