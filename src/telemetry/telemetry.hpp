@@ -215,14 +215,17 @@ class RequestRecord : public std::enable_shared_from_this<RequestRecord> {
 // Telemetry::traced_fetcher). A null record opens nothing.
 class OutboundParent {
  public:
-  explicit OutboundParent(std::shared_ptr<RequestRecord> record);
+  explicit OutboundParent(RequestRecord* record);
 
  private:
   std::optional<core::TaskContextScope> scope_;
 };
 
 // The record of an observed exchange, or nullptr (not observed: unit tests, telemetry off).
-std::shared_ptr<RequestRecord> record_of(const http::Exchange& exchange);
+// Valid while the exchange lives; a caller that keeps it takes shared_from_this(). A pointer,
+// not a shared_ptr copy: the pipeline asks several times per request, and each copy was a pair
+// of atomic read-modify-writes on the record's count.
+RequestRecord* record_of(const http::Exchange& exchange);
 
 // begin_operation on the exchange's record; nullptr when not observed.
 std::shared_ptr<Operation> begin_operation(const http::Exchange& exchange, std::string_view method,
@@ -291,11 +294,11 @@ class Telemetry {
   template <class Fn>
   auto step(const http::Exchange& exchange, const char* name, Fn&& fn) {  // name: a literal
     if (!tracer_.enabled()) return fn();
-    auto record = record_of(exchange);
+    RequestRecord* record = record_of(exchange);
     if (!record) return fn();
     const auto start = std::chrono::steady_clock::now();
     struct Guard {
-      std::shared_ptr<RequestRecord>& r;
+      RequestRecord* r;
       const char* n;
       RequestRecord::SteadyTime s;
       ~Guard() { r->add_step(n, s, std::chrono::steady_clock::now()); }
