@@ -294,6 +294,7 @@ class Telemetry {
   template <class Fn>
   auto step(const http::Exchange& exchange, const char* name, Fn&& fn) {  // name: a literal
     if (!tracer_.enabled()) return fn();
+    // The caller holds `exchange`, and so its record, for the whole call.
     RequestRecord* record = record_of(exchange);
     if (!record) return fn();
     const auto start = std::chrono::steady_clock::now();
