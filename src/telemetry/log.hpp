@@ -40,7 +40,9 @@ void setup_logging(const LoggingOptions& options);
 // Same, writing to `sink` (tests).
 void setup_logging(const LoggingOptions& options, spdlog::sink_ptr sink);
 // The sink setup_logging() puts on stderr: lines buffered and written to `fd` in large chunks,
-// in the order they were logged; flush() writes what is buffered. The fd stays the caller's.
+// in the order they were logged, by the sink's own writer thread (a logger does not wait for a
+// slow reader of `fd` until 2 MiB of lines are waiting); flush() returns once what was buffered
+// is written. The fd stays the caller's.
 spdlog::sink_ptr buffered_fd_sink(int fd);
 
 // The logger of a component (created on first use with the configured level).

@@ -1,5 +1,6 @@
 // Log lines: JSON with per-line fields, text for terminals, per-component levels; readiness.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <boost/json.hpp>
 #include <spdlog/sinks/null_sink.h>
@@ -8,6 +9,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <fstream>
+#include <future>
 #include <sstream>
 #include <thread>
 #include <vector>
@@ -130,6 +132,51 @@ TEST(Log, BufferedSinkKeepsEveryLineWholeAndInOrderAcrossThreads) {
   }
   EXPECT_EQ(total, kThreads * kLines);
   for (int t = 0; t < kThreads; ++t) EXPECT_EQ(next[static_cast<std::size_t>(t)], kLines) << "thread " << t;
+}
+
+// Standard error is often a pipe (a container runtime reads it). A reader that stops for a while
+// must not stop the threads that log: full buffers wait for the sink's writer, up to a bound,
+// and reach the pipe whole and in order once it is read again.
+TEST(Log, BufferedSinkDoesNotHoldUpLoggersWhileItsReaderIsStalled) {
+  int pipe_fds[2];
+  ASSERT_EQ(::pipe(pipe_fds), 0);
+  LoggingOptions o;
+  o.format = LogFormat::json;
+  setup_logging(o, buffered_fd_sink(pipe_fds[1]));
+  // About 1.2 MB of lines (almost five of the sink's 256 KiB buffers) against a pipe that holds
+  // 64 KiB: written inline, the second full buffer would block its logger until a read.
+  constexpr int kLines = 4800;
+  const std::string padding(200, 'p');
+  auto logging = std::async(std::launch::async, [&] {
+    auto logger = component_logger("request");
+    for (int i = 0; i < kLines; ++i) {
+      const LogField fields[] = {LogField::integral("seq", i), LogField::string("padding", padding)};
+      log_fields(*logger, spdlog::level::info, "line", fields);
+    }
+  });
+  // Not a speed limit: a bound on how long the test waits for the logger to be done.
+  const bool finished = logging.wait_for(std::chrono::seconds(60)) == std::future_status::ready;
+  EXPECT_TRUE(finished) << "a logger waited for the pipe's reader";
+
+  // The reader comes back: every line arrives, whole and in order.
+  std::string text;
+  std::thread reader([&] {
+    char chunk[65536];
+    for (ssize_t n; (n = ::read(pipe_fds[0], chunk, sizeof chunk)) > 0;) text.append(chunk, static_cast<std::size_t>(n));
+  });
+  logging.wait();
+  setup_logging(LoggingOptions{});  // flushes and releases the test's sink
+  ::close(pipe_fds[1]);
+  reader.join();
+  ::close(pipe_fds[0]);
+  std::istringstream lines(text);
+  int next = 0;
+  for (std::string line; std::getline(lines, line); ++next) {
+    json::object object;
+    ASSERT_NO_THROW(object = json::parse(line).as_object()) << "line " << next;
+    ASSERT_EQ(object.at("seq").as_int64(), next);
+  }
+  EXPECT_EQ(next, kLines);
 }
 
 namespace {
