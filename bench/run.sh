@@ -411,7 +411,11 @@ if [[ ${#SERVER_PID[@]} -gt 0 ]]; then
   rounds=1
   [[ ${#SERVER_PID[@]} -eq 2 ]] && rounds="$PAIRS"
   for round in $(seq 1 "$rounds"); do
-    for name in bastion bastion-observed; do
+    # Each goes first in every other round (off then on, on then off, ...): a drift of the
+    # machine within a round then favours neither.
+    order=(bastion bastion-observed)
+    [[ $((round % 2)) -eq 0 ]] && order=(bastion-observed bastion)
+    for name in "${order[@]}"; do
       [[ -n "${SERVER_PID[$name]:-}" ]] || continue
       MEASURED_PID="${SERVER_PID[$name]}"
       [[ "$round" -gt 1 ]] && SKIP_WARMUP=1

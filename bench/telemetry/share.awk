@@ -21,7 +21,8 @@ function flush_sample() {
   frame = $0
   # The pipeline's entry points into telemetry/telemetry.hpp (ObservedExchange::respond is not
   # one: it wraps the transport's own respond; what it adds is http_responded, below).
-  if (frame ~ /telemetry::log_fields/) { hit["request line"] = 1 }
+  # The request line: formatted where it is logged, written by the log sink's writer thread.
+  if (frame ~ /telemetry::log_fields|BufferedFdSink::write_loop/) { hit["request line"] = 1; any = 1 }
   if (frame ~ /telemetry::argument_digest/) { hit["argument digest"] = 1 }
   if (frame ~ /OtlpExporter::run/) { hit["exporter thread"] = 1 }
   if (frame ~ /Telemetry::observe|telemetry::begin_operation|RequestRecord::(begin_operation|http_|emit|maybe_emit|set_|add_step|operation_ended|context)|telemetry::Operation::(end|finish)|telemetry::record_of|Telemetry::step|~RequestRecord|~ObservedExchange|(ObservedExchange|RequestRecord|Operation)[^ ]*>::_M_dispose|~Operation|OtlpExporter::run/) any = 1
