@@ -384,7 +384,7 @@ corun_telemetry() {  # sets CORUN_LINE (see BENCH_CORUN_ROUNDS); needs the OTLP 
 # of one each: this machine's speed drifts by more than the difference being measured, and
 # alternating puts both under the same drift. Only a server's first round has a warm-up. Each
 # figure is the median of its rounds, and the overhead is the median of the per-round ratios.
-declare -A SERVER_PID SERVER_URL SERVER_SID
+declare -A SERVER_PID=() SERVER_URL=() SERVER_SID=()  # empty when neither bastion target runs
 if [[ " $TARGETS " == *" bastion "* ]]; then
   start_bastion bastion
   SERVER_PID[bastion]="$BASTION_PID"
