@@ -535,7 +535,7 @@ HttpApp::HttpApp(const config::Config& config, HttpAppHooks hooks) : config_(con
       }
       // DNS-rebinding defence before anything else looks at the request (MCP transports,
       // Security Warning).
-      if (auto refusal = observer->step(*exchange, "guard", [&] { return guard->check(request); })) {
+      if (auto refusal = observer->first_step(*exchange, "guard", [&] { return guard->check(request); })) {
         exchange->respond(std::move(*refusal));
         return;
       }

@@ -294,7 +294,10 @@ std::shared_ptr<Operation> RequestRecord::begin_operation(std::string_view metho
   auto op = std::make_shared<Operation>(Operation::Key{});
   op->record_ = shared_from_this();
   op->method_ = bounded_mcp_method(method);
-  op->start_ = std::chrono::steady_clock::now();
+  // OpenTelemetry MCP semantic conventions: mcp.server.operation.duration runs "from the time
+  // it was received until the result or ack is sent", so the operation starts when its request
+  // arrived (the record's start): one clock read fewer per request.
+  op->start_ = start_;
   bool known_tool = false;
   if (method == "tools/call") {
     const std::string_view name = string_param(params, "name");
@@ -329,7 +332,7 @@ std::shared_ptr<Operation> RequestRecord::begin_operation(std::string_view metho
   }
   // A child of the request span (fixed from here on). Named only when recorded: most
   // requests are not sampled, and the name would be built for nothing.
-  op->span_ = telemetry_.tracer().start({}, SpanKind::server, &request_span_.context());
+  op->span_ = telemetry_.tracer().start({}, SpanKind::server, &request_span_.context(), start_unix_nano_);
   if (op->span_.recording()) {
     op->span_.set_name(known_tool ? std::string(op->method_) + " " + op->target_ : std::string(op->method_));
     op->span_.set("mcp.method.name", std::string(method.substr(0, 64)));

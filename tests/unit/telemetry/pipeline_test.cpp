@@ -106,7 +106,7 @@ struct Harness {
     auto fake = FakeExchange::make("POST", target, body, std::move(headers));
     auto observed = tel->observe(fake, tag);
     // The app's guard step, as apps/bastion/app.cpp runs it.
-    auto refused = tel->step(*observed, "guard", [] { return std::optional<int>(); });
+    auto refused = tel->first_step(*observed, "guard", [] { return std::optional<int>(); });
     EXPECT_FALSE(refused);
     endpoint->handle(observed);
     EXPECT_TRUE(fake->wait_answered());
