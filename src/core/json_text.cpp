@@ -79,10 +79,7 @@ void escape_json_string(Out& out, std::string_view s) {
 // Raw memory the caller sized (json_string_bound).
 struct RawOut {
   char* at;
-  void append(const char* data, std::size_t size) {
-    std::memcpy(at, data, size);
-    at += size;
-  }
+  void append(const char* data, std::size_t size) { at = copy_bytes(at, data, size); }
   void push_back(char c) { *at++ = c; }
 };
 

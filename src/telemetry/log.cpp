@@ -61,10 +61,7 @@ char* write_milliseconds(char* out, std::int64_t signed_micros) {
 // length, so a line costs about one pass over its bytes.
 struct LineWriter {
   char* at;
-  void raw(std::string_view s) {
-    std::memcpy(at, s.data(), s.size());
-    at += s.size();
-  }
+  void raw(std::string_view s) { at = core::copy_bytes(at, s.data(), s.size()); }
   void put(char c) { *at++ = c; }
   void string(std::string_view s) { at = core::write_json_string(at, s); }
   void value(const LogField& f) {

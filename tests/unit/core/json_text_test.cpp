@@ -4,6 +4,7 @@
 
 #include <boost/json.hpp>
 
+#include <algorithm>
 #include <cstdint>
 #include <limits>
 #include <random>
@@ -52,6 +53,35 @@ TEST(JsonText, AgreesWithBoostJsonOnEveryPositionAndLength) {
       c = static_cast<char>(b < 200 ? 0x20 + b % 0x5f : b < 230 ? b % 0x20 : b < 243 ? '"' : '\\');
     }
     ASSERT_EQ(encoded(s), boost::json::serialize(boost::json::string_view(s.data(), s.size())));
+  }
+}
+
+// copy_bytes copies short pieces with overlapping loads and stores: every size of each of its
+// branches must copy exactly its bytes, and touch nothing past them.
+TEST(JsonText, CopyBytesCopiesEverySizeExactly) {
+  std::string source(40, ' ');
+  for (std::size_t i = 0; i < source.size(); ++i) source[i] = static_cast<char>('a' + i % 26);
+  for (std::size_t size = 0; size <= source.size(); ++size) {
+    const std::size_t from = std::min<std::size_t>(3, source.size() - size);  // an unaligned start
+    std::string out(64, '#');
+    char* end = copy_bytes(out.data() + 4, source.data() + from, size);
+    ASSERT_EQ(end, out.data() + 4 + size) << "size " << size;
+    EXPECT_EQ(out.substr(0, 4), "####") << "size " << size;
+    EXPECT_EQ(out.substr(4, size), source.substr(from, size)) << "size " << size;
+    EXPECT_EQ(out.substr(4 + size), std::string(60 - size, '#')) << "size " << size;
+  }
+}
+
+// write_json_string (raw memory) writes what append_json_string (a std::string) appends.
+TEST(JsonText, WritesIntoRawMemoryWhatItAppends) {
+  for (std::size_t length = 0; length <= 40; ++length) {
+    for (const char* special : {"", "\"", "\n"}) {
+      std::string s(length, 'x');
+      if (length > 0 && *special) s[length / 3] = *special;
+      std::string raw(json_string_bound(s.size()), '\0');
+      raw.resize(static_cast<std::size_t>(write_json_string(raw.data(), s) - raw.data()));
+      ASSERT_EQ(raw, encoded(s)) << "length " << length;
+    }
   }
 }
 
