@@ -25,7 +25,7 @@ function flush_sample() {
   if (frame ~ /telemetry::log_fields|BufferedFdSink::write_loop/) { hit["request line"] = 1; any = 1 }
   if (frame ~ /telemetry::argument_digest/) { hit["argument digest"] = 1 }
   if (frame ~ /OtlpExporter::run/) { hit["exporter thread"] = 1 }
-  if (frame ~ /Telemetry::observe|telemetry::begin_operation|RequestRecord::(begin_operation|http_|emit|maybe_emit|set_|add_step|operation_ended|context)|telemetry::Operation::(end|finish)|telemetry::record_of|Telemetry::step|~RequestRecord|~ObservedExchange|(ObservedExchange|RequestRecord|Operation)[^ ]*>::_M_dispose|~Operation|OtlpExporter::run/) any = 1
+  if (frame ~ /Telemetry::observe|telemetry::begin_operation|RequestRecord::(begin_operation|http_|emit|maybe_emit|set_|add_step|operation_ended|context)|telemetry::Operation::(end|finish)|telemetry::record_of|Telemetry::first_step|~RequestRecord|~ObservedExchange|(ObservedExchange|RequestRecord|Operation)[^ ]*>::_M_dispose|~Operation|OtlpExporter::run/) any = 1
 }
 END {
   flush_sample()
