@@ -1,7 +1,9 @@
 #include "telemetry/metrics.hpp"
 
+#include <bit>
 #include <charconv>
 #include <cmath>
+#include <new>
 #include <stdexcept>
 
 namespace bastion::telemetry {
@@ -79,11 +81,23 @@ std::size_t shard_index() {
 }
 }  // namespace detail
 
-Histogram::Histogram(std::shared_ptr<const std::vector<double>> bounds) : bounds_(std::move(bounds)) {
-  for (auto& shard : shards_) {
-    shard.counts.reset(new std::atomic<std::uint64_t>[bounds_->size() + 1]);
-    for (std::size_t i = 0; i <= bounds_->size(); ++i) shard.counts[i].store(0, std::memory_order_relaxed);
-  }
+namespace {
+constexpr std::size_t kCacheLine = 64;
+constexpr std::size_t kCellsPerLine = kCacheLine / sizeof(std::atomic<std::uint64_t>);
+}  // namespace
+
+void Histogram::CellsDeleter::operator()(std::atomic<std::uint64_t>* cells) const {
+  ::operator delete[](cells, std::align_val_t{kCacheLine});
+}
+
+Histogram::Histogram(std::shared_ptr<const std::vector<double>> bounds)
+    : bounds_(std::move(bounds)),
+      stride_((1 + bounds_->size() + 1 + kCellsPerLine - 1) / kCellsPerLine * kCellsPerLine) {
+  const std::size_t cells = stride_ * detail::kShards;
+  auto* block = static_cast<std::atomic<std::uint64_t>*>(
+      ::operator new[](cells * sizeof(std::atomic<std::uint64_t>), std::align_val_t{kCacheLine}));
+  for (std::size_t i = 0; i < cells; ++i) new (block + i) std::atomic<std::uint64_t>(0);
+  cells_.reset(block);
 }
 
 void Histogram::observe(double value) {
@@ -91,14 +105,19 @@ void Histogram::observe(double value) {
   const auto& b = *bounds_;
   std::size_t i = 0;
   while (i < b.size() && value > b[i]) ++i;
-  Shard& shard = shards_[detail::shard_index()];
-  shard.counts[i].fetch_add(1, std::memory_order_relaxed);
-  detail::atomic_add(shard.sum, value);
+  std::atomic<std::uint64_t>* cells = shard_cells(detail::shard_index());
+  cells[1 + i].fetch_add(1, std::memory_order_relaxed);
+  // The sum, a double kept as its bits: added with a compare-and-swap loop, as atomic_add does.
+  std::uint64_t current = cells[0].load(std::memory_order_relaxed);
+  while (!cells[0].compare_exchange_weak(current, std::bit_cast<std::uint64_t>(std::bit_cast<double>(current) + value),
+                                         std::memory_order_relaxed)) {
+  }
 }
 
 std::uint64_t Histogram::bucket(std::size_t i) const {
   std::uint64_t n = 0;
-  for (const auto& shard : shards_) n += shard.counts[i].load(std::memory_order_relaxed);
+  for (std::size_t shard = 0; shard < detail::kShards; ++shard)
+    n += shard_cells(shard)[1 + i].load(std::memory_order_relaxed);
   return n;
 }
 
@@ -110,7 +129,8 @@ std::uint64_t Histogram::count() const {
 
 double Histogram::sum() const {
   double s = 0;
-  for (const auto& shard : shards_) s += shard.sum.load(std::memory_order_relaxed);
+  for (std::size_t shard = 0; shard < detail::kShards; ++shard)
+    s += std::bit_cast<double>(shard_cells(shard)[0].load(std::memory_order_relaxed));
   return s;
 }
 

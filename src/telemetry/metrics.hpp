@@ -100,13 +100,20 @@ class Histogram {
   double sum() const;
 
  private:
-  // Per shard: the buckets, then the sum (as a double's bits); its own cache lines.
-  struct alignas(64) Shard {
-    std::unique_ptr<std::atomic<std::uint64_t>[]> counts;
-    std::atomic<double> sum{0};
+  // Per shard, one run of cells: the sum (a double's bits), then a count per bucket. Runs start
+  // on a cache line and fill whole lines, in a block of their own: a shard's lines hold nothing
+  // another thread writes. (Counts allocated one array per shard, next to other heap objects,
+  // shared lines with whatever came next; under bench/run.sh's load observe() then spent 0.3 to
+  // 0.5 us per request in its two atomic updates, against 30 ns with warm, unshared lines.) The
+  // sum shares its line with the first buckets, where short requests land.
+  struct CellsDeleter {
+    void operator()(std::atomic<std::uint64_t>* cells) const;
   };
+  std::atomic<std::uint64_t>* shard_cells(std::size_t shard) const { return cells_.get() + shard * stride_; }
+
   std::shared_ptr<const std::vector<double>> bounds_;
-  Shard shards_[detail::kShards];
+  std::size_t stride_;  // cells per shard: 1 + buckets, rounded up to whole cache lines
+  std::unique_ptr<std::atomic<std::uint64_t>[], CellsDeleter> cells_;
 };
 
 enum class MetricType { counter, gauge, histogram };
