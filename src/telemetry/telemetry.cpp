@@ -9,6 +9,7 @@
 #include <map>
 #include <typeinfo>
 
+#include "core/block_cache.hpp"
 #include "core/hex.hpp"
 #include "core/random.hpp"
 #include "core/sha256.hpp"
@@ -198,7 +199,8 @@ void Operation::finish(int jsonrpc_error, bool tool_error, bool cancelled) {
 // Every observed request allocates one record (plus its shared_ptr control block). glibc serves
 // blocks up to 1032 bytes from a per-thread cache; a larger record took the allocator's slow
 // path on every request, which showed in the request path's profile. Strings that come from
-// fixed sets are held as views, ids inline, to stay under it.
+// fixed sets are held as views, ids inline, to stay under it. (observe() now takes records from
+// a per-thread core::BlockCache first; this still holds for those that overflow it.)
 static_assert(sizeof(RequestRecord) + 16 <= 1032, "RequestRecord outgrew glibc's per-thread cache");
 #endif
 
@@ -291,7 +293,7 @@ std::uint64_t RequestRecord::unix_time(SteadyTime t) const {
 }
 
 std::shared_ptr<Operation> RequestRecord::begin_operation(std::string_view method, const json::object& params) {
-  auto op = std::make_shared<Operation>(Operation::Key{});
+  auto op = std::allocate_shared<Operation>(core::CachingAllocator<Operation>(), Operation::Key{});
   op->record_ = shared_from_this();
   op->method_ = bounded_mcp_method(method);
   // OpenTelemetry MCP semantic conventions: mcp.server.operation.duration runs "from the time
@@ -728,8 +730,12 @@ Telemetry::~Telemetry() {
 
 std::shared_ptr<http::Exchange> Telemetry::observe(std::shared_ptr<http::Exchange> exchange, const RouteTag& route) {
   if (!active_) return exchange;
-  auto record = std::make_shared<RequestRecord>(*this, route, exchange->request());
-  return std::make_shared<ObservedExchange>(std::move(exchange), std::move(record));
+  // From per-thread caches (core/block_cache.hpp): a pass over the ready connections holds
+  // dozens of these at once, more than malloc's own per-thread cache keeps.
+  auto record = std::allocate_shared<RequestRecord>(core::CachingAllocator<RequestRecord>(), *this, route,
+                                                    exchange->request());
+  return std::allocate_shared<ObservedExchange>(core::CachingAllocator<ObservedExchange>(), std::move(exchange),
+                                                std::move(record));
 }
 
 }  // namespace bastion::telemetry
