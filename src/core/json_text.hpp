@@ -15,21 +15,26 @@ namespace bastion::core {
 // (keys, ids, labels, a few to 16 bytes): memcpy with a size known only at run time is a call
 // that dispatches on the size, and a request line made some forty such calls; two overlapping
 // loads and stores do it inline.
+namespace detail {
+// `size` bytes, sizeof(Word) <= size <= 2 * sizeof(Word): its first and last words (they overlap
+// when size < 2 * sizeof(Word)), both read before either is written.
+template <class Word>
+inline void copy_first_and_last_word(char* out, const char* data, std::size_t size) {
+  Word head, tail;
+  std::memcpy(&head, data, sizeof(Word));
+  std::memcpy(&tail, data + size - sizeof(Word), sizeof(Word));
+  std::memcpy(out, &head, sizeof(Word));
+  std::memcpy(out + size - sizeof(Word), &tail, sizeof(Word));
+}
+}  // namespace detail
+
 inline char* copy_bytes(char* out, const char* data, std::size_t size) {
   if (size > 16) {
     std::memcpy(out, data, size);
   } else if (size >= 8) {
-    std::uint64_t head, tail;
-    std::memcpy(&head, data, 8);
-    std::memcpy(&tail, data + size - 8, 8);
-    std::memcpy(out, &head, 8);
-    std::memcpy(out + size - 8, &tail, 8);
+    detail::copy_first_and_last_word<std::uint64_t>(out, data, size);
   } else if (size >= 4) {
-    std::uint32_t head, tail;
-    std::memcpy(&head, data, 4);
-    std::memcpy(&tail, data + size - 4, 4);
-    std::memcpy(out, &head, 4);
-    std::memcpy(out + size - 4, &tail, 4);
+    detail::copy_first_and_last_word<std::uint32_t>(out, data, size);
   } else if (size > 0) {
     out[0] = data[0];
     out[size / 2] = data[size / 2];
