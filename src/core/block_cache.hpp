@@ -4,9 +4,9 @@
 // Why not just malloc: glibc keeps at most 7 freed blocks of a size per thread (its tcache);
 // past that, malloc and free take the arena's lock and its bins. An I/O thread serves a pass
 // over up to dozens of ready connections before the first of their answers is written, so that
-// many objects of a kind are alive at once and the eighth on went the slow way: with request
-// telemetry on, GLIBC_TUNABLES=glibc.malloc.tcache_count=250 cut the server's CPU per request
-// by 1.4 to 2.3 us under bench/run.sh's load (telemetry off: no clear change).
+// many objects of a kind are alive at once and the eighth on went the slow way. Under
+// bench/run.sh's load, GLIBC_TUNABLES=glibc.malloc.tcache_count=250 set for the server alone
+// cut its CPU per request by 1.5 to 2.1 us with telemetry off (docs/operations.md).
 #pragma once
 
 #include <cstddef>

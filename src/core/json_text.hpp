@@ -11,10 +11,6 @@
 
 namespace bastion::core {
 
-// Copies `size` bytes to `out` and returns the end. For the short pieces a line is made of
-// (keys, ids, labels, a few to 16 bytes): memcpy with a size known only at run time is a call
-// that dispatches on the size, and a request line made some forty such calls; two overlapping
-// loads and stores do it inline.
 namespace detail {
 // `size` bytes, sizeof(Word) <= size <= 2 * sizeof(Word): its first and last words (they overlap
 // when size < 2 * sizeof(Word)), both read before either is written.
@@ -28,6 +24,10 @@ inline void copy_first_and_last_word(char* out, const char* data, std::size_t si
 }
 }  // namespace detail
 
+// Copies `size` bytes to `out` and returns the end. For the short pieces a line is made of
+// (keys, ids, labels, a few to 16 bytes): memcpy with a size known only at run time is a call
+// that dispatches on the size, and a request line made some forty such calls; two overlapping
+// loads and stores do it inline.
 inline char* copy_bytes(char* out, const char* data, std::size_t size) {
   if (size > 16) {
     std::memcpy(out, data, size);

@@ -105,8 +105,8 @@ class alignas(64) Histogram {
   // Per shard, one run of cells: the sum (a double's bits), then a count per bucket. Runs start
   // on a cache line and fill whole lines, in a block of their own: a shard's lines hold nothing
   // another thread writes. (Counts allocated one array per shard, next to other heap objects,
-  // shared lines with whatever came next; under bench/run.sh's load observe() then spent 0.3 to
-  // 0.5 us per request in its two atomic updates, against 30 ns with warm, unshared lines.) The
+  // shared lines with whatever came next; under bench/run.sh's load observe() then spent 0.24 to
+  // 0.50 us per request in its two atomic updates, against 30 ns with warm, unshared lines.) The
   // sum shares its line with the first buckets, where short requests land.
   struct CellsDeleter {
     void operator()(std::atomic<std::uint64_t>* cells) const;
