@@ -14,6 +14,18 @@
 
 namespace bastion::core {
 
+namespace detail {
+// operator new and delete for `align`, over-aligned or not (the two must be paired alike).
+inline void* heap_allocate(std::size_t size, std::size_t align) {
+  if (align > __STDCPP_DEFAULT_NEW_ALIGNMENT__) return ::operator new(size, std::align_val_t{align});
+  return ::operator new(size);
+}
+inline void heap_release(void* block, std::size_t align) noexcept {
+  if (align > __STDCPP_DEFAULT_NEW_ALIGNMENT__) return ::operator delete(block, std::align_val_t{align});
+  ::operator delete(block);
+}
+}  // namespace detail
+
 // Up to kKept freed blocks of `Size` bytes (alignment `Align`) per thread; more go back to the
 // heap. A block freed on another thread than the one that took it joins that other thread's
 // cache: blocks of one size are interchangeable.
@@ -23,37 +35,26 @@ class BlockCache {
   static constexpr std::size_t kKept = 64;
 
   static void* take() {
-    if (exited()) return allocate();
+    if (exited()) return detail::heap_allocate(Size, Align);
     Cache& cache = local();
     if (cache.count > 0) return cache.blocks[--cache.count];
-    return allocate();
+    return detail::heap_allocate(Size, Align);
   }
 
   // How many blocks this thread's cache holds now.
   static std::size_t cached() { return exited() ? 0 : local().count; }
 
   static void give(void* block) {
-    if (exited()) return release(block);
+    if (exited()) return detail::heap_release(block, Align);
     Cache& cache = local();
     if (cache.count < kKept) {
       cache.blocks[cache.count++] = block;
       return;
     }
-    release(block);
+    detail::heap_release(block, Align);
   }
 
  private:
-  static constexpr bool kOverAligned = Align > __STDCPP_DEFAULT_NEW_ALIGNMENT__;
-
-  static void* allocate() {
-    if constexpr (kOverAligned) return ::operator new(Size, std::align_val_t{Align});
-    else return ::operator new(Size);
-  }
-  static void release(void* block) {
-    if constexpr (kOverAligned) ::operator delete(block, std::align_val_t{Align});
-    else ::operator delete(block);
-  }
-
   struct Cache {
     void* blocks[kKept];
     std::size_t count = 0;
@@ -61,7 +62,7 @@ class BlockCache {
       // The thread is ending: its blocks go back, and any object it frees after this point
       // (another thread-local's destructor may drop one) goes straight to the heap.
       exited() = true;
-      while (count > 0) release(blocks[--count]);
+      while (count > 0) detail::heap_release(blocks[--count], Align);
     }
   };
   static Cache& local() {
@@ -84,12 +85,13 @@ struct CachingAllocator {
   template <class U>
   CachingAllocator(const CachingAllocator<U>&) noexcept {}  // NOLINT: rebinding, as allocators do
 
+  // One object (all allocate_shared asks for) from the cache; arrays from the heap.
   T* allocate(std::size_t n) {
-    if (n != 1) return static_cast<T*>(Bulk::allocate(n));
+    if (n != 1) return static_cast<T*>(detail::heap_allocate(n * sizeof(T), alignof(T)));
     return static_cast<T*>(BlockCache<sizeof(T), alignof(T)>::take());
   }
   void deallocate(T* p, std::size_t n) noexcept {
-    if (n != 1) return Bulk::release(p);
+    if (n != 1) return detail::heap_release(p, alignof(T));
     BlockCache<sizeof(T), alignof(T)>::give(p);
   }
 
@@ -97,21 +99,6 @@ struct CachingAllocator {
   bool operator==(const CachingAllocator<U>&) const noexcept {
     return true;
   }
-
- private:
-  // Arrays (never made by allocate_shared, here for completeness): the plain heap.
-  struct Bulk {
-    static void* allocate(std::size_t n) {
-      if constexpr (alignof(T) > __STDCPP_DEFAULT_NEW_ALIGNMENT__)
-        return ::operator new(n * sizeof(T), std::align_val_t{alignof(T)});
-      else
-        return ::operator new(n * sizeof(T));
-    }
-    static void release(void* p) {
-      if constexpr (alignof(T) > __STDCPP_DEFAULT_NEW_ALIGNMENT__) ::operator delete(p, std::align_val_t{alignof(T)});
-      else ::operator delete(p);
-    }
-  };
 };
 
 }  // namespace bastion::core
