@@ -9,6 +9,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <mutex>
 #include <sstream>
 #include <future>
@@ -219,6 +220,16 @@ TEST(Pipeline, HeaderTraceContextMakesOneNestedTrace) {
     EXPECT_EQ(attr(s, "mcp.protocol.version"), "2025-11-25");
     EXPECT_EQ(attr(s, "mcp.session.id"), telemetry::session_digest(session));
   }
+  // The guard (the pipeline's first step) and the operation start when the request arrived,
+  // with the request span: OpenTelemetry's mcp.server.operation.duration runs from receipt.
+  std::map<std::string, json::object> by_name;
+  for (const auto& s : spans)
+    if (str(s, "traceId") == "4bf92f3577b34da6a3ce929d0e0e4736") by_name[str(s, "name")] = s;
+  ASSERT_TRUE(by_name.contains("POST /mcp") && by_name.contains("guard") && by_name.contains("tools/call echo"));
+  const auto time = [&](const char* span, const char* key) { return std::stoull(str(by_name[span], key)); };
+  EXPECT_EQ(time("guard", "startTimeUnixNano"), time("POST /mcp", "startTimeUnixNano"));
+  EXPECT_EQ(time("tools/call echo", "startTimeUnixNano"), time("POST /mcp", "startTimeUnixNano"));
+  EXPECT_LE(time("tools/call echo", "endTimeUnixNano"), time("POST /mcp", "endTimeUnixNano"));
 }
 
 TEST(Pipeline, MetaTraceContextWinsAndMakesOneNestedTrace) {
