@@ -3,7 +3,6 @@
 #include <bit>
 #include <charconv>
 #include <cmath>
-#include <new>
 #include <stdexcept>
 
 namespace bastion::telemetry {
@@ -81,43 +80,24 @@ std::size_t shard_index() {
 }
 }  // namespace detail
 
-namespace {
-constexpr std::size_t kCacheLine = 64;
-constexpr std::size_t kCellsPerLine = kCacheLine / sizeof(std::atomic<std::uint64_t>);
-}  // namespace
-
-void Histogram::CellsDeleter::operator()(std::atomic<std::uint64_t>* cells) const {
-  ::operator delete[](cells, std::align_val_t{kCacheLine});
-}
-
 Histogram::Histogram(std::shared_ptr<const std::vector<double>> bounds)
     : bounds_(std::move(bounds)),
-      stride_((1 + bounds_->size() + 1 + kCellsPerLine - 1) / kCellsPerLine * kCellsPerLine) {
-  const std::size_t cells = stride_ * detail::kShards;
-  auto* block = static_cast<std::atomic<std::uint64_t>*>(
-      ::operator new[](cells * sizeof(std::atomic<std::uint64_t>), std::align_val_t{kCacheLine}));
-  for (std::size_t i = 0; i < cells; ++i) new (block + i) std::atomic<std::uint64_t>(0);
-  cells_.reset(block);
-}
+      lines_per_shard_((1 + bounds_->size() + 1 + CacheLine::kCells - 1) / CacheLine::kCells),
+      lines_(new CacheLine[lines_per_shard_ * detail::kShards]) {}
 
 void Histogram::observe(double value) {
   // Buckets are few (about 15): a linear scan beats a binary search at this size.
   const auto& b = *bounds_;
   std::size_t i = 0;
   while (i < b.size() && value > b[i]) ++i;
-  std::atomic<std::uint64_t>* cells = shard_cells(detail::shard_index());
-  cells[1 + i].fetch_add(1, std::memory_order_relaxed);
-  // The sum, a double kept as its bits: added with a compare-and-swap loop, as atomic_add does.
-  std::uint64_t current = cells[0].load(std::memory_order_relaxed);
-  while (!cells[0].compare_exchange_weak(current, std::bit_cast<std::uint64_t>(std::bit_cast<double>(current) + value),
-                                         std::memory_order_relaxed)) {
-  }
+  const std::size_t shard = detail::shard_index();
+  cell(shard, 1 + i).fetch_add(1, std::memory_order_relaxed);
+  detail::atomic_add_bits(cell(shard, 0), value);
 }
 
 std::uint64_t Histogram::bucket(std::size_t i) const {
   std::uint64_t n = 0;
-  for (std::size_t shard = 0; shard < detail::kShards; ++shard)
-    n += shard_cells(shard)[1 + i].load(std::memory_order_relaxed);
+  for (std::size_t shard = 0; shard < detail::kShards; ++shard) n += cell(shard, 1 + i).load(std::memory_order_relaxed);
   return n;
 }
 
@@ -130,7 +110,7 @@ std::uint64_t Histogram::count() const {
 double Histogram::sum() const {
   double s = 0;
   for (std::size_t shard = 0; shard < detail::kShards; ++shard)
-    s += std::bit_cast<double>(shard_cells(shard)[0].load(std::memory_order_relaxed));
+    s += std::bit_cast<double>(cell(shard, 0).load(std::memory_order_relaxed));
   return s;
 }
 

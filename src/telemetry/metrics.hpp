@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <array>
 #include <atomic>
+#include <bit>
 #include <cstdint>
 #include <functional>
 #include <initializer_list>
@@ -33,6 +34,14 @@ namespace detail {
 inline void atomic_add(std::atomic<double>& target, double delta) {
   double current = target.load(std::memory_order_relaxed);
   while (!target.compare_exchange_weak(current, current + delta, std::memory_order_relaxed)) {
+  }
+}
+// The same for a double kept as its bits in an integer cell (a histogram's sum, stored among
+// its counts).
+inline void atomic_add_bits(std::atomic<std::uint64_t>& bits, double delta) {
+  std::uint64_t current = bits.load(std::memory_order_relaxed);
+  while (!bits.compare_exchange_weak(current, std::bit_cast<std::uint64_t>(std::bit_cast<double>(current) + delta),
+                                     std::memory_order_relaxed)) {
   }
 }
 
@@ -108,14 +117,17 @@ class alignas(64) Histogram {
   // shared lines with whatever came next; under bench/run.sh's load observe() then spent 0.24 to
   // 0.50 us per request in its two atomic updates, against 30 ns with warm, unshared lines.) The
   // sum shares its line with the first buckets, where short requests land.
-  struct CellsDeleter {
-    void operator()(std::atomic<std::uint64_t>* cells) const;
+  struct alignas(64) CacheLine {
+    static constexpr std::size_t kCells = 8;
+    std::atomic<std::uint64_t> cells[kCells]{};
   };
-  std::atomic<std::uint64_t>* shard_cells(std::size_t shard) const { return cells_.get() + shard * stride_; }
+  std::atomic<std::uint64_t>& cell(std::size_t shard, std::size_t i) const {
+    return lines_[shard * lines_per_shard_ + i / CacheLine::kCells].cells[i % CacheLine::kCells];
+  }
 
   std::shared_ptr<const std::vector<double>> bounds_;
-  std::size_t stride_;  // cells per shard: 1 + buckets, rounded up to whole cache lines
-  std::unique_ptr<std::atomic<std::uint64_t>[], CellsDeleter> cells_;
+  std::size_t lines_per_shard_;  // 1 + buckets cells, rounded up to whole lines
+  std::unique_ptr<CacheLine[]> lines_;
 };
 
 enum class MetricType { counter, gauge, histogram };
