@@ -57,7 +57,7 @@ char* write_milliseconds(char* out, std::int64_t signed_micros) {
   return out + digits;
 }
 
-// Writes a line into memory sized by its bound (json_line): constant pieces are copies of known
+// Writes a line into memory sized by its bound (JsonLine): constant pieces are copies of known
 // length, so a line costs about one pass over its bytes.
 struct LineWriter {
   char* at;
@@ -91,163 +91,6 @@ void append_field_value(std::string& out, const LogField& f) {
   w.value(f);
   out.resize(static_cast<std::size_t>(w.at - out.data()));
 }
-
-std::string_view json_line(std::chrono::system_clock::time_point time, spdlog::level::level_enum level,
-                           std::string_view logger_name, std::string_view message, std::span<const LogField> fields,
-                           const json::object* object_fields);
-
-// Standard error through a buffer: one write(2) per 256 KiB or per flush, not one per line (at
-// thousands of request lines a second the syscalls would cost more than the requests). Into a
-// file on ext4, each write(2) has a fixed cost (journal handle, inode update) besides the copy:
-// at 32 KiB per write the request line cost about 0.9 us of the server's CPU per request under
-// bench/run.sh, and 256 KiB saved about 0.7 us of that (1 MiB saved nothing more). Loggers
-// flush it on every line of their flush level, spdlog's periodic flusher at least every second,
-// and the destructor at exit.
-//
-// Full buffers are written by the sink's own thread, in the order they filled. Standard error
-// is often a pipe that a container runtime reads: a write(2) of 256 KiB into a pipe of 64 KiB
-// waits for that reader, and an I/O thread that made it held up every connection it serves.
-// Into a file the write takes a hundred microseconds or more (under bench/run.sh's load, the
-// request lines cost about 0.7 us per request more into a file than into /dev/null). The
-// hand-over is one notification per 256 KiB. At most kMaxQueued full buffers wait; past that an
-// appender waits for the writer, so a reader that stopped reading slows logging down, as the
-// blocking write(2) did, and no line is lost.
-class BufferedFdSink final : public spdlog::sinks::sink {
- public:
-  explicit BufferedFdSink(int fd) : fd_(fd) {
-    buffer_.reserve(kCapacity + 4096);
-    writer_ = std::thread([this] { write_loop(); });
-  }
-  ~BufferedFdSink() override {
-    flush();
-    {
-      std::lock_guard lock(queue_mutex_);
-      stopping_ = true;
-    }
-    queue_ready_.notify_one();
-    writer_.join();
-  }
-
-  void log(const spdlog::details::log_msg& msg) override {
-    // Formatted before the lock, which then covers only the copy into the buffer.
-    thread_local std::string line;  // keeps its capacity from line to line
-    line.clear();
-    if (ours_) {
-      ours_->append_line(msg, line);
-    } else {
-      spdlog::memory_buf_t formatted;
-      formatter_->format(msg, formatted);
-      line.append(formatted.data(), formatted.size());
-    }
-    append(line);
-  }
-  // A JSON line of `fields`, without an spdlog message (log_fields() takes this way for
-  // loggers whose only sink this is): the request line of every request skips spdlog's message
-  // construction and per-sink dispatch. False when the format is not JSON (nothing written:
-  // the caller goes through spdlog).
-  bool append_fields(std::chrono::system_clock::time_point time, std::string_view logger_name,
-                     spdlog::level::level_enum level, std::string_view message, std::span<const LogField> fields) {
-    if (!ours_ || !ours_->json()) return false;
-    append(json_line(time, level, logger_name, message, fields, nullptr));
-    return true;
-  }
-  // Returns once every line appended before the call is written (or failed to be).
-  void flush() override {
-    {
-      std::lock_guard lock(mutex_);
-      if (!buffer_.empty()) hand_over_locked();
-    }
-    std::unique_lock lock(queue_mutex_);
-    queue_drained_.wait(lock, [this] { return queue_.empty() && !writing_; });
-  }
-  void set_pattern(const std::string&) override {}  // the format is LogFormatter's
-  // Called once, by setup_logging(), before any logger uses the sink.
-  void set_formatter(std::unique_ptr<spdlog::formatter> formatter) override {
-    formatter_ = std::move(formatter);
-    ours_ = dynamic_cast<LogFormatter*>(formatter_.get());
-  }
-
- private:
-  static constexpr std::size_t kCapacity = 256 * 1024;
-  static constexpr std::size_t kMaxQueued = 8;  // 2 MiB of lines waiting for the writer
-
-  // Appends a formatted line under the append lock; a full buffer goes to the writer.
-  void append(std::string_view line) {
-    std::lock_guard lock(mutex_);
-    buffer_.append(line);
-    if (buffer_.size() < kCapacity) {
-      // The memory the next lines go to, fetched for writing now: the buffer is large and
-      // cycles, so it is out of the cache, and a store to a missing line stalls the copy.
-      const char* next = buffer_.data() + buffer_.size();
-      for (std::size_t at = 0; at < 1024; at += 64) __builtin_prefetch(next + at, 1, 3);
-      return;
-    }
-    hand_over_locked();
-  }
-
-  // Queues the buffered lines for the writer (under mutex_, so buffers queue in the order they
-  // filled) and gives the buffer a spare's capacity.
-  void hand_over_locked() {
-    std::string full;
-    full.swap(buffer_);
-    {
-      std::unique_lock lock(queue_mutex_);
-      queue_drained_.wait(lock, [this] { return queue_.size() < kMaxQueued; });
-      queue_.push_back(std::move(full));
-      if (!spares_.empty()) {
-        buffer_ = std::move(spares_.back());
-        spares_.pop_back();
-      }
-    }
-    queue_ready_.notify_one();
-    buffer_.clear();
-    if (buffer_.capacity() < kCapacity) buffer_.reserve(kCapacity + 4096);
-  }
-
-  void write_loop() {
-    std::unique_lock lock(queue_mutex_);
-    while (true) {
-      queue_ready_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
-      if (queue_.empty()) return;  // stopping, and the destructor flushed first
-      std::string chunk = std::move(queue_.front());
-      queue_.pop_front();
-      writing_ = true;
-      lock.unlock();
-      write_all(chunk);
-      chunk.clear();
-      lock.lock();
-      writing_ = false;
-      if (spares_.size() < 2) spares_.push_back(std::move(chunk));
-      queue_drained_.notify_all();
-    }
-  }
-
-  void write_all(const std::string& chunk) const {
-    std::size_t done = 0;
-    while (done < chunk.size()) {
-      const ssize_t n = ::write(fd_, chunk.data() + done, chunk.size() - done);
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) break;  // stderr is gone: nothing better to do with a log line
-      done += static_cast<std::size_t>(n);
-    }
-  }
-
-  std::unique_ptr<spdlog::formatter> formatter_ = std::make_unique<LogFormatter>(true);
-  LogFormatter* ours_ = static_cast<LogFormatter*>(formatter_.get());  // formatter_, when it is one
-  const int fd_;
-  // On their own cache line: every append writes the mutex, and the sink's level (in the base
-  // class, read by every logger call on every thread) must not share a line with it.
-  alignas(64) std::mutex mutex_;  // buffer_
-  std::string buffer_;
-  alignas(64) std::mutex queue_mutex_;  // queue_, spares_, writing_, stopping_
-  std::condition_variable queue_ready_;    // the writer has work
-  std::condition_variable queue_drained_;  // the writer finished a chunk
-  std::deque<std::string> queue_;
-  std::vector<std::string> spares_;  // written chunks' memory, for the next buffers
-  bool writing_ = false;
-  bool stopping_ = false;
-  std::thread writer_;
-};
 
 struct LoggingState {
   std::mutex mutex;
@@ -312,55 +155,309 @@ void append_rfc3339(std::string& out, std::chrono::system_clock::time_point time
   out.append(text, write_rfc3339(text, time));
 }
 
+// {"time","level","logger","message", ...fields}\n written in one pass into memory of at least
+// its bound. Every string is escaped, so neither a message nor a field can break the line. A
+// field object arrives serialized ("{...}", spliced in after the message); callers never name a
+// field time, level, logger or message (log_fields() drops those).
+struct JsonLine {
+  std::chrono::system_clock::time_point time;
+  std::string_view level_name;
+  std::string_view logger_name;
+  std::string_view message;
+  std::span<const LogField> fields;
+  std::string_view serialized_object;  // used when `fields` is empty
 
-// {"time","level","logger","message", ...fields}\n in this thread's scratch memory (valid until
-// the thread's next line): sized once, written in one pass, copied to its sink. Every string is
-// escaped, so neither a message nor a field can break the line.
-std::string_view json_line(std::chrono::system_clock::time_point time, spdlog::level::level_enum level,
-                           std::string_view logger_name, std::string_view message, std::span<const LogField> fields,
-                           const json::object* object_fields) {
-  const auto level_view = spdlog::level::to_string_view(level);
-  const std::string_view level_name(level_view.data(), level_view.size());
-  // A field object is serialized in one pass ("{...}", spliced in after the message). Callers
-  // never name a field time, level, logger or message (log_fields() drops those).
+  std::size_t bound() const {
+    std::size_t n = 64 + kRfc3339Size + core::json_string_bound(level_name.size()) +
+                    core::json_string_bound(logger_name.size()) + core::json_string_bound(message.size()) +
+                    serialized_object.size();
+    for (const LogField& f : fields) n += f.key.size() + 4 + LineWriter::bound(f);
+    return n;
+  }
+
+  char* write(char* out) const {
+    LineWriter w{out};
+    w.raw("{\"time\":\"");
+    w.at = write_rfc3339(w.at, time);
+    w.raw("\",\"level\":");
+    w.string(level_name);
+    w.raw(",\"logger\":");
+    w.string(logger_name);
+    w.raw(",\"message\":");
+    w.string(message);
+    if (!fields.empty()) {
+      for (const LogField& f : fields) {
+        w.raw(",\"");
+        w.raw(f.key);
+        w.raw("\":");
+        w.value(f);
+      }
+      w.put('}');
+    } else if (!serialized_object.empty()) {
+      w.put(',');
+      w.raw(serialized_object.substr(1));
+    } else {
+      w.put('}');
+    }
+    w.put('\n');
+    return w.at;
+  }
+};
+
+std::string_view level_name(spdlog::level::level_enum level) {
+  const auto view = spdlog::level::to_string_view(level);
+  return {view.data(), view.size()};
+}
+
+// A JSON line appended to `out`.
+void append_json_line(std::string& out, const spdlog::details::log_msg& msg, std::span<const LogField> fields,
+                      const json::object* object_fields) {
   std::string serialized;
   if (fields.empty() && object_fields && !object_fields->empty()) serialized = json::serialize(*object_fields);
-  std::size_t bound = 64 + kRfc3339Size + core::json_string_bound(level_name.size()) +
-                      core::json_string_bound(logger_name.size()) + core::json_string_bound(message.size()) +
-                      serialized.size();
-  for (const LogField& f : fields) bound += f.key.size() + 4 + LineWriter::bound(f);
-  thread_local std::unique_ptr<char[]> scratch;
-  thread_local std::size_t scratch_size = 0;
-  if (scratch_size < bound) {
-    scratch_size = std::max<std::size_t>(bound, 4096);
-    scratch = std::make_unique_for_overwrite<char[]>(scratch_size);
-  }
-  LineWriter w{scratch.get()};
-  w.raw("{\"time\":\"");
-  w.at = write_rfc3339(w.at, time);
-  w.raw("\",\"level\":");
-  w.string(level_name);
-  w.raw(",\"logger\":");
-  w.string(logger_name);
-  w.raw(",\"message\":");
-  w.string(message);
-  if (!fields.empty()) {
-    for (const LogField& f : fields) {
-      w.raw(",\"");
-      w.raw(f.key);
-      w.raw("\":");
-      w.value(f);
-    }
-    w.put('}');
-  } else if (!serialized.empty()) {
-    w.put(',');
-    w.raw(std::string_view(serialized).substr(1));
-  } else {
-    w.put('}');
-  }
-  w.put('\n');
-  return std::string_view(scratch.get(), static_cast<std::size_t>(w.at - scratch.get()));
+  const JsonLine line{msg.time,
+                      level_name(msg.level),
+                      std::string_view(msg.logger_name.data(), msg.logger_name.size()),
+                      std::string_view(msg.payload.data(), msg.payload.size()),
+                      fields,
+                      serialized};
+  const std::size_t at = out.size();
+  out.resize_and_overwrite(at + line.bound(), [&](char* p, std::size_t) {
+    return static_cast<std::size_t>(line.write(p + at) - p);
+  });
 }
+
+// Standard error through buffers: one write(2) per 256 KiB or per flush, not one per line (at
+// thousands of request lines a second the syscalls would cost more than the requests). Into a
+// file on ext4, each write(2) has a fixed cost (journal handle, inode update) besides the copy:
+// at 32 KiB per write the request line cost about 0.9 us of the server's CPU per request under
+// bench/run.sh, and 256 KiB saved about 0.7 us of that (1 MiB saved nothing more). Loggers
+// flush it on every line of their flush level, spdlog's periodic flusher at least every second,
+// and the destructor at exit.
+//
+// Each thread appends to a buffer of its own, and a JSON line is formatted straight into it.
+// With one buffer for all, the I/O threads took turns at its lock and passed its cache lines
+// back and forth on every request line (the lock's release alone was 0.4% of the loaded
+// server's CPU, bench/run.sh with two I/O threads). A thread's lines reach the output in the
+// order it logged them; lines of different threads are ordered by buffer, as with nginx's
+// buffered access_log: a line can follow one that another thread logged later, by up to a buffer
+// (tens of milliseconds under load) or a flush interval (a second). Every line carries its time.
+//
+// Full buffers are written by the sink's own thread, in the order they filled. Standard error
+// is often a pipe that a container runtime reads: a write(2) of 256 KiB into a pipe of 64 KiB
+// waits for that reader, and an I/O thread that made it held up every connection it serves.
+// Into a file the write takes a hundred microseconds or more (under bench/run.sh's load, the
+// request lines cost about 0.7 us per request more into a file than into /dev/null). The
+// hand-over is one notification per 256 KiB. At most kMaxQueued full buffers wait; past that an
+// appender waits for the writer, so a reader that stopped reading slows logging down, as the
+// blocking write(2) did, and no line is lost.
+class BufferedFdSink final : public spdlog::sinks::sink, public std::enable_shared_from_this<BufferedFdSink> {
+ public:
+  explicit BufferedFdSink(int fd) : fd_(fd) {
+    writer_ = std::thread([this] { write_loop(); });
+  }
+  ~BufferedFdSink() override {
+    flush();
+    {
+      std::lock_guard lock(queue_mutex_);
+      stopping_ = true;
+    }
+    queue_ready_.notify_one();
+    writer_.join();
+  }
+
+  void log(const spdlog::details::log_msg& msg) override {
+    // Formatted before the buffer's lock, which then covers only the copy.
+    thread_local std::string line;  // keeps its capacity from line to line
+    line.clear();
+    if (ours_) {
+      ours_->append_line(msg, line);
+    } else {
+      spdlog::memory_buf_t formatted;
+      formatter_->format(msg, formatted);
+      line.append(formatted.data(), formatted.size());
+    }
+    append(line.size(), [&](char* out) { return core::copy_bytes(out, line.data(), line.size()); });
+  }
+  // A JSON line of `fields`, without an spdlog message (log_fields() takes this way for
+  // loggers whose only sink this is): the request line of every request skips spdlog's message
+  // construction and per-sink dispatch. False when the format is not JSON (nothing written:
+  // the caller goes through spdlog).
+  bool append_fields(std::chrono::system_clock::time_point time, std::string_view logger_name,
+                     spdlog::level::level_enum level, std::string_view message, std::span<const LogField> fields) {
+    if (!ours_ || !ours_->json()) return false;
+    const JsonLine line{time, level_name(level), logger_name, message, fields, {}};
+    append(line.bound(), [&](char* out) { return line.write(out); });
+    return true;
+  }
+  // Returns once every line appended before the call, on any thread, is written (or failed to
+  // be). The calling thread's lines go last: a warning, which flushes, follows what the other
+  // threads logged before it.
+  void flush() override {
+    {
+      std::lock_guard threads(threads_mutex_);
+      ThreadLines* mine = nullptr;
+      for (const auto& lines : threads_) {
+        if (lines->owner == std::this_thread::get_id()) {
+          mine = lines.get();
+          continue;
+        }
+        std::lock_guard lock(lines->mutex);
+        if (!lines->text.empty()) hand_over_locked(*lines);
+      }
+      if (mine) {
+        std::lock_guard lock(mine->mutex);
+        if (!mine->text.empty()) hand_over_locked(*mine);
+      }
+    }
+    std::unique_lock lock(queue_mutex_);
+    queue_drained_.wait(lock, [this] { return queue_.empty() && !writing_; });
+  }
+  void set_pattern(const std::string&) override {}  // the format is LogFormatter's
+  // Called once, by setup_logging(), before any logger uses the sink.
+  void set_formatter(std::unique_ptr<spdlog::formatter> formatter) override {
+    formatter_ = std::move(formatter);
+    ours_ = dynamic_cast<LogFormatter*>(formatter_.get());
+  }
+
+ private:
+  static constexpr std::size_t kCapacity = 256 * 1024;
+  static constexpr std::size_t kMaxQueued = 8;  // 2 MiB of lines waiting for the writer
+  static constexpr std::size_t kMaxSpares = 4;
+
+  // One thread's lines not yet handed to the writer. Its lock is the owner's but for flush() and
+  // the owner's exit, so taking it costs no cache line another thread wrote.
+  struct alignas(64) ThreadLines {
+    std::mutex mutex;
+    std::string text;
+    std::thread::id owner = std::this_thread::get_id();
+  };
+
+  // The calling thread's buffer in this sink, registered on its first line. When the thread
+  // ends, its lines go to the writer and the buffer leaves the sink (if the sink is still there).
+  ThreadLines& this_thread_lines() {
+    struct Entry {
+      const BufferedFdSink* sink;
+      std::weak_ptr<BufferedFdSink> owner;
+      std::shared_ptr<ThreadLines> lines;
+    };
+    struct Entries {
+      std::vector<Entry> list;
+      ~Entries() {
+        for (Entry& e : list)
+          if (auto sink = e.owner.lock()) sink->retire(e.lines);
+      }
+    };
+    thread_local Entries entries;
+    for (const Entry& e : entries.list)
+      if (e.sink == this) return *e.lines;
+    // A sink's address can be reused by a later sink: entries of sinks that are gone go first.
+    std::erase_if(entries.list, [](const Entry& e) { return e.owner.expired(); });
+    auto lines = std::make_shared<ThreadLines>();
+    {
+      std::lock_guard threads(threads_mutex_);
+      threads_.push_back(lines);
+    }
+    entries.list.push_back(Entry{this, weak_from_this(), lines});
+    return *lines;
+  }
+
+  void retire(const std::shared_ptr<ThreadLines>& lines) {
+    std::lock_guard threads(threads_mutex_);
+    {
+      std::lock_guard lock(lines->mutex);
+      if (!lines->text.empty()) hand_over_locked(*lines);
+    }
+    std::erase(threads_, lines);
+  }
+
+  // Appends a line of at most `bound` bytes, which write(out) writes and returns its end; a
+  // full buffer goes to the writer.
+  template <class Write>
+  void append(std::size_t bound, Write&& write) {
+    ThreadLines& lines = this_thread_lines();
+    std::lock_guard lock(lines.mutex);
+    std::string& text = lines.text;
+    // A buffer grows as its thread logs (most threads log a few lines a second) and is handed
+    // over at kCapacity; a line that would take it past kSlack more goes into the next one.
+    if (!text.empty() && text.size() + bound > kCapacity + kSlack) hand_over_locked(lines);
+    const std::size_t at = text.size();
+    text.resize_and_overwrite(at + bound, [&](char* p, std::size_t) { return static_cast<std::size_t>(write(p + at) - p); });
+    if (text.size() >= kCapacity) {
+      hand_over_locked(lines);
+      return;
+    }
+    // The memory the next lines go to, fetched for writing now: the buffer is large and
+    // cycles, so it is out of the cache, and a store to a missing line stalls the copy.
+    const char* next = text.data() + text.size();
+    for (std::size_t ahead = 0; ahead < 1024 && text.size() + ahead < text.capacity(); ahead += 64)
+      __builtin_prefetch(next + ahead, 1, 3);
+  }
+  static constexpr std::size_t kSlack = 16 * 1024;  // the room a buffer keeps past kCapacity
+
+  // Queues a thread's lines for the writer (under the thread's lock, so that its buffers queue
+  // in the order they filled and flush() cannot return before they are queued) and gives the
+  // thread a spare's memory.
+  void hand_over_locked(ThreadLines& lines) {
+    std::string full;
+    full.swap(lines.text);
+    {
+      std::unique_lock lock(queue_mutex_);
+      queue_drained_.wait(lock, [this] { return queue_.size() < kMaxQueued; });
+      queue_.push_back(std::move(full));
+      if (!spares_.empty()) {
+        lines.text = std::move(spares_.back());
+        spares_.pop_back();
+      }
+    }
+    queue_ready_.notify_one();
+    lines.text.clear();
+  }
+
+  void write_loop() {
+    std::unique_lock lock(queue_mutex_);
+    while (true) {
+      queue_ready_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+      if (queue_.empty()) return;  // stopping, and the destructor flushed first
+      std::string chunk = std::move(queue_.front());
+      queue_.pop_front();
+      writing_ = true;
+      lock.unlock();
+      write_all(chunk);
+      chunk.clear();
+      lock.lock();
+      writing_ = false;
+      // Only buffers that grew to the working size are worth keeping.
+      if (spares_.size() < kMaxSpares && chunk.capacity() >= kCapacity) spares_.push_back(std::move(chunk));
+      queue_drained_.notify_all();
+    }
+  }
+
+  void write_all(const std::string& chunk) const {
+    std::size_t done = 0;
+    while (done < chunk.size()) {
+      const ssize_t n = ::write(fd_, chunk.data() + done, chunk.size() - done);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) break;  // stderr is gone: nothing better to do with a log line
+      done += static_cast<std::size_t>(n);
+    }
+  }
+
+  std::unique_ptr<spdlog::formatter> formatter_ = std::make_unique<LogFormatter>(true);
+  LogFormatter* ours_ = static_cast<LogFormatter*>(formatter_.get());  // formatter_, when it is one
+  const int fd_;
+  std::mutex threads_mutex_;  // threads_
+  std::vector<std::shared_ptr<ThreadLines>> threads_;
+  // On its own cache line, away from the sink's level (in the base class, read by every logger
+  // call on every thread).
+  alignas(64) std::mutex queue_mutex_;  // queue_, spares_, writing_, stopping_
+  std::condition_variable queue_ready_;    // the writer has work
+  std::condition_variable queue_drained_;  // the writer finished a chunk
+  std::deque<std::string> queue_;
+  std::vector<std::string> spares_;  // written chunks' memory, for the next buffers
+  bool writing_ = false;
+  bool stopping_ = false;
+  std::thread writer_;
+};
 
 }  // namespace
 
@@ -383,8 +480,7 @@ void LogFormatter::format(const spdlog::details::log_msg& msg, spdlog::memory_bu
 
 void LogFormatter::append_line(const spdlog::details::log_msg& msg, std::string& line) const {
   if (json_) {
-    line.append(json_line(msg.time, msg.level, std::string_view(msg.logger_name.data(), msg.logger_name.size()),
-                          std::string_view(msg.payload.data(), msg.payload.size()), tl_list, tl_fields));
+    append_json_line(line, msg, tl_list, tl_fields);
     return;
   }
   append_rfc3339(line, msg.time);

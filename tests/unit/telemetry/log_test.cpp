@@ -244,6 +244,42 @@ TEST(Log, FieldsWrittenStraightIntoTheBufferedSinkKeepLevelsAndFlushing) {
   std::fclose(file);
 }
 
+// Every thread buffers its own lines. A warning (which flushes) on one thread must still come
+// after the lines other threads logged before it, while those threads live on; and a line larger
+// than a whole buffer passes through intact.
+TEST(Log, AFlushWritesEveryThreadsBufferedLines) {
+  std::FILE* file = std::tmpfile();
+  ASSERT_NE(file, nullptr);
+  LoggingOptions o;
+  o.format = LogFormat::json;
+  setup_logging(o, buffered_fd_sink(::fileno(file)));
+  const std::string huge(300 * 1024, 'h');  // more than a thread's buffer holds
+  const LogField big[] = {LogField::string("huge", huge)};
+  log_fields(*component_logger("request"), spdlog::level::info, "big", big);
+  std::promise<void> logged, done;
+  std::jthread other([&] {
+    const LogField fields[] = {LogField::string("from", "other thread")};
+    log_fields(*component_logger("request"), spdlog::level::info, "request", fields);
+    logged.set_value();
+    done.get_future().wait();  // alive, its buffer not handed over by its exit
+  });
+  logged.get_future().wait();
+  EXPECT_EQ(file_text(file).find("other thread"), std::string::npos) << "an info request line waits in its buffer";
+  log_fields(*component_logger("request"), spdlog::level::warn, "slow", std::span<const LogField>());
+  const std::string text = file_text(file);
+  done.set_value();
+  other.join();
+  std::istringstream lines(text);
+  std::vector<json::object> objects;
+  for (std::string line; std::getline(lines, line);) objects.push_back(json::parse(line).as_object());
+  ASSERT_EQ(objects.size(), 3u) << text.substr(0, 300);
+  EXPECT_EQ(objects[0].at("huge").as_string().size(), huge.size());
+  EXPECT_EQ(objects[1].at("from").as_string(), "other thread");
+  EXPECT_EQ(objects[2].at("message").as_string(), "slow");
+  setup_logging(LoggingOptions{});
+  std::fclose(file);
+}
+
 // Durations are written from whole microseconds as a double would show them: no trailing zeros,
 // no fraction for whole milliseconds.
 TEST(Log, MillisecondsAreWrittenLikeTheDecimalTheyAre) {
