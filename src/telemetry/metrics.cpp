@@ -73,10 +73,36 @@ void append_sample(std::string& out, std::string_view name, const std::vector<st
 }  // namespace
 
 namespace detail {
-std::size_t shard_index() {
-  static std::atomic<std::size_t> next{0};
-  thread_local const std::size_t mine = next.fetch_add(1, std::memory_order_relaxed) % kShards;
-  return mine;
+namespace {
+// Bit i set: shard i has an owner. The last shard is never owned (it is the shared one).
+std::atomic<std::uint32_t> owned_shards{0};
+static_assert(kShards <= 32);
+
+struct ShardOwnership {
+  Shard shard{kShards - 1, false};
+  ShardOwnership() {
+    std::uint32_t taken = owned_shards.load(std::memory_order_relaxed);
+    for (std::size_t i = 0; i + 1 < kShards; ++i) {
+      const std::uint32_t bit = 1u << i;
+      if (taken & bit) continue;
+      // Acquire: this thread's plain updates come after the previous owner's last ones.
+      if (owned_shards.compare_exchange_strong(taken, taken | bit, std::memory_order_acquire)) {
+        shard = {i, true};
+        return;
+      }
+      i = static_cast<std::size_t>(-1);  // `taken` was reloaded: look again from the start
+    }
+  }
+  ~ShardOwnership() {
+    // Release: the next owner sees every update this thread made.
+    if (shard.owned) owned_shards.fetch_and(~(1u << shard.index), std::memory_order_release);
+  }
+};
+}  // namespace
+
+Shard this_thread_shard() {
+  thread_local const ShardOwnership ownership;
+  return ownership.shard;
 }
 }  // namespace detail
 
@@ -90,9 +116,9 @@ void Histogram::observe(double value) {
   const auto& b = *bounds_;
   std::size_t i = 0;
   while (i < b.size() && value > b[i]) ++i;
-  const std::size_t shard = detail::shard_index();
-  cell(shard, 1 + i).fetch_add(1, std::memory_order_relaxed);
-  detail::atomic_add_bits(cell(shard, 0), value);
+  const detail::Shard shard = detail::this_thread_shard();
+  detail::add_to(cell(shard.index, 1 + i), 1, shard.owned);
+  detail::add_bits_to(cell(shard.index, 0), value, shard.owned);
 }
 
 std::uint64_t Histogram::bucket(std::size_t i) const {

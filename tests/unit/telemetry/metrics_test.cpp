@@ -92,6 +92,34 @@ TEST(Metrics, SeriesReferencesStayValidAndCountsAreExactUnderContention) {
   EXPECT_EQ(family.with({"shared"}).value(), 80000);
 }
 
+// Threads own shards (plain updates) while there are fewer than detail::kShards of them; the
+// rest share one (atomic updates), and a shard outlives its owner. Every count must survive:
+// more threads at once than shards, and thread after thread taking over freed shards.
+TEST(Metrics, CountsAreExactWithMoreThreadsThanShardsAndAcrossThreadExits) {
+  MetricsRegistry r;
+  Counter& counter = r.counter("c_total", "C.").with();
+  Histogram& histogram = r.histogram("h_seconds", "H.", {}, {0.5, 1}).with();
+  constexpr int kThreads = 3 * static_cast<int>(detail::kShards);
+  constexpr int kAdds = 20000;
+  auto work = [&] {
+    for (int i = 0; i < kAdds; ++i) {
+      counter.inc();
+      histogram.observe(i % 2 ? 0.25 : 2.0);
+    }
+  };
+  {
+    std::vector<std::jthread> threads;
+    for (int t = 0; t < kThreads; ++t) threads.emplace_back(work);
+  }
+  for (int t = 0; t < kThreads; ++t) std::jthread(work).join();  // one at a time, each on a freed shard
+  constexpr double kTotal = 2.0 * kThreads * kAdds;
+  EXPECT_EQ(counter.value(), kTotal);
+  EXPECT_EQ(histogram.count(), static_cast<std::uint64_t>(kTotal));
+  EXPECT_EQ(histogram.bucket(0), static_cast<std::uint64_t>(kTotal / 2));
+  EXPECT_EQ(histogram.bucket(2), static_cast<std::uint64_t>(kTotal / 2));
+  EXPECT_EQ(histogram.sum(), kTotal / 2 * 0.25 + kTotal / 2 * 2.0);
+}
+
 TEST(Metrics, CallbackFamiliesAreReadAtScrapeTime) {
   MetricsRegistry r;
   int sessions = 1;
