@@ -318,10 +318,20 @@ median() {  # numbers... -> their median
   printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
 }
 
-declare -A ROUND_RPS ROUND_CPU  # name -> the figures of each round, space-separated
+declare -A ROUND_RPS ROUND_CPU ROUND_P50 ROUND_P99  # name -> the figures of each round, space-separated
 keep_round() {  # name: appends run_wrk's figures to the rounds of name
   ROUND_RPS[$1]="${ROUND_RPS[$1]:-} ${RPS[$1]}"
   ROUND_CPU[$1]="${ROUND_CPU[$1]:-} ${CPU_US[$1]:-}"
+  ROUND_P50[$1]="${ROUND_P50[$1]:-} ${P50[$1]}"
+  ROUND_P99[$1]="${ROUND_P99[$1]:-} ${P99[$1]}"
+}
+round_ratios() {  # figure name (ROUND_RPS, ...): observed / off of each round, space-separated
+  local -n figure="$1"
+  local on off i out=()
+  read -ra on <<<"${figure[bastion-observed]}"
+  read -ra off <<<"${figure[bastion]}"
+  for i in "${!on[@]}"; do out+=("$(ratio "${on[$i]}" "${off[$i]:-0}")"); done
+  echo "${out[*]}"
 }
 
 PROFILE_LINE=""
@@ -383,7 +393,8 @@ corun_telemetry() {  # sets CORUN_LINE (see BENCH_CORUN_ROUNDS); needs the OTLP 
 # bastion and bastion-observed run side by side and are measured in alternation, PAIRS rounds
 # of one each: this machine's speed drifts by more than the difference being measured, and
 # alternating puts both under the same drift. Only a server's first round has a warm-up. Each
-# figure is the median of its rounds, and the overhead is the median of the per-round ratios.
+# figure (req/s, p50, p99, CPU per request) is the median of its rounds, and each overhead the
+# median of that figure's per-round ratios.
 declare -A SERVER_PID=() SERVER_URL=() SERVER_SID=()  # empty when neither bastion target runs
 if [[ " $TARGETS " == *" bastion "* ]]; then
   start_bastion bastion
@@ -434,6 +445,10 @@ if [[ ${#SERVER_PID[@]} -gt 0 ]]; then
     # shellcheck disable=SC2086  # the rounds are space-separated numbers
     RPS[$name]="$(median ${ROUND_RPS[$name]})"
     # shellcheck disable=SC2086
+    P50[$name]="$(median ${ROUND_P50[$name]})"
+    # shellcheck disable=SC2086
+    P99[$name]="$(median ${ROUND_P99[$name]})"
+    # shellcheck disable=SC2086
     [[ -n "${ROUND_CPU[$name]// /}" ]] && CPU_US[$name]="$(median ${ROUND_CPU[$name]})"
     RSS_AFTER[$name]="$(rss_kib "${SERVER_PID[$name]}")"
     stop_pid "${SERVER_PID[$name]}"
@@ -443,10 +458,13 @@ if [[ ${#SERVER_PID[@]} -gt 0 ]]; then
     stop_pid "$OTLP_PID"
   fi
   if [[ ${#SERVER_PID[@]} -eq 2 ]]; then
-    read -ra on <<<"${ROUND_RPS[bastion-observed]}"
-    read -ra off <<<"${ROUND_RPS[bastion]}"
-    TELEMETRY_RATIOS=()
-    for i in "${!on[@]}"; do TELEMETRY_RATIOS+=("$(ratio "${on[$i]}" "${off[$i]}")"); done
+    # Each figure as the median of its per-round ratios: the two servers of a round ran
+    # back to back, in the same phase of the machine, which moves whole rounds by more than
+    # telemetry costs.
+    read -ra TELEMETRY_RATIOS <<<"$(round_ratios ROUND_RPS)"
+    read -ra P50_RATIOS <<<"$(round_ratios ROUND_P50)"
+    read -ra P99_RATIOS <<<"$(round_ratios ROUND_P99)"
+    read -ra CPU_RATIOS <<<"$(round_ratios ROUND_CPU)"
   fi
 fi
 
@@ -565,7 +583,7 @@ for name in bastion bastion-observed bastion-same-bytes bastion-auth bastion-sta
     "${REQS[$name]}" "${ERRS[$name]}" "${NON2XX[$name]}" "${rss:+$((rss / 1024)) MiB}"
 done
 if [[ -n "${RPS[bastion]:-}" ]]; then
-  [[ -n "${RPS[bastion-observed]:-}" ]] && echo "telemetry on / off (info logs, metrics, 10% traces): throughput $(median "${TELEMETRY_RATIOS[@]}")x (median of rounds: ${TELEMETRY_RATIOS[*]})   p50 $(ratio "${P50[bastion-observed]}" "${P50[bastion]}")x   p99 $(ratio "${P99[bastion-observed]}" "${P99[bastion]}")x   CPU per request ${CPU_US[bastion]:-?} -> ${CPU_US[bastion-observed]:-?} us ($(ratio "${CPU_US[bastion-observed]:-0}" "${CPU_US[bastion]:-0}")x)   (${LOG_LINES[bastion-observed]:-0} request lines logged)"
+  [[ -n "${RPS[bastion-observed]:-}" ]] && echo "telemetry on / off (info logs, metrics, 10% traces), medians of the rounds' ratios: throughput $(median "${TELEMETRY_RATIOS[@]}")x (${TELEMETRY_RATIOS[*]})   p50 $(median "${P50_RATIOS[@]}")x (${P50_RATIOS[*]})   p99 $(median "${P99_RATIOS[@]}")x (${P99_RATIOS[*]})   CPU per request $(median "${CPU_RATIOS[@]}")x (${CPU_RATIOS[*]}; ${CPU_US[bastion]:-?} -> ${CPU_US[bastion-observed]:-?} us)   (${LOG_LINES[bastion-observed]:-0} request lines logged)"
   [[ -n "$PROFILE_LINE" ]] && echo "telemetry's share of bastion-observed's CPU samples: $PROFILE_LINE"
   [[ -n "$CORUN_LINE" ]] && echo "telemetry on / off sharing one core, loaded at once (inverse CPU per request): $CORUN_LINE"
   [[ -n "${RPS[bastion-auth]:-}" ]] && echo "throughput bastion authenticated / unauthenticated: $(ratio "${RPS[bastion-auth]}" "${RPS[bastion]}")x   p99 unauthenticated / authenticated: $(ratio "${P99[bastion]}" "${P99[bastion-auth]}")x"
