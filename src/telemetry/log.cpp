@@ -7,6 +7,7 @@
 #include <spdlog/sinks/stdout_sinks.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 
 #include <charconv>
@@ -336,7 +337,7 @@ class BufferedFdSink final : public spdlog::sinks::sink, public std::enable_shar
   // ends, its lines go to the writer and the buffer leaves the sink (if the sink is still there).
   ThreadLines& this_thread_lines() {
     struct Entry {
-      const BufferedFdSink* sink;
+      std::uint64_t sink;  // the sink's id_: an address could be a later sink's
       std::weak_ptr<BufferedFdSink> owner;
       std::shared_ptr<ThreadLines> lines;
     };
@@ -349,15 +350,14 @@ class BufferedFdSink final : public spdlog::sinks::sink, public std::enable_shar
     };
     thread_local Entries entries;
     for (const Entry& e : entries.list)
-      if (e.sink == this) return *e.lines;
-    // A sink's address can be reused by a later sink: entries of sinks that are gone go first.
-    std::erase_if(entries.list, [](const Entry& e) { return e.owner.expired(); });
+      if (e.sink == id_) return *e.lines;
+    std::erase_if(entries.list, [](const Entry& e) { return e.owner.expired(); });  // sinks now gone
     auto lines = std::make_shared<ThreadLines>();
     {
       std::lock_guard threads(threads_mutex_);
       threads_.push_back(lines);
     }
-    entries.list.push_back(Entry{this, weak_from_this(), lines});
+    entries.list.push_back(Entry{id_, weak_from_this(), lines});
     return *lines;
   }
 
@@ -445,6 +445,10 @@ class BufferedFdSink final : public spdlog::sinks::sink, public std::enable_shar
   std::unique_ptr<spdlog::formatter> formatter_ = std::make_unique<LogFormatter>(true);
   LogFormatter* ours_ = static_cast<LogFormatter*>(formatter_.get());  // formatter_, when it is one
   const int fd_;
+  const std::uint64_t id_ = [] {
+    static std::atomic<std::uint64_t> next{0};
+    return next.fetch_add(1, std::memory_order_relaxed);
+  }();
   std::mutex threads_mutex_;  // threads_
   std::vector<std::shared_ptr<ThreadLines>> threads_;
   // On its own cache line, away from the sink's level (in the base class, read by every logger

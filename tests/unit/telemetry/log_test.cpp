@@ -280,6 +280,23 @@ TEST(Log, AFlushWritesEveryThreadsBufferedLines) {
   std::fclose(file);
 }
 
+// A thread keeps a buffer per sink. When sinks replace one another (a reload, each test), the
+// lines a thread logs go to the sink of the moment, not to the buffer it kept for an earlier one.
+TEST(Log, EachNewSinkGetsItsLinesFromAThreadThatLoggedToAnEarlierOne) {
+  for (int i = 0; i < 4; ++i) {
+    std::FILE* file = std::tmpfile();
+    ASSERT_NE(file, nullptr);
+    LoggingOptions o;
+    o.format = LogFormat::json;
+    setup_logging(o, buffered_fd_sink(::fileno(file)));
+    const LogField fields[] = {LogField::integral("sink", i)};
+    log_fields(*component_logger("request"), spdlog::level::info, "request", fields);
+    setup_logging(LoggingOptions{});  // flushes and releases this sink
+    EXPECT_NE(file_text(file).find("\"sink\":" + std::to_string(i)), std::string::npos) << "sink " << i;
+    std::fclose(file);
+  }
+}
+
 // Durations are written from whole microseconds as a double would show them: no trailing zeros,
 // no fraction for whole milliseconds.
 TEST(Log, MillisecondsAreWrittenLikeTheDecimalTheyAre) {
