@@ -28,6 +28,16 @@ struct Capture {
   ~Capture() { setup_logging(LoggingOptions{}); }
 };
 
+// A temporary file that setup_logging()'s buffered sink writes JSON lines into (nullptr if no
+// file could be made).
+std::FILE* json_log_file(LoggingOptions o = {}) {
+  std::FILE* file = std::tmpfile();
+  if (!file) return nullptr;
+  o.format = LogFormat::json;
+  setup_logging(o, buffered_fd_sink(::fileno(file)));
+  return file;
+}
+
 }  // namespace
 
 TEST(Log, JsonLinesCarryTheirFieldsAndCannotBeBroken) {
@@ -89,11 +99,8 @@ TEST(Log, ComponentsHaveTheirOwnLevels) {
 // thread's write(2) does not hold up the others. Whatever the interleaving, every line must reach
 // the file whole, exactly once, and each thread's lines in the order it logged them.
 TEST(Log, BufferedSinkKeepsEveryLineWholeAndInOrderAcrossThreads) {
-  std::FILE* file = std::tmpfile();
+  std::FILE* file = json_log_file();
   ASSERT_NE(file, nullptr);
-  LoggingOptions o;
-  o.format = LogFormat::json;
-  setup_logging(o, buffered_fd_sink(::fileno(file)));
   constexpr int kThreads = 4;
   constexpr int kLines = 12000;  // 48,000 lines of ~250 bytes: about 12 MB, dozens of full buffers
   const std::string padding(120, 'x');
@@ -196,12 +203,10 @@ std::string file_text(std::FILE* file) {
 // one (no spdlog message in between): the line must be what spdlog's path writes, the levels
 // must still hold, and a line at the logger's flush level must reach the file at once.
 TEST(Log, FieldsWrittenStraightIntoTheBufferedSinkKeepLevelsAndFlushing) {
-  std::FILE* file = std::tmpfile();
-  ASSERT_NE(file, nullptr);
   LoggingOptions o;
-  o.format = LogFormat::json;
   o.components["request"] = spdlog::level::info;
-  setup_logging(o, buffered_fd_sink(::fileno(file)));
+  std::FILE* file = json_log_file(o);
+  ASSERT_NE(file, nullptr);
   auto request = component_logger("request");  // flushes at warn (request lines wait for the buffer)
   const LogField fields[] = {LogField::string("tool", "e\"cho\n"), LogField::integral("status", 200),
                              LogField::real("ratio", 0.25), LogField::flag("tool_error", true),
@@ -248,11 +253,8 @@ TEST(Log, FieldsWrittenStraightIntoTheBufferedSinkKeepLevelsAndFlushing) {
 // after the lines other threads logged before it, while those threads live on; and a line larger
 // than a whole buffer passes through intact.
 TEST(Log, AFlushWritesEveryThreadsBufferedLines) {
-  std::FILE* file = std::tmpfile();
+  std::FILE* file = json_log_file();
   ASSERT_NE(file, nullptr);
-  LoggingOptions o;
-  o.format = LogFormat::json;
-  setup_logging(o, buffered_fd_sink(::fileno(file)));
   const std::string huge(300 * 1024, 'h');  // more than a thread's buffer holds
   const LogField big[] = {LogField::string("huge", huge)};
   log_fields(*component_logger("request"), spdlog::level::info, "big", big);
@@ -284,11 +286,8 @@ TEST(Log, AFlushWritesEveryThreadsBufferedLines) {
 // lines a thread logs go to the sink of the moment, not to the buffer it kept for an earlier one.
 TEST(Log, EachNewSinkGetsItsLinesFromAThreadThatLoggedToAnEarlierOne) {
   for (int i = 0; i < 4; ++i) {
-    std::FILE* file = std::tmpfile();
+    std::FILE* file = json_log_file();
     ASSERT_NE(file, nullptr);
-    LoggingOptions o;
-    o.format = LogFormat::json;
-    setup_logging(o, buffered_fd_sink(::fileno(file)));
     const LogField fields[] = {LogField::integral("sink", i)};
     log_fields(*component_logger("request"), spdlog::level::info, "request", fields);
     setup_logging(LoggingOptions{});  // flushes and releases this sink
