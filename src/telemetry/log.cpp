@@ -323,7 +323,8 @@ class BufferedFdSink final : public spdlog::sinks::sink, public std::enable_shar
  private:
   static constexpr std::size_t kCapacity = 256 * 1024;
   static constexpr std::size_t kMaxQueued = 8;  // 2 MiB of lines waiting for the writer
-  static constexpr std::size_t kMaxSpares = 4;
+  static constexpr std::size_t kSlack = 16 * 1024;  // how far a line may take a buffer past kCapacity
+  static constexpr std::size_t kMaxSpares = 4;       // written buffers kept for their memory
 
   // One thread's lines not yet handed to the writer. Its lock is the owner's but for flush() and
   // the owner's exit, so taking it costs no cache line another thread wrote.
@@ -392,7 +393,6 @@ class BufferedFdSink final : public spdlog::sinks::sink, public std::enable_shar
     for (std::size_t ahead = 0; ahead < 1024 && text.size() + ahead < text.capacity(); ahead += 64)
       __builtin_prefetch(next + ahead, 1, 3);
   }
-  static constexpr std::size_t kSlack = 16 * 1024;  // the room a buffer keeps past kCapacity
 
   // Queues a thread's lines for the writer (under the thread's lock, so that its buffers queue
   // in the order they filled and flush() cannot return before they are queued) and gives the
