@@ -82,15 +82,13 @@ struct ShardOwnership {
   Shard shard{kShards - 1, false};
   ShardOwnership() {
     std::uint32_t taken = owned_shards.load(std::memory_order_relaxed);
-    for (std::size_t i = 0; i + 1 < kShards; ++i) {
-      const std::uint32_t bit = 1u << i;
-      if (taken & bit) continue;
+    // The lowest free shard, until one is won (a failed exchange reloads `taken`) or none is left.
+    for (std::size_t i; (i = static_cast<std::size_t>(std::countr_one(taken))) + 1 < kShards;) {
       // Acquire: this thread's plain updates come after the previous owner's last ones.
-      if (owned_shards.compare_exchange_strong(taken, taken | bit, std::memory_order_acquire)) {
+      if (owned_shards.compare_exchange_weak(taken, taken | (1u << i), std::memory_order_acquire)) {
         shard = {i, true};
         return;
       }
-      i = static_cast<std::size_t>(-1);  // `taken` was reloaded: look again from the start
     }
   }
   ~ShardOwnership() {
