@@ -1,10 +1,15 @@
 #include "core/json_text.hpp"
 
 #include <array>
+#include <bit>
 #include <charconv>
 #include <cstring>
 
 #include "core/hex.hpp"
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 namespace bastion::core {
 
@@ -17,14 +22,84 @@ constexpr std::array<bool, 256> kNeedsEscape = [] {
   return table;
 }();
 
-// Whether any of the 8 bytes in `word` needs escaping (< 0x20, '"' or '\\'): the classic
-// SWAR tests, exact as to whether such a byte exists (not which one).
-bool word_needs_escape(std::uint64_t word) {
-  constexpr std::uint64_t kOnes = 0x0101010101010101ull;
-  constexpr std::uint64_t kHigh = 0x8080808080808080ull;
-  const auto has_zero_byte = [](std::uint64_t x) { return (x - kOnes) & ~x & kHigh; };
-  const std::uint64_t below_space = (word - kOnes * 0x20) & ~word & kHigh;
-  return (below_space | has_zero_byte(word ^ (kOnes * '"')) | has_zero_byte(word ^ (kOnes * '\\'))) != 0;
+// Bit 7 of each byte of the result is set exactly where `y` has a zero byte: no carry crosses a
+// byte (each sum is at most 0xfe), so a byte next to one that matched is never flagged by it.
+template <class Word>
+constexpr Word zero_bytes(Word y) {
+  constexpr Word kLow7 = static_cast<Word>(0x7f7f7f7f7f7f7f7full);
+  return static_cast<Word>(~(((y & kLow7) + kLow7) | y | kLow7));
+}
+
+// The bytes of a word that need escaping (< 0x20, '"' or '\\'), flagged in bit 7 of each; exact
+// per byte, so the lowest flag is the first such byte (words are loaded little-endian).
+template <class Word>
+constexpr Word escape_flags(Word word) {
+  constexpr Word kOnes = static_cast<Word>(0x0101010101010101ull);
+  return zero_bytes<Word>(word & (kOnes * 0xe0)) | zero_bytes<Word>(word ^ (kOnes * '"')) |
+         zero_bytes<Word>(word ^ (kOnes * '\\'));
+}
+static_assert(escape_flags<std::uint64_t>(0x2020202020202020ull) == 0);
+static_assert(escape_flags<std::uint64_t>(0x2020202020235c22ull) == 0x8080ull);  // "\"\\#": no borrow
+static_assert(escape_flags<std::uint32_t>(0x7e1f205du) == 0x00800000u);
+
+template <class Word>
+Word load(const char* p) {
+  Word word;
+  std::memcpy(&word, p, sizeof word);
+  return word;
+}
+
+#if defined(__SSE2__)
+// One bit per byte of p[0..16): set where the byte needs escaping.
+unsigned escape_mask16(const char* p) {
+  const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+  const __m128i control = _mm_cmpeq_epi8(_mm_min_epu8(v, _mm_set1_epi8(0x1f)), v);  // v <= 0x1f
+  const __m128i quote = _mm_cmpeq_epi8(v, _mm_set1_epi8('"'));
+  const __m128i backslash = _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'));
+  return static_cast<unsigned>(_mm_movemask_epi8(_mm_or_si128(control, _mm_or_si128(quote, backslash))));
+}
+#endif
+
+// The index of the first byte of p[from..size) that needs escaping, or `size`. Encoded text is
+// mostly runs of bytes that need nothing (a request line's values, span attributes): they are
+// scanned 16 bytes at a time where SSE2 is there (every x86-64), else 8 at a time, and a
+// string's last bytes by one load that overlaps bytes already scanned (the tests are exact per
+// byte, so an overlapped byte that needed escaping is simply masked off).
+std::size_t next_to_escape(const char* p, std::size_t size, std::size_t from) {
+  std::size_t i = from;
+#if defined(__SSE2__)
+  if (size >= 16) {
+    for (; size - i >= 16; i += 16)
+      if (const unsigned mask = escape_mask16(p + i)) return i + static_cast<std::size_t>(std::countr_zero(mask));
+    if (i == size) return size;
+    const std::size_t last = size - 16;
+    const unsigned mask = escape_mask16(p + last) >> (i - last);
+    return mask ? i + static_cast<std::size_t>(std::countr_zero(mask)) : size;
+  }
+#endif
+  if (size >= 8) {
+    for (; size - i >= 8; i += 8)
+      if (const std::uint64_t flags = escape_flags(load<std::uint64_t>(p + i)))
+        return i + static_cast<std::size_t>(std::countr_zero(flags)) / 8;
+    if (i == size) return size;
+    const std::size_t last = size - 8;
+    const std::uint64_t flags = escape_flags(load<std::uint64_t>(p + last)) >> (8 * (i - last));
+    return flags ? i + static_cast<std::size_t>(std::countr_zero(flags)) / 8 : size;
+  }
+  while (i < size && !kNeedsEscape[static_cast<unsigned char>(p[i])]) ++i;
+  return i;
+}
+
+// Whether no byte of p[0..size) needs escaping: most strings a line or a span is made of. Any
+// size from 4 up is checked by two loads that overlap (first and last word or block), without
+// a loop over the bytes.
+bool needs_no_escape(const char* p, std::size_t size) {
+  if (size >= 16) return next_to_escape(p, size, 0) == size;
+  if (size >= 8) return (escape_flags(load<std::uint64_t>(p)) | escape_flags(load<std::uint64_t>(p + size - 8))) == 0;
+  if (size >= 4) return (escape_flags(load<std::uint32_t>(p)) | escape_flags(load<std::uint32_t>(p + size - 4))) == 0;
+  for (std::size_t i = 0; i < size; ++i)
+    if (kNeedsEscape[static_cast<unsigned char>(p[i])]) return false;
+  return true;
 }
 
 template <class Integer>
@@ -38,25 +113,18 @@ void append_integer(std::string& out, Integer value) {
 template <class Out>
 void escape_json_string(Out& out, std::string_view s) {
   out.push_back('"');
-  // Runs of bytes that need nothing are appended whole: encoded text is mostly such runs, and
-  // a character-at-a-time loop was the request-line formatter's largest cost.
+  if (needs_no_escape(s.data(), s.size())) {
+    out.append(s.data(), s.size());
+    out.push_back('"');
+    return;
+  }
   std::size_t clean_from = 0;
-  std::size_t i = 0;
-  while (i < s.size()) {
-    // Eight clean bytes at a time; the byte loop only where one of them needs work.
-    if (s.size() - i >= 8) {
-      std::uint64_t word;
-      std::memcpy(&word, s.data() + i, sizeof word);
-      if (!word_needs_escape(word)) {
-        i += 8;
-        continue;
-      }
-    }
-    const auto c = static_cast<unsigned char>(s[i++]);
-    if (!kNeedsEscape[c]) continue;
-    const std::size_t at = i - 1;
+  for (;;) {
+    const std::size_t at = next_to_escape(s.data(), s.size(), clean_from);
     out.append(s.data() + clean_from, at - clean_from);
+    if (at == s.size()) break;
     clean_from = at + 1;
+    const auto c = static_cast<unsigned char>(s[at]);
     switch (c) {
       case '"': out.append("\\\"", 2); break;
       case '\\': out.append("\\\\", 2); break;
@@ -72,7 +140,6 @@ void escape_json_string(Out& out, std::string_view s) {
       }
     }
   }
-  out.append(s.data() + clean_from, s.size() - clean_from);
   out.push_back('"');
 }
 
