@@ -154,6 +154,8 @@ struct RawOut {
 
 void append_json_string(std::string& out, std::string_view s) { escape_json_string(out, s); }
 
+bool needs_no_json_escape(std::string_view s) { return needs_no_escape(s.data(), s.size()); }
+
 char* write_json_string(char* out, std::string_view s) {
   RawOut raw{out};
   escape_json_string(raw, s);

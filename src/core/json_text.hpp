@@ -47,6 +47,9 @@ inline char* copy_bytes(char* out, const char* data, std::size_t size) {
 // bytes are copied as they are (UTF-8 passes through unchanged).
 void append_json_string(std::string& out, std::string_view s);
 
+// Whether no byte of `s` needs escaping in a JSON string ('"', '\\', control characters).
+bool needs_no_json_escape(std::string_view s);
+
 // The most bytes a JSON string of `size` input bytes takes: every byte escaped as \u00XX, and
 // the quotes.
 constexpr std::size_t json_string_bound(std::size_t size) { return 6 * size + 2; }

@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cassert>
 #include <cerrno>
 
 #include <charconv>
@@ -68,6 +69,12 @@ struct LineWriter {
   void value(const LogField& f) {
     switch (f.kind) {
       case LogField::Kind::string: string(f.text); break;
+      case LogField::Kind::verbatim:
+        assert(core::needs_no_json_escape(f.text));  // LogField::verbatim's contract
+        put('"');
+        raw(f.text);
+        put('"');
+        break;
       case LogField::Kind::integer: at = std::to_chars(at, at + kNumberBound, f.integer).ptr; break;
       case LogField::Kind::boolean: raw(f.integer ? "true" : "false"); break;
       case LogField::Kind::milliseconds: at = write_milliseconds(at, f.integer); break;
@@ -80,7 +87,11 @@ struct LineWriter {
   }
   static constexpr std::size_t kNumberBound = 32;  // the shortest form of any double or int64
   static std::size_t bound(const LogField& f) {
-    return f.kind == LogField::Kind::string ? core::json_string_bound(f.text.size()) : kNumberBound;
+    switch (f.kind) {
+      case LogField::Kind::string: return core::json_string_bound(f.text.size());
+      case LogField::Kind::verbatim: return f.text.size() + 2;
+      default: return kNumberBound;
+    }
   }
 };
 
@@ -180,8 +191,10 @@ struct JsonLine {
     LineWriter w{out};
     w.raw("{\"time\":\"");
     w.at = write_rfc3339(w.at, time);
-    w.raw("\",\"level\":");
-    w.string(level_name);
+    // spdlog's level names (info, warning, ...) need no escaping.
+    w.raw("\",\"level\":\"");
+    w.raw(level_name);
+    w.put('"');
     w.raw(",\"logger\":");
     w.string(logger_name);
     w.raw(",\"message\":");
@@ -505,7 +518,8 @@ void LogFormatter::append_line(const spdlog::details::log_msg& msg, std::string&
     line.append(f.key);
     line.push_back('=');
     std::string value;
-    if (f.kind == LogField::Kind::string && f.text.find_first_of(" \"=") == std::string_view::npos)
+    if ((f.kind == LogField::Kind::string || f.kind == LogField::Kind::verbatim) &&
+        f.text.find_first_of(" \"=") == std::string_view::npos)
       value.assign(f.text);
     else
       append_field_value(value, f);

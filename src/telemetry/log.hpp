@@ -54,22 +54,31 @@ void log_fields(spdlog::logger& logger, spdlog::level::level_enum level, std::st
 
 // A field that points at data the caller keeps alive for the call: the request line's fields,
 // written without building a JSON object first. Keys are trusted names (never time, level,
-// logger or message); string values are escaped.
+// logger or message); string values are escaped, except `verbatim` ones.
+//
+// No default member initializers: the request line fills an array of these, and initializing
+// every slot first cost more than the fields written into it. The factories set every member.
 struct LogField {
-  enum class Kind { string, integer, number, boolean, milliseconds };
+  enum class Kind { string, verbatim, integer, number, boolean, milliseconds };
   std::string_view key;
-  Kind kind = Kind::string;
+  Kind kind;
   std::string_view text;
-  std::int64_t integer = 0;
-  double number = 0;
+  std::int64_t integer;
+  double number;
 
-  static LogField string(std::string_view k, std::string_view v) { return {k, Kind::string, v}; }
-  static LogField integral(std::string_view k, std::int64_t v) { return {k, Kind::integer, {}, v}; }
+  static LogField string(std::string_view k, std::string_view v) { return {k, Kind::string, v, 0, 0}; }
+  // Text that needs no JSON escaping by construction, written between quotes as it is: ids and
+  // digests in lowercase hex, names from a fixed set in the code. Never data from a request (a
+  // quote or a line break in it would forge fields or lines; such values go through string()).
+  static LogField verbatim(std::string_view k, std::string_view v) { return {k, Kind::verbatim, v, 0, 0}; }
+  static LogField integral(std::string_view k, std::int64_t v) { return {k, Kind::integer, {}, v, 0}; }
   static LogField real(std::string_view k, double v) { return {k, Kind::number, {}, 0, v}; }
-  static LogField flag(std::string_view k, bool v) { return {k, Kind::boolean, {}, v ? 1 : 0}; }
+  static LogField flag(std::string_view k, bool v) { return {k, Kind::boolean, {}, v ? 1 : 0, 0}; }
   // A duration in milliseconds from whole microseconds, written as a decimal with up to three
   // fraction digits (12.345, 1.5, 2): what a double would show, without formatting one.
-  static LogField milliseconds(std::string_view k, std::int64_t micros) { return {k, Kind::milliseconds, {}, micros}; }
+  static LogField milliseconds(std::string_view k, std::int64_t micros) {
+    return {k, Kind::milliseconds, {}, micros, 0};
+  }
 };
 // When the logger's only sink is setup_logging()'s buffered JSON sink, the line goes straight into
 // that sink's buffer (the same text, levels and flushing as through spdlog, without its message).

@@ -515,21 +515,25 @@ void RequestRecord::emit() {
   auto text = [&](std::string_view key, std::string_view value) {
     if (!value.empty()) f[n++] = LogField::string(key, value);
   };
-  text("request_id", request_id_);
-  text("trace_id", context.trace_id);
-  text("span_id", context.span_id);
+  // Ids and digests (lowercase hex) and names from the fixed sets above need no escaping.
+  auto verbatim = [&](std::string_view key, std::string_view value) {
+    if (!value.empty()) f[n++] = LogField::verbatim(key, value);
+  };
+  verbatim("request_id", request_id_);
+  verbatim("trace_id", context.trace_id);
+  verbatim("span_id", context.span_id);
   text("route", route_.route);
-  text("http_method", http_method_);
+  verbatim("http_method", http_method_);
   text("path", path_);
-  text("era", era_);
+  verbatim("era", era_);
   text("protocol_version", protocol_version_);
-  text("mcp_method", mcp_method_);
+  verbatim("mcp_method", mcp_method_);
   if (mcp_method_ == "tools/call") text("tool", target_);
   else if (mcp_method_ == "prompts/get") text("prompt", target_);
   else text("resource", target_);
-  text("argument_digest", argument_digest_);
+  verbatim("argument_digest", argument_digest_);
   text("arguments", arguments_);
-  text("session", session_digest_);
+  verbatim("session", session_digest_);
   text("issuer", issuer_);
   text("subject", subject_);
   text("client_id", client_id_);
