@@ -15,6 +15,7 @@
 #include <atomic>
 #include <bit>
 #include <cstdint>
+#include <cstring>
 #include <functional>
 #include <initializer_list>
 #include <map>
@@ -162,6 +163,39 @@ class alignas(64) Histogram {
 
 enum class MetricType { counter, gauge, histogram };
 
+namespace detail {
+template <class Word>
+Word load_word(const char* p) {
+  Word word;
+  std::memcpy(&word, p, sizeof word);
+  return word;
+}
+// The n <= 8 bytes at p as one word, by loads of fixed size (a memcpy of n bytes is a call):
+// overlapping halves from 4 bytes up, first, middle and last byte below. The caller mixes n in
+// too, so overlaps cannot make two values of different lengths alike.
+inline std::uint64_t load_bytes(const char* p, std::size_t n) {
+  if (n == 8) return load_word<std::uint64_t>(p);
+  if (n >= 4) return load_word<std::uint32_t>(p) | std::uint64_t{load_word<std::uint32_t>(p + n - 4)} << 32;
+  if (n == 0) return 0;
+  return std::uint64_t{static_cast<unsigned char>(p[0])} | std::uint64_t{static_cast<unsigned char>(p[n / 2])} << 8 |
+         std::uint64_t{static_cast<unsigned char>(p[n - 1])} << 16;
+}
+inline std::uint64_t mix(std::uint64_t h, std::uint64_t word) {
+  h = (h ^ word) * 0x9e3779b97f4a7c15ull;
+  return h ^ (h >> 29);
+}
+// A label value's contribution to a series' cache slot: inline multiply-and-xor steps over its
+// 8-byte words (values are short: methods, routes, codes, tool names). std::hash was a call
+// into libstdc++'s general byte hash per label, several labels per series, several series per
+// request. Quality only spreads the cache's slots: a hit is confirmed against the whole key.
+inline std::uint64_t hash_label(std::uint64_t h, std::string_view v) {
+  h = mix(h, v.size());
+  std::size_t i = 0;
+  for (; v.size() - i > 8; i += 8) h = mix(h, load_bytes(v.data() + i, 8));
+  return mix(h, load_bytes(v.data() + i, v.size() - i));
+}
+}  // namespace detail
+
 // One metric name with its label names; one series per label-value combination.
 template <class Series>
 class Family {
@@ -188,8 +222,7 @@ class Family {
     };
     thread_local std::array<Slot, 256> slots;
     std::uint64_t hash = id_ * 0x9e3779b97f4a7c15ull;
-    for (std::size_t i = 0; i < label_names_.size(); ++i)
-      hash = (hash ^ std::hash<std::string_view>{}(value_at(values, i))) * 0x100000001b3ull;
+    for (std::size_t i = 0; i < label_names_.size(); ++i) hash = detail::hash_label(hash, value_at(values, i));
     Slot& slot = slots[hash % slots.size()];
     if (slot.series && slot.family == id_ && slot.hash == hash && key_matches(slot.key, values)) return *slot.series;
     std::string key;
