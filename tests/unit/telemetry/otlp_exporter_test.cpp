@@ -5,6 +5,7 @@
 #include <boost/json.hpp>
 
 #include <condition_variable>
+#include <limits>
 #include <mutex>
 
 #include "telemetry/otlp_exporter.hpp"
@@ -66,6 +67,50 @@ TEST(OtlpJson, FollowsTheOtlpJsonEncoding) {
   EXPECT_TRUE(attrs.at(2).at("value").at("boolValue").as_bool());
   EXPECT_EQ(attrs.at(3).at("value").at("doubleValue").as_double(), 0.5);
   EXPECT_FALSE(s.contains("status"));
+}
+
+// A span is written into memory sized by a bound: text that needs escaping at every place text
+// goes, the widest numbers, and many or long attributes must come out whole and parse back to
+// what went in.
+TEST(OtlpJson, EscapesTextAndKeepsExtremeValuesWithinTheBound) {
+  SpanData s = span(std::string("quote \" backslash \\ newline \n control \x01 ") + std::string(600, '\x1f'),
+                    "b7ad6b7169203331");
+  s.tracestate = "vendor=\"x\\y\"";
+  s.status = SpanStatus::error;
+  s.status_message = "tab\there";
+  s.start_unix_nano = std::numeric_limits<std::uint64_t>::max();
+  s.attributes = {{"min", std::numeric_limits<std::int64_t>::min()},
+                  {"max", std::numeric_limits<std::int64_t>::max()},
+                  {"nan", std::numeric_limits<double>::quiet_NaN()},
+                  {"inf", std::numeric_limits<double>::infinity()},
+                  {"-inf", -std::numeric_limits<double>::infinity()},
+                  {"tiny", -2.2250738585072014e-308},
+                  {"huge", 1.7976931348623157e308},
+                  {"text", std::string(300, '"')},
+                  {"false", false}};
+  for (int i = 0; i < 40; ++i) s.attributes.emplace_back("n", std::int64_t{i});
+  std::string out = "[";
+  append_span_json(out, s);
+  out += "]";
+  const json::value parsed = json::parse(out);
+  const json::object& o = parsed.as_array().at(0).as_object();
+  EXPECT_EQ(o.at("name").as_string(), s.name);
+  EXPECT_EQ(o.at("traceState").as_string(), s.tracestate);
+  EXPECT_EQ(o.at("status").at("message").as_string(), "tab\there");
+  EXPECT_EQ(o.at("status").at("code").as_int64(), 2);
+  EXPECT_EQ(o.at("startTimeUnixNano").as_string(), "18446744073709551615");
+  const auto& a = o.at("attributes").as_array();
+  ASSERT_EQ(a.size(), s.attributes.size());
+  EXPECT_EQ(a.at(0).at("value").at("intValue").as_string(), "-9223372036854775808");
+  EXPECT_EQ(a.at(1).at("value").at("intValue").as_string(), "9223372036854775807");
+  EXPECT_EQ(a.at(2).at("value").at("doubleValue").as_string(), "NaN");
+  EXPECT_EQ(a.at(3).at("value").at("doubleValue").as_string(), "Infinity");
+  EXPECT_EQ(a.at(4).at("value").at("doubleValue").as_string(), "-Infinity");
+  EXPECT_EQ(a.at(5).at("value").at("doubleValue").to_number<double>(), -2.2250738585072014e-308);
+  EXPECT_EQ(a.at(6).at("value").at("doubleValue").to_number<double>(), 1.7976931348623157e308);
+  EXPECT_EQ(a.at(7).at("value").at("stringValue").as_string(), std::string(300, '"'));
+  EXPECT_FALSE(a.at(8).at("value").at("boolValue").as_bool());
+  EXPECT_EQ(a.at(48).at("value").at("intValue").as_string(), "39");
 }
 
 TEST(OtlpExporter, SendsBatchesToTheEndpointWithTheConfiguredHeadersAndTimeout) {
