@@ -239,6 +239,29 @@ class Family {
   }
   Series& with() { return with(std::span<const std::string_view>()); }
 
+  // The series one call site resolved last on this thread, with the label values it resolved it
+  // for: a request mostly repeats the last one's labels (route, method, status, tool), and
+  // comparing a few short strings costs a fraction of a lookup (hashing, the cache's slot, its
+  // key check), which ran twice per request. The caller keeps one per call site and thread.
+  template <std::size_t N>
+  struct Last {
+    std::uint64_t family = 0;
+    std::array<std::string, N> values;
+    Series* series = nullptr;
+  };
+  template <std::size_t N>
+  Series& with(Last<N>& last, const std::array<std::string_view, N>& values) {
+    if (last.series && last.family == id_ &&
+        std::equal(values.begin(), values.end(), last.values.begin(),
+                   [](std::string_view a, const std::string& b) { return a == b; }))
+      return *last.series;
+    Series& found = with(std::span<const std::string_view>(values));
+    last.family = id_;
+    for (std::size_t i = 0; i < N; ++i) last.values[i].assign(values[i]);
+    last.series = &found;
+    return found;
+  }
+
  private:
   static std::string_view value_at(std::span<const std::string_view> values, std::size_t i) {
     return i < values.size() ? values[i] : std::string_view();

@@ -383,7 +383,8 @@ void RequestRecord::operation_ended(const Operation& op, int jsonrpc_error, bool
       jsonrpc_error ? std::to_string(jsonrpc_error) : tool_error ? "tool_error" : cancelled ? "cancelled" : "";
   auto& ins = telemetry_.instruments();
   if (telemetry_.options().metrics) {
-    ins.mcp_duration.with({route_.route, op.method_, op.tool_label_, error_type, version}).observe(seconds);
+    thread_local HistogramFamily::Last<5> last;
+    ins.mcp_duration.with(last, {route_.route, op.method_, op.tool_label_, error_type, version}).observe(seconds);
   }
   if (audited) {
     AuditEvent e;
@@ -475,7 +476,8 @@ void RequestRecord::emit() {
   const std::string_view status(status_text,
                                 static_cast<std::size_t>(std::to_chars(status_text, status_text + sizeof status_text, status_).ptr - status_text));
   if (telemetry_.options().metrics) {
-    ins.duration.with({route_.route, http_method_, status}).observe(seconds);
+    thread_local HistogramFamily::Last<3> last;
+    ins.duration.with(last, {route_.route, http_method_, status}).observe(seconds);
     const RouteSeries& series = telemetry_.route_series(route_.route);
     series.received_bytes->inc(static_cast<double>(bytes_in_));
     series.sent_bytes->inc(static_cast<double>(bytes_out_));

@@ -25,6 +25,26 @@ TEST(Metrics, CounterAndGaugeExposition) {
             "x_streams 3\n");
 }
 
+// A call site's memo of its last series: reused only while every label value and the family
+// are the same; a changed value, or the same memo used on another registry's family, resolves
+// again.
+TEST(Metrics, ACallSitesLastSeriesIsReusedOnlyForTheSameValuesAndFamily) {
+  MetricsRegistry r;
+  auto& c = r.counter("x_total", "X.", {"route", "status"});
+  CounterFamily::Last<2> last;
+  Counter* first = &c.with(last, {"/mcp", "200"});
+  EXPECT_EQ(&c.with(last, {"/mcp", "200"}), first);
+  EXPECT_EQ(&c.with(last, {"/mcp", "200"}), &c.with({"/mcp", "200"}));
+  Counter* other = &c.with(last, {"/mcp", "404"});
+  EXPECT_NE(other, first);
+  EXPECT_EQ(other, &c.with({"/mcp", "404"}));
+  EXPECT_EQ(&c.with(last, {"/mc", "p200"}), &c.with({"/mc", "p200"}));
+  MetricsRegistry r2;
+  auto& c2 = r2.counter("x_total", "X.", {"route", "status"});
+  EXPECT_EQ(&c2.with(last, {"/mc", "p200"}), &c2.with({"/mc", "p200"}));
+  EXPECT_NE(&c2.with(last, {"/mc", "p200"}), &c.with({"/mc", "p200"}));
+}
+
 TEST(Metrics, CountersIgnoreNegativeDeltas) {
   MetricsRegistry r;
   auto& c = r.counter("c_total", "C.").with();
