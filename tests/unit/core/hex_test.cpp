@@ -39,3 +39,22 @@ TEST(Hex, U64MostSignificantDigitFirst) {
     EXPECT_EQ(out, expected);
   }
 }
+
+// Eight bytes at a time and the rest one at a time: every length writes exactly its 2 * size
+// digits and nothing past them.
+TEST(Hex, EveryLengthWritesExactlyItsDigits) {
+  unsigned char bytes[21];
+  for (int b = 0; b < 21; ++b) bytes[b] = static_cast<unsigned char>(0xf0 - 11 * b);
+  static constexpr char kDigits[] = "0123456789abcdef";
+  for (std::size_t size = 0; size <= sizeof bytes; ++size) {
+    std::string out(2 * sizeof bytes + 4, '#');
+    bastion::core::hex_into(bytes, size, out.data());
+    std::string expected;
+    for (std::size_t b = 0; b < size; ++b) {
+      expected.push_back(kDigits[bytes[b] >> 4]);
+      expected.push_back(kDigits[bytes[b] & 0xf]);
+    }
+    EXPECT_EQ(out.substr(0, 2 * size), expected) << "size " << size;
+    EXPECT_EQ(out.substr(2 * size), std::string(out.size() - 2 * size, '#')) << "size " << size;
+  }
+}
