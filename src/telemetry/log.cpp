@@ -59,49 +59,48 @@ char* write_milliseconds(char* out, std::int64_t signed_micros) {
   return out + digits;
 }
 
-// Writes a line into memory sized by its bound (JsonLine): constant pieces are copies of known
-// length, so a line costs about one pass over its bytes.
-struct LineWriter {
-  char* at;
-  void raw(std::string_view s) { at = core::copy_bytes(at, s.data(), s.size()); }
-  void put(char c) { *at++ = c; }
-  void string(std::string_view s) { at = core::write_json_string(at, s); }
-  void value(const LogField& f) {
-    switch (f.kind) {
-      case LogField::Kind::string: string(f.text); break;
-      case LogField::Kind::verbatim:
-        assert(core::needs_no_json_escape(f.text));  // LogField::verbatim's contract
-        put('"');
-        raw(f.text);
-        put('"');
-        break;
-      case LogField::Kind::integer: at = std::to_chars(at, at + kNumberBound, f.integer).ptr; break;
-      case LogField::Kind::boolean: raw(f.integer ? "true" : "false"); break;
-      case LogField::Kind::milliseconds: at = write_milliseconds(at, f.integer); break;
-      case LogField::Kind::number:
-        // JSON has no NaN or infinity.
-        if (!std::isfinite(f.number)) raw("null");
-        else at = std::to_chars(at, at + kNumberBound, f.number).ptr;
-        break;
-    }
+}  // namespace
+
+void JsonValueWriter::integer(std::int64_t value) { at_ = std::to_chars(at_, at_ + kNumberBound, value).ptr; }
+
+void JsonValueWriter::real(double value) {
+  if (!std::isfinite(value)) raw("null");
+  else at_ = std::to_chars(at_, at_ + kNumberBound, value).ptr;
+}
+
+void JsonValueWriter::milliseconds(std::int64_t micros) { at_ = write_milliseconds(at_, micros); }
+
+namespace {
+
+// A LogField's value through JsonValueWriter, and the most bytes it takes.
+void write_value(JsonValueWriter& w, const LogField& f) {
+  switch (f.kind) {
+    case LogField::Kind::string: w.text(f.text); break;
+    case LogField::Kind::verbatim:
+      assert(core::needs_no_json_escape(f.text));  // LogField::verbatim's contract
+      w.verbatim(f.text);
+      break;
+    case LogField::Kind::integer: w.integer(f.integer); break;
+    case LogField::Kind::boolean: w.flag(f.integer != 0); break;
+    case LogField::Kind::milliseconds: w.milliseconds(f.integer); break;
+    case LogField::Kind::number: w.real(f.number); break;
   }
-  static constexpr std::size_t kNumberBound = 32;  // the shortest form of any double or int64
-  static std::size_t bound(const LogField& f) {
-    switch (f.kind) {
-      case LogField::Kind::string: return core::json_string_bound(f.text.size());
-      case LogField::Kind::verbatim: return f.text.size() + 2;
-      default: return kNumberBound;
-    }
+}
+std::size_t value_bound(const LogField& f) {
+  switch (f.kind) {
+    case LogField::Kind::string: return core::json_string_bound(f.text.size());
+    case LogField::Kind::verbatim: return f.text.size() + 2;
+    default: return JsonValueWriter::kNumberBound;
   }
-};
+}
 
 // A field's JSON value appended to `out` (the text format's quoted values).
 void append_field_value(std::string& out, const LogField& f) {
   const std::size_t at = out.size();
-  out.resize(at + LineWriter::bound(f));
-  LineWriter w{out.data() + at};
-  w.value(f);
-  out.resize(static_cast<std::size_t>(w.at - out.data()));
+  out.resize(at + value_bound(f));
+  JsonValueWriter w(out.data() + at);
+  write_value(w, f);
+  out.resize(static_cast<std::size_t>(w.end() - out.data()));
 }
 
 struct LoggingState {
@@ -178,43 +177,49 @@ struct JsonLine {
   std::string_view message;
   std::span<const LogField> fields;
   std::string_view serialized_object;  // used when `fields` is empty
+  // Used instead of both when set (log_json_fields): writes at most fields_bound bytes.
+  WriteFields write_fields = nullptr;
+  const void* fields_context = nullptr;
+  std::size_t fields_bound = 0;
 
   std::size_t bound() const {
     std::size_t n = 64 + kRfc3339Size + core::json_string_bound(level_name.size()) +
                     core::json_string_bound(logger_name.size()) + core::json_string_bound(message.size()) +
-                    serialized_object.size();
-    for (const LogField& f : fields) n += f.key.size() + 4 + LineWriter::bound(f);
+                    serialized_object.size() + fields_bound;
+    for (const LogField& f : fields) n += f.key.size() + 4 + value_bound(f);
     return n;
   }
 
   char* write(char* out) const {
-    LineWriter w{out};
+    JsonValueWriter w(out);
     w.raw("{\"time\":\"");
-    w.at = write_rfc3339(w.at, time);
+    w = JsonValueWriter(write_rfc3339(w.end(), time));
     // spdlog's level names (info, warning, ...) need no escaping.
-    w.raw("\",\"level\":\"");
-    w.raw(level_name);
-    w.put('"');
+    w.raw("\",\"level\":");
+    w.verbatim(level_name);
     w.raw(",\"logger\":");
-    w.string(logger_name);
+    w.text(logger_name);
     w.raw(",\"message\":");
-    w.string(message);
-    if (!fields.empty()) {
+    w.text(message);
+    if (write_fields) {
+      w = JsonValueWriter(write_fields(fields_context, w.end()));
+      w.raw("}");
+    } else if (!fields.empty()) {
       for (const LogField& f : fields) {
         w.raw(",\"");
         w.raw(f.key);
         w.raw("\":");
-        w.value(f);
+        write_value(w, f);
       }
-      w.put('}');
+      w.raw("}");
     } else if (!serialized_object.empty()) {
-      w.put(',');
+      w.raw(",");
       w.raw(serialized_object.substr(1));
     } else {
-      w.put('}');
+      w.raw("}");
     }
-    w.put('\n');
-    return w.at;
+    w.raw("\n");
+    return w.end();
   }
 };
 
@@ -298,11 +303,21 @@ class BufferedFdSink final : public spdlog::sinks::sink, public std::enable_shar
   // the caller goes through spdlog).
   bool append_fields(std::chrono::system_clock::time_point time, std::string_view logger_name,
                      spdlog::level::level_enum level, std::string_view message, std::span<const LogField> fields) {
+    return append_line(JsonLine{time, level_name(level), logger_name, message, fields, {}});
+  }
+  // The same with fields a caller writes itself (log_json_fields).
+  bool append_written_fields(std::chrono::system_clock::time_point time, std::string_view logger_name,
+                             spdlog::level::level_enum level, std::string_view message, std::size_t fields_bound,
+                             WriteFields write_fields, const void* context) {
+    return append_line(
+        JsonLine{time, level_name(level), logger_name, message, {}, {}, write_fields, context, fields_bound});
+  }
+  bool append_line(const JsonLine& line) {
     if (!ours_ || !ours_->json()) return false;
-    const JsonLine line{time, level_name(level), logger_name, message, fields, {}};
     append(line.bound(), [&](char* out) { return line.write(out); });
     return true;
   }
+
   // Returns once every line appended before the call, on any thread, is written (or failed to
   // be). The calling thread's lines go last: a warning, which flushes, follows what the other
   // threads logged before it.
@@ -618,26 +633,52 @@ void log_fields(spdlog::logger& logger, spdlog::level::level_enum level, std::st
 
 namespace bastion::telemetry {
 
+namespace {
+
+// setup_logging()'s sink when it is alone on the logger: lines then go straight into its buffer
+// (what spdlog would do, without building a log_msg). BufferedFdSink is final and local to this
+// file, so an exact type test answers what a dynamic_cast would, by a pointer comparison:
+// __dynamic_cast's walk of spdlog's sink hierarchy took 0.3% of the loaded server's CPU, once
+// per request line.
+BufferedFdSink* sole_buffered_sink(spdlog::logger& logger) {
+  const auto& sinks = logger.sinks();
+  if (sinks.size() != 1 || typeid(*sinks.front()) != typeid(BufferedFdSink)) return nullptr;
+  return static_cast<BufferedFdSink*>(sinks.front().get());
+}
+
+// A line through `append` (false when the sink's format is not JSON: nothing written), flushed
+// at the logger's flush level as spdlog flushes a logger's sinks. True when the line is done
+// with: written, below the sink's level, or failed (as on spdlog's path, a log line never throws
+// into the request).
+template <class Append>
+bool log_into(BufferedFdSink& sink, spdlog::logger& logger, spdlog::level::level_enum level, Append&& append) {
+  if (!sink.should_log(level)) return true;
+  try {
+    if (!append()) return false;
+    if (level >= logger.flush_level() && level != spdlog::level::off) sink.flush();
+  } catch (...) {
+  }
+  return true;
+}
+
+}  // namespace
+
+bool log_json_fields(spdlog::logger& logger, spdlog::level::level_enum level, std::string_view message,
+                     std::size_t fields_bound, WriteFields write_fields, const void* context,
+                     std::chrono::system_clock::time_point time) {
+  if (!logger.should_log(level)) return true;
+  BufferedFdSink* sink = sole_buffered_sink(logger);
+  return sink && log_into(*sink, logger, level, [&] {
+           return sink->append_written_fields(time, logger.name(), level, message, fields_bound, write_fields, context);
+         });
+}
+
 void log_fields(spdlog::logger& logger, spdlog::level::level_enum level, std::string_view message,
                 std::span<const LogField> fields, std::chrono::system_clock::time_point time) {
   if (!logger.should_log(level)) return;
-  // setup_logging()'s sink, alone on the logger: straight into its buffer (what spdlog would
-  // do, without building a log_msg). spdlog flushes a logger's sinks at its flush level.
-  // BufferedFdSink is final and local to this file, so an exact type test answers what a
-  // dynamic_cast would, by a pointer comparison: __dynamic_cast's walk of spdlog's sink
-  // hierarchy took 0.3% of the loaded server's CPU, once per request line.
-  if (const auto& sinks = logger.sinks(); sinks.size() == 1 && typeid(*sinks.front()) == typeid(BufferedFdSink)) {
-    auto& sink = static_cast<BufferedFdSink&>(*sinks.front());
-    if (!sink.should_log(level)) return;
-    try {
-      if (sink.append_fields(time, logger.name(), level, message, fields)) {
-        if (level >= logger.flush_level() && level != spdlog::level::off) sink.flush();
-        return;
-      }
-    } catch (...) {
-      return;  // as on spdlog's path: a log line never throws into the request
-    }
-  }
+  if (BufferedFdSink* sink = sole_buffered_sink(logger))
+    if (log_into(*sink, logger, level, [&] { return sink->append_fields(time, logger.name(), level, message, fields); }))
+      return;
   const auto previous = tl_list;
   const json::object* previous_object = tl_fields;
   tl_list = fields;

@@ -13,6 +13,7 @@
 #include <spdlog/formatter.h>
 #include <spdlog/spdlog.h>
 
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <map>
@@ -21,6 +22,8 @@
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "core/json_text.hpp"
 
 namespace bastion::telemetry {
 
@@ -86,6 +89,105 @@ struct LogField {
 void log_fields(spdlog::logger& logger, spdlog::level::level_enum level, std::string_view message,
                 std::span<const LogField> fields,
                 std::chrono::system_clock::time_point time = std::chrono::system_clock::now());
+
+// Fields whose keys and kinds are fixed in the code (the request line) are described once, by a
+// function that calls text(), verbatim(), integer(), flag() and milliseconds() on any of the
+// three classes below: JsonFieldsBound sizes them, JsonFieldsWriter writes them as JSON straight
+// into a log buffer (log_json_fields), and LogFieldList collects LogFields for the other
+// outputs (log_fields). The JSON path then builds no array and dispatches on no kind per field.
+
+// One JSON value per call, into memory its caller sized (JsonFieldsBound's value sizes).
+class JsonValueWriter {
+ public:
+  explicit JsonValueWriter(char* out) : at_(out) {}
+  void text(std::string_view value) { at_ = core::write_json_string(at_, value); }
+  // LogField::verbatim's contract: the value needs no escaping by construction.
+  void verbatim(std::string_view value) {
+    *at_++ = '"';
+    at_ = core::copy_bytes(at_, value.data(), value.size());
+    *at_++ = '"';
+  }
+  void integer(std::int64_t value);
+  void real(double value);  // JSON has no NaN or infinity: those are null
+  void flag(bool value) { at_ = value ? core::copy_bytes(at_, "true", 4) : core::copy_bytes(at_, "false", 5); }
+  // Milliseconds from whole microseconds, with up to three fraction digits (LogField::milliseconds).
+  void milliseconds(std::int64_t micros);
+  void raw(std::string_view s) { at_ = core::copy_bytes(at_, s.data(), s.size()); }
+  char* end() const { return at_; }
+
+  static constexpr std::size_t kNumberBound = 32;  // the shortest form of any double or int64
+
+ private:
+  char* at_;
+};
+
+// Writes `,"key":value` for each call into memory sized by JsonFieldsBound over the same calls.
+class JsonFieldsWriter {
+ public:
+  explicit JsonFieldsWriter(char* out) : w_(out) {}
+  void text(std::string_view k, std::string_view value) { key(k).text(value); }
+  void verbatim(std::string_view k, std::string_view value) { key(k).verbatim(value); }
+  void integer(std::string_view k, std::int64_t value) { key(k).integer(value); }
+  void real(std::string_view k, double value) { key(k).real(value); }
+  void flag(std::string_view k, bool value) { key(k).flag(value); }
+  void milliseconds(std::string_view k, std::int64_t micros) { key(k).milliseconds(micros); }
+  char* end() const { return w_.end(); }
+
+ private:
+  JsonValueWriter& key(std::string_view k) {
+    w_.raw(",\"");
+    w_.raw(k);
+    w_.raw("\":");
+    return w_;
+  }
+  JsonValueWriter w_;
+};
+
+// The most bytes JsonFieldsWriter writes for the same calls.
+class JsonFieldsBound {
+ public:
+  void text(std::string_view key, std::string_view value) { add(key, core::json_string_bound(value.size())); }
+  void verbatim(std::string_view key, std::string_view value) { add(key, value.size() + 2); }
+  void integer(std::string_view key, std::int64_t) { add(key, JsonValueWriter::kNumberBound); }
+  void real(std::string_view key, double) { add(key, JsonValueWriter::kNumberBound); }
+  void flag(std::string_view key, bool) { add(key, 5); }
+  void milliseconds(std::string_view key, std::int64_t) { add(key, JsonValueWriter::kNumberBound); }
+  std::size_t size() const { return size_; }
+
+ private:
+  void add(std::string_view key, std::size_t value) { size_ += key.size() + 4 + value; }
+  std::size_t size_ = 0;
+};
+
+// The same calls as LogFields, up to kCapacity of them (more are dropped).
+class LogFieldList {
+ public:
+  static constexpr std::size_t kCapacity = 32;
+  void text(std::string_view key, std::string_view value) { push(LogField::string(key, value)); }
+  void verbatim(std::string_view key, std::string_view value) { push(LogField::verbatim(key, value)); }
+  void integer(std::string_view key, std::int64_t value) { push(LogField::integral(key, value)); }
+  void real(std::string_view key, double value) { push(LogField::real(key, value)); }
+  void flag(std::string_view key, bool value) { push(LogField::flag(key, value)); }
+  void milliseconds(std::string_view key, std::int64_t micros) { push(LogField::milliseconds(key, micros)); }
+  std::span<const LogField> fields() const { return {fields_.data(), size_}; }
+
+ private:
+  void push(const LogField& f) {
+    if (size_ < fields_.size()) fields_[size_++] = f;
+  }
+  std::array<LogField, kCapacity> fields_;
+  std::size_t size_ = 0;
+};
+
+// A JSON line of fields written by `write_fields` (a JsonFieldsWriter's work: at most
+// `fields_bound` bytes from `out`, returning the end), straight into the buffer of
+// setup_logging()'s JSON sink when it is the logger's only sink: true then (the line is
+// logged, or the level is off). False when the output is another (text, a test's sink): nothing
+// is logged, and the caller logs the same fields through log_fields.
+using WriteFields = char* (*)(const void* context, char* out);
+bool log_json_fields(spdlog::logger& logger, spdlog::level::level_enum level, std::string_view message,
+                     std::size_t fields_bound, WriteFields write_fields, const void* context,
+                     std::chrono::system_clock::time_point time);
 
 // {"time","level","logger","message", ...fields}, or "time LEVEL [logger] message k=v ...".
 class LogFormatter final : public spdlog::formatter {

@@ -511,15 +511,39 @@ void RequestRecord::emit() {
   if (!telemetry_.options().request_log) return;
   spdlog::logger& logger = telemetry_.request_logger();
   if (!logger.should_log(spdlog::level::info)) return;
-  // The fields point into this record, alive for the call: no JSON object is built.
-  std::array<LogField, 28> f;
-  std::size_t n = 0;
-  auto text = [&](std::string_view key, std::string_view value) {
-    if (!value.empty()) f[n++] = LogField::string(key, value);
+  // Stamped with the request's end on its Unix time line: one clock read fewer per request.
+  const std::chrono::system_clock::time_point time(
+      std::chrono::duration_cast<std::chrono::system_clock::duration>(std::chrono::nanoseconds(end_unix_nano)));
+  // Into the log buffer directly when the output is the JSON sink; the fields point into this
+  // record, alive for the call.
+  struct LineContext {
+    const RequestRecord* record;
+    const TraceContext* trace;
+    std::uint64_t nanos;
+  } const line{this, &context, nanos};
+  JsonFieldsBound bound;
+  request_line_fields(bound, context, nanos);
+  const WriteFields write = [](const void* p, char* out) {
+    const auto& c = *static_cast<const LineContext*>(p);
+    JsonFieldsWriter w(out);
+    c.record->request_line_fields(w, *c.trace, c.nanos);
+    return w.end();
   };
-  // Ids and digests (lowercase hex) and names from the fixed sets above need no escaping.
+  if (log_json_fields(logger, spdlog::level::info, "request", bound.size(), write, &line, time)) return;
+  LogFieldList list;
+  request_line_fields(list, context, nanos);
+  log_fields(logger, spdlog::level::info, "request", list.fields(), time);
+}
+
+template <class Fields>
+void RequestRecord::request_line_fields(Fields& out, const TraceContext& context, std::uint64_t nanos) const {
+  // Fields are left out when empty. Ids and digests (lowercase hex) and names from the fixed
+  // sets above need no escaping; the rest comes from requests, tokens or configuration.
+  auto text = [&](std::string_view key, std::string_view value) {
+    if (!value.empty()) out.text(key, value);
+  };
   auto verbatim = [&](std::string_view key, std::string_view value) {
-    if (!value.empty()) f[n++] = LogField::verbatim(key, value);
+    if (!value.empty()) out.verbatim(key, value);
   };
   verbatim("request_id", request_id_);
   verbatim("trace_id", context.trace_id);
@@ -539,19 +563,15 @@ void RequestRecord::emit() {
   text("issuer", issuer_);
   text("subject", subject_);
   text("client_id", client_id_);
-  f[n++] = LogField::integral("status", status_);
-  if (jsonrpc_error_) f[n++] = LogField::integral("jsonrpc_error", *jsonrpc_error_);
-  if (tool_error_) f[n++] = LogField::flag("tool_error", true);
-  if (abandoned_) f[n++] = LogField::flag("client_closed", true);
-  f[n++] = LogField::integral("bytes_in", static_cast<std::int64_t>(bytes_in_));
-  f[n++] = LogField::integral("bytes_out", static_cast<std::int64_t>(bytes_out_));
+  out.integer("status", status_);
+  if (jsonrpc_error_) out.integer("jsonrpc_error", *jsonrpc_error_);
+  if (tool_error_) out.flag("tool_error", true);
+  if (abandoned_) out.flag("client_closed", true);
+  out.integer("bytes_in", static_cast<std::int64_t>(bytes_in_));
+  out.integer("bytes_out", static_cast<std::int64_t>(bytes_out_));
   // Milliseconds with microsecond precision, rounded and written in integers.
-  f[n++] = LogField::milliseconds("duration_ms", static_cast<std::int64_t>((nanos + 500) / 1000));
+  out.milliseconds("duration_ms", static_cast<std::int64_t>((nanos + 500) / 1000));
   text("remote_address", remote_address_);
-  // Stamped with the request's end on its Unix time line: one clock read fewer per request.
-  log_fields(logger, spdlog::level::info, "request", std::span<const LogField>(f.data(), n),
-             std::chrono::system_clock::time_point(
-                 std::chrono::duration_cast<std::chrono::system_clock::duration>(std::chrono::nanoseconds(end_unix_nano))));
 }
 
 namespace {

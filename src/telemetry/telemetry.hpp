@@ -169,6 +169,10 @@ class RequestRecord : public std::enable_shared_from_this<RequestRecord> {
   bool take_emission_locked();
   void maybe_emit(std::unique_lock<std::mutex>& lock);
   void emit();
+  // The request line's fields, as calls on a JsonFieldsBound, JsonFieldsWriter or LogFieldList
+  // (log.hpp): one description for the JSON fast path and the other outputs.
+  template <class Fields>
+  void request_line_fields(Fields& out, const TraceContext& context, std::uint64_t nanos) const;
 
   Telemetry& telemetry_;
   const RouteTag& route_;

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <fstream>
+#include <limits>
 #include <future>
 #include <sstream>
 #include <thread>
@@ -93,6 +94,65 @@ TEST(Log, ComponentsHaveTheirOwnLevels) {
   EXPECT_EQ(text.find("dropped"), std::string::npos) << text;
   EXPECT_NE(text.find("kept-http"), std::string::npos);
   EXPECT_NE(text.find("kept-default"), std::string::npos);
+}
+
+// Fields described once (the request line's way): written straight into the JSON sink's buffer
+// by log_json_fields, or collected as LogFields for log_fields, the two lines are the same text;
+// with another sink log_json_fields logs nothing and says so.
+TEST(Log, FieldsWrittenIntoTheBufferMatchTheSameFieldsAsLogFields) {
+  const auto describe = [](auto& out) {
+    out.verbatim("request_id", "0123456789abcdef");
+    out.text("path", "/mcp?a=\"b\"\n\x01");
+    out.integer("status", -9223372036854775807LL - 1);
+    out.real("ratio", 0.25);
+    out.real("nan", std::numeric_limits<double>::quiet_NaN());
+    out.flag("tool_error", true);
+    out.flag("cached", false);
+    out.milliseconds("duration_ms", 12345);
+    out.text("empty", "");
+  };
+  const auto time = std::chrono::system_clock::time_point(std::chrono::milliseconds(1700000000123));
+  std::FILE* file = json_log_file();
+  ASSERT_NE(file, nullptr);
+  auto logger = component_logger("request");
+  JsonFieldsBound bound;
+  describe(bound);
+  const WriteFields write = [](const void* d, char* out) {
+    JsonFieldsWriter w(out);
+    (*static_cast<const decltype(describe)*>(d))(w);
+    return w.end();
+  };
+  EXPECT_TRUE(log_json_fields(*logger, spdlog::level::info, "request", bound.size(), write, &describe, time));
+  LogFieldList list;
+  describe(list);
+  log_fields(*logger, spdlog::level::info, "request", list.fields(), time);
+  logger->flush();
+  setup_logging(LoggingOptions{});  // the test's sink is flushed and released here
+  std::rewind(file);
+  std::string text;
+  char chunk[4096];
+  for (std::size_t n; (n = std::fread(chunk, 1, sizeof chunk, file)) > 0;) text.append(chunk, n);
+  std::fclose(file);
+  const auto newline = text.find('\n');
+  ASSERT_NE(newline, std::string::npos) << text;
+  const std::string first = text.substr(0, newline + 1);
+  EXPECT_EQ(text, first + first);
+  const json::object line = json::parse(first).as_object();
+  EXPECT_EQ(line.at("path").as_string(), "/mcp?a=\"b\"\n\x01");
+  EXPECT_EQ(line.at("status").as_int64(), std::numeric_limits<std::int64_t>::min());
+  EXPECT_EQ(line.at("ratio").as_double(), 0.25);
+  EXPECT_TRUE(line.at("nan").is_null());
+  EXPECT_TRUE(line.at("tool_error").as_bool());
+  EXPECT_FALSE(line.at("cached").as_bool());
+  EXPECT_EQ(line.at("duration_ms").as_double(), 12.345);
+  EXPECT_EQ(line.at("empty").as_string(), "");
+
+  LoggingOptions o;
+  o.format = LogFormat::json;
+  Capture c(o);
+  EXPECT_FALSE(log_json_fields(*component_logger("request"), spdlog::level::info, "request", bound.size(), write,
+                               &describe, time));
+  EXPECT_EQ(c.out.str(), "");
 }
 
 // The stderr sink buffers lines and writes them in large chunks, swapping buffers so that one
