@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "core/hex.hpp"
+#include "core/short_text.hpp"
 
 #if defined(__SSE2__)
 #include <emmintrin.h>
@@ -42,13 +43,6 @@ static_assert(escape_flags<std::uint64_t>(0x2020202020202020ull) == 0);
 static_assert(escape_flags<std::uint64_t>(0x2020202020235c22ull) == 0x8080ull);  // "\"\\#": no borrow
 static_assert(escape_flags<std::uint32_t>(0x7e1f205du) == 0x00800000u);
 
-template <class Word>
-Word load(const char* p) {
-  Word word;
-  std::memcpy(&word, p, sizeof word);
-  return word;
-}
-
 #if defined(__SSE2__)
 // One bit per byte of p[0..16): set where the byte needs escaping.
 unsigned escape_mask16(const char* p) {
@@ -79,11 +73,11 @@ std::size_t next_to_escape(const char* p, std::size_t size, std::size_t from) {
 #endif
   if (size >= 8) {
     for (; size - i >= 8; i += 8)
-      if (const std::uint64_t flags = escape_flags(load<std::uint64_t>(p + i)))
+      if (const std::uint64_t flags = escape_flags(load_word<std::uint64_t>(p + i)))
         return i + static_cast<std::size_t>(std::countr_zero(flags)) / 8;
     if (i == size) return size;
     const std::size_t last = size - 8;
-    const std::uint64_t flags = escape_flags(load<std::uint64_t>(p + last)) >> (8 * (i - last));
+    const std::uint64_t flags = escape_flags(load_word<std::uint64_t>(p + last)) >> (8 * (i - last));
     return flags ? i + static_cast<std::size_t>(std::countr_zero(flags)) / 8 : size;
   }
   while (i < size && !kNeedsEscape[static_cast<unsigned char>(p[i])]) ++i;
@@ -95,8 +89,8 @@ std::size_t next_to_escape(const char* p, std::size_t size, std::size_t from) {
 // a loop over the bytes.
 bool needs_no_escape(const char* p, std::size_t size) {
   if (size >= 16) return next_to_escape(p, size, 0) == size;
-  if (size >= 8) return (escape_flags(load<std::uint64_t>(p)) | escape_flags(load<std::uint64_t>(p + size - 8))) == 0;
-  if (size >= 4) return (escape_flags(load<std::uint32_t>(p)) | escape_flags(load<std::uint32_t>(p + size - 4))) == 0;
+  if (size >= 8) return (escape_flags(load_word<std::uint64_t>(p)) | escape_flags(load_word<std::uint64_t>(p + size - 8))) == 0;
+  if (size >= 4) return (escape_flags(load_word<std::uint32_t>(p)) | escape_flags(load_word<std::uint32_t>(p + size - 4))) == 0;
   for (std::size_t i = 0; i < size; ++i)
     if (kNeedsEscape[static_cast<unsigned char>(p[i])]) return false;
   return true;

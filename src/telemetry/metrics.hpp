@@ -28,6 +28,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include "core/short_text.hpp"
+
 namespace bastion::telemetry {
 
 namespace detail {
@@ -164,12 +166,7 @@ class alignas(64) Histogram {
 enum class MetricType { counter, gauge, histogram };
 
 namespace detail {
-template <class Word>
-Word load_word(const char* p) {
-  Word word;
-  std::memcpy(&word, p, sizeof word);
-  return word;
-}
+using core::load_word;
 // The n <= 8 bytes at p as one word, by loads of fixed size (a memcpy of n bytes is a call):
 // overlapping halves from 4 bytes up, first, middle and last byte below. The caller mixes n in
 // too, so overlaps cannot make two values of different lengths alike.
@@ -252,8 +249,7 @@ class Family {
   template <std::size_t N>
   Series& with(Last<N>& last, const std::array<std::string_view, N>& values) {
     if (last.series && last.family == id_ &&
-        std::equal(values.begin(), values.end(), last.values.begin(),
-                   [](std::string_view a, const std::string& b) { return a == b; }))
+        std::equal(values.begin(), values.end(), last.values.begin(), core::same_text))
       return *last.series;
     Series& found = with(std::span<const std::string_view>(values));
     last.family = id_;

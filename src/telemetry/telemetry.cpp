@@ -13,6 +13,7 @@
 #include "core/hex.hpp"
 #include "core/random.hpp"
 #include "core/sha256.hpp"
+#include "core/short_text.hpp"
 #include "telemetry/log.hpp"
 
 namespace bastion::telemetry {
@@ -26,7 +27,7 @@ std::string_view bounded_http_method(std::string_view m) {
   static constexpr std::array<std::string_view, 9> known{"GET", "POST", "DELETE", "HEAD", "OPTIONS",
                                                          "PUT", "PATCH", "CONNECT", "TRACE"};
   for (auto k : known)
-    if (k == m) return k;
+    if (core::same_text(k, m)) return k;
   return "_OTHER";  // OpenTelemetry HTTP semantic conventions, http.request.method
 }
 
@@ -37,14 +38,14 @@ std::string_view bounded_mcp_method(std::string_view m) {
       "resources/unsubscribe", "prompts/list", "prompts/get",  "completion/complete",
       "logging/setLevel", "server/discover", "subscriptions/listen", "notifications/cancelled"};
   for (auto k : known)
-    if (k == m) return k;
+    if (core::same_text(k, m)) return k;
   return "other";
 }
 
 std::string_view bounded_era(std::string_view era) {
   static constexpr std::array<std::string_view, 3> known{"sse", "session", "stateless"};
   for (auto k : known)
-    if (k == era) return k;
+    if (core::same_text(k, era)) return k;
   return "other";
 }
 
@@ -301,7 +302,7 @@ std::shared_ptr<Operation> RequestRecord::begin_operation(std::string_view metho
   // arrived (the record's start): one clock read fewer per request.
   op->start_ = start_;
   bool known_tool = false;
-  if (method == "tools/call") {
+  if (core::same_text(method, "tools/call")) {
     const std::string_view name = string_param(params, "name");
     op->target_ = truncated(name, 128);
     known_tool = !name.empty() && route_.known_tool && route_.known_tool(name);
@@ -314,7 +315,7 @@ std::shared_ptr<Operation> RequestRecord::begin_operation(std::string_view metho
       op->argument_digest_ = argument_digest(arguments);
       if (route_.log_tool_arguments) op->arguments_ = truncated(json::serialize(arguments), 8192);
     }
-  } else if (method == "prompts/get") {
+  } else if (core::same_text(method, "prompts/get")) {
     op->target_ = truncated(string_param(params, "name"), 128);
   } else if (method == "resources/read" || method == "resources/subscribe" || method == "resources/unsubscribe") {
     op->target_ = uri_without_query(string_param(params, "uri"));
@@ -338,10 +339,10 @@ std::shared_ptr<Operation> RequestRecord::begin_operation(std::string_view metho
   if (op->span_.recording()) {
     op->span_.set_name(known_tool ? std::string(op->method_) + " " + op->target_ : std::string(op->method_));
     op->span_.set("mcp.method.name", std::string(method.substr(0, 64)));
-    if (method == "tools/call") {
+    if (core::same_text(method, "tools/call")) {
       op->span_.set("gen_ai.tool.name", op->target_);
       op->span_.set("gen_ai.operation.name", std::string("execute_tool"));
-    } else if (method == "prompts/get") {
+    } else if (core::same_text(method, "prompts/get")) {
       op->span_.set("gen_ai.prompt.name", op->target_);
     } else if (!op->target_.empty()) {
       op->span_.set("mcp.resource.uri", op->target_);
@@ -356,7 +357,7 @@ std::shared_ptr<Operation> RequestRecord::begin_operation(std::string_view metho
 
 void RequestRecord::operation_ended(const Operation& op, int jsonrpc_error, bool tool_error, bool cancelled,
                                     double seconds) {
-  const bool audited = op.method_ == "tools/call" && telemetry_.audit().enabled();
+  const bool audited = core::same_text(op.method_, "tools/call") && telemetry_.audit().enabled();
   SessionDigest session;
   std::string version, issuer, subject, client_id, trace_id;
   bool emit_now = false;
@@ -372,7 +373,7 @@ void RequestRecord::operation_ended(const Operation& op, int jsonrpc_error, bool
       client_id = client_id_;
       trace_id = request_span_.context().trace_id;
     }
-    if (mcp_method_ == op.method_ && target_ == op.target_) {
+    if (core::same_text(mcp_method_, op.method_) && core::same_text(target_, op.target_)) {
       if (jsonrpc_error) jsonrpc_error_ = jsonrpc_error;
       tool_error_ = tool_error;
     }
@@ -554,8 +555,8 @@ void RequestRecord::request_line_fields(Fields& out, const TraceContext& context
   verbatim("era", era_);
   text("protocol_version", protocol_version_);
   verbatim("mcp_method", mcp_method_);
-  if (mcp_method_ == "tools/call") text("tool", target_);
-  else if (mcp_method_ == "prompts/get") text("prompt", target_);
+  if (core::same_text(mcp_method_, "tools/call")) text("tool", target_);
+  else if (core::same_text(mcp_method_, "prompts/get")) text("prompt", target_);
   else text("resource", target_);
   verbatim("argument_digest", argument_digest_);
   text("arguments", arguments_);
@@ -740,7 +741,7 @@ const RouteSeries& Telemetry::route_series(const std::string& route) {
   thread_local std::array<Entry, 4> entries;
   thread_local std::size_t next_victim = 0;
   for (const Entry& e : entries)
-    if (e.owner == id_ && e.route == route) return e.series;
+    if (e.owner == id_ && core::same_text(e.route, route)) return e.series;
   Entry& e = entries[next_victim++ % entries.size()];
   RequestInstruments& ins = instruments();
   e.owner = id_;
