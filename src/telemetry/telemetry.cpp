@@ -278,7 +278,7 @@ void RequestRecord::fix_context_locked() {
   if (context_fixed_) return;
   context_fixed_ = true;
   // HTTP semantic conventions: the server span is named "{method} {http.route}".
-  request_span_ = telemetry_.tracer().start({}, SpanKind::server, parent_ ? &*parent_ : nullptr, start_unix_nano_);
+  telemetry_.tracer().start_in(request_span_, {}, SpanKind::server, parent_ ? &*parent_ : nullptr, start_unix_nano_);
   if (request_span_.recording()) request_span_.set_name(std::string(http_method_) + " " + route_.route);
 }
 
@@ -335,7 +335,7 @@ std::shared_ptr<Operation> RequestRecord::begin_operation(std::string_view metho
   }
   // A child of the request span (fixed from here on). Named only when recorded: most
   // requests are not sampled, and the name would be built for nothing.
-  op->span_ = telemetry_.tracer().start({}, SpanKind::server, &request_span_.context(), start_unix_nano_);
+  telemetry_.tracer().start_in(op->span_, {}, SpanKind::server, &request_span_.context(), start_unix_nano_);
   if (op->span_.recording()) {
     op->span_.set_name(known_tool ? std::string(op->method_) + " " + op->target_ : std::string(op->method_));
     op->span_.set("mcp.method.name", std::string(method.substr(0, 64)));

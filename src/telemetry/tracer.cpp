@@ -62,8 +62,9 @@ bool Tracer::sample_new_trace(std::uint64_t low_bits) const {
   return ratio_ > 0.0 && low_bits < threshold_;
 }
 
-Span Tracer::start(std::string name, SpanKind kind, const TraceContext* parent, std::uint64_t start_unix_nano) const {
-  Span span;
+void Tracer::start_in(Span& span, std::string name, SpanKind kind, const TraceContext* parent,
+                      std::uint64_t start_unix_nano) const {
+  span.end();  // a span started before ends here, as when another is assigned to it
   const bool child = parent && parent->valid();
   std::uint64_t low_bits = 0;
   span.context_.trace_id = child ? parent->trace_id : new_trace_id(low_bits);
@@ -75,7 +76,7 @@ Span Tracer::start(std::string name, SpanKind kind, const TraceContext* parent, 
     span.context_.tracestate = parent->tracestate;
     span.context_.baggage = parent->baggage;
   }
-  if (!span.context_.sampled || !sink_) return span;
+  if (!span.context_.sampled || !sink_) return;
   span.data_ = std::make_unique<SpanData>();
   span.data_->attributes.reserve(12);  // a request span has 9 to 11, an operation span up to 8
   span.data_->trace_id = span.context_.trace_id;
@@ -86,7 +87,6 @@ Span Tracer::start(std::string name, SpanKind kind, const TraceContext* parent, 
   span.data_->kind = kind;
   span.data_->start_unix_nano = start_unix_nano ? start_unix_nano : unix_nanos();
   span.sink_ = sink_;
-  return span;
 }
 
 }  // namespace bastion::telemetry

@@ -99,7 +99,16 @@ class Tracer {
   Tracer(double sample_ratio, std::shared_ptr<SpanSink> sink);
 
   // A new span: child of `parent` when it is valid, else the root of a new trace.
-  Span start(std::string name, SpanKind kind, const TraceContext* parent, std::uint64_t start_unix_nano = 0) const;
+  Span start(std::string name, SpanKind kind, const TraceContext* parent, std::uint64_t start_unix_nano = 0) const {
+    Span span;
+    start_in(span, std::move(name), kind, parent, start_unix_nano);
+    return span;
+  }
+  // The same, started in `span` (which must not have been started): for a span that is a
+  // member of a per-request object, without moving a whole span into it (its context, ids and
+  // handles) and destroying the moved-from one, twice per request.
+  void start_in(Span& span, std::string name, SpanKind kind, const TraceContext* parent,
+                std::uint64_t start_unix_nano = 0) const;
 
   bool enabled() const { return sink_ != nullptr; }
   double sample_ratio() const { return ratio_; }
