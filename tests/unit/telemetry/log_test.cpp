@@ -39,6 +39,16 @@ std::FILE* json_log_file(LoggingOptions o = {}) {
   return file;
 }
 
+// Everything written to `file` so far (the caller releases the sink first, which flushes it).
+std::string file_text(std::FILE* file) {
+  std::fflush(file);
+  std::rewind(file);
+  std::string text;
+  char chunk[4096];
+  for (std::size_t n; (n = std::fread(chunk, 1, sizeof chunk, file)) > 0;) text.append(chunk, n);
+  return text;
+}
+
 }  // namespace
 
 TEST(Log, JsonLinesCarryTheirFieldsAndCannotBeBroken) {
@@ -128,10 +138,7 @@ TEST(Log, FieldsWrittenIntoTheBufferMatchTheSameFieldsAsLogFields) {
   log_fields(*logger, spdlog::level::info, "request", list.fields(), time);
   logger->flush();
   setup_logging(LoggingOptions{});  // the test's sink is flushed and released here
-  std::rewind(file);
-  std::string text;
-  char chunk[4096];
-  for (std::size_t n; (n = std::fread(chunk, 1, sizeof chunk, file)) > 0;) text.append(chunk, n);
+  const std::string text = file_text(file);
   std::fclose(file);
   const auto newline = text.find('\n');
   ASSERT_NE(newline, std::string::npos) << text;
@@ -178,11 +185,7 @@ TEST(Log, BufferedSinkKeepsEveryLineWholeAndInOrderAcrossThreads) {
   }
   spdlog::default_logger()->flush();
   setup_logging(LoggingOptions{});  // the test's sink is flushed and released here
-
-  std::rewind(file);
-  std::string text;
-  char chunk[65536];
-  for (std::size_t n; (n = std::fread(chunk, 1, sizeof chunk, file)) > 0;) text.append(chunk, n);
+  const std::string text = file_text(file);
   std::fclose(file);
 
   std::vector<int> next(kThreads, 0);
@@ -245,19 +248,6 @@ TEST(Log, BufferedSinkDoesNotHoldUpLoggersWhileItsReaderIsStalled) {
   }
   EXPECT_EQ(next, kLines);
 }
-
-namespace {
-
-std::string file_text(std::FILE* file) {
-  std::fflush(file);
-  std::rewind(file);
-  std::string text;
-  char chunk[4096];
-  for (std::size_t n; (n = std::fread(chunk, 1, sizeof chunk, file)) > 0;) text.append(chunk, n);
-  return text;
-}
-
-}  // namespace
 
 // log_fields() writes a line straight into the buffered sink when that sink is the logger's only
 // one (no spdlog message in between): the line must be what spdlog's path writes, the levels
