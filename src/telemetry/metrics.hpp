@@ -15,7 +15,6 @@
 #include <atomic>
 #include <bit>
 #include <cstdint>
-#include <cstring>
 #include <functional>
 #include <initializer_list>
 #include <map>

@@ -104,7 +104,7 @@ class Tracer {
     start_in(span, std::move(name), kind, parent, start_unix_nano);
     return span;
   }
-  // The same, started in `span` (which must not have been started): for a span that is a
+  // The same, started in `span` (a span started in it before ends first): for a span that is a
   // member of a per-request object, without moving a whole span into it (its context, ids and
   // handles) and destroying the moved-from one, twice per request.
   void start_in(Span& span, std::string name, SpanKind kind, const TraceContext* parent,
