@@ -49,10 +49,31 @@ std::string_view bounded_era(std::string_view era) {
   return "other";
 }
 
-std::string_view string_param(const json::object& params, std::string_view key) {
-  const json::value* v = params.if_contains(key);
-  if (!v || !v->is_string()) return {};
-  return v->get_string();
+// The members of a request's params that an operation reads, found in one pass over them:
+// params hold a few members, and a lookup for each of name, arguments and _meta walked them
+// three times per request.
+struct OperationParams {
+  std::string_view name;  // "name" when it is a string
+  std::string_view uri;   // "uri" when it is a string
+  const json::object* arguments = nullptr;
+  bool has_meta = false;
+};
+OperationParams scan_params(const json::object& params) {
+  OperationParams out;
+  for (const auto& member : params) {
+    const std::string_view key = member.key();
+    const json::value& value = member.value();
+    if (core::same_text(key, "name")) {
+      if (value.is_string()) out.name = value.get_string();
+    } else if (core::same_text(key, "arguments")) {
+      if (value.is_object()) out.arguments = &value.get_object();
+    } else if (core::same_text(key, "uri")) {
+      if (value.is_string()) out.uri = value.get_string();
+    } else if (core::same_text(key, "_meta")) {
+      out.has_meta = true;
+    }
+  }
+  return out;
 }
 
 std::string truncated(std::string_view s, std::size_t max) {
@@ -158,12 +179,19 @@ json::object Operation::trace_meta() const {
 void Operation::end(const json::object& response) {
   int code = 0;
   bool tool_error = false;
-  if (const json::value* e = response.if_contains("error"); e && e->is_object()) {
+  // "error" and "result" in one pass over the response's few members.
+  const json::value* e = nullptr;
+  const json::value* r = nullptr;
+  for (const auto& member : response) {
+    if (core::same_text(member.key(), "error")) e = &member.value();
+    else if (core::same_text(member.key(), "result")) r = &member.value();
+  }
+  if (e && e->is_object()) {
     if (const json::value* c = e->get_object().if_contains("code"); c && c->is_int64())
       code = static_cast<int>(c->get_int64());
     else
       code = -32603;
-  } else if (const json::value* r = response.if_contains("result"); r && r->is_object()) {
+  } else if (r && r->is_object()) {
     if (const json::value* flag = r->get_object().if_contains("isError"); flag && flag->is_bool())
       tool_error = flag->get_bool();
   }
@@ -302,25 +330,25 @@ std::shared_ptr<Operation> RequestRecord::begin_operation(std::string_view metho
   // arrived (the record's start): one clock read fewer per request.
   op->start_ = start_;
   bool known_tool = false;
+  const OperationParams p = scan_params(params);
   if (core::same_text(method, "tools/call")) {
-    const std::string_view name = string_param(params, "name");
+    const std::string_view name = p.name;
     op->target_ = truncated(name, 128);
     known_tool = !name.empty() && route_.known_tool && route_.known_tool(name);
     op->tool_label_ = known_tool ? std::string(name) : std::string("_unknown");
     // The digest is for the log line and the audit record: not computed when neither is on.
     if (telemetry_.options().request_log || telemetry_.audit().enabled()) {
       static const json::object kNoArguments;
-      const json::value* a = params.if_contains("arguments");
-      const json::object& arguments = a && a->is_object() ? a->get_object() : kNoArguments;
+      const json::object& arguments = p.arguments ? *p.arguments : kNoArguments;
       op->argument_digest_ = argument_digest(arguments);
       if (route_.log_tool_arguments) op->arguments_ = truncated(json::serialize(arguments), 8192);
     }
   } else if (core::same_text(method, "prompts/get")) {
-    op->target_ = truncated(string_param(params, "name"), 128);
+    op->target_ = truncated(p.name, 128);
   } else if (method == "resources/read" || method == "resources/subscribe" || method == "resources/unsubscribe") {
-    op->target_ = uri_without_query(string_param(params, "uri"));
+    op->target_ = uri_without_query(p.uri);
   }
-  auto meta_context = context_from_meta(params);
+  auto meta_context = p.has_meta ? context_from_meta(params) : std::nullopt;
   std::lock_guard lock(mutex_);
   // MCP semantic conventions: the context in params._meta is the MCP-level one; it wins over
   // the HTTP headers, and the request span joins it too, so one request is one trace.

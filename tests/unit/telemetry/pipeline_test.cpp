@@ -294,6 +294,27 @@ TEST(Pipeline, OneRequestLineWithItsFields) {
   EXPECT_EQ(str(lines[0], "mcp_method"), "initialize");
 }
 
+// The request line names what a resources/read or prompts/get was for (the URI without its
+// query: never recorded), even when the server has no such resource or prompt.
+TEST(Pipeline, ResourceAndPromptRequestsNameTheirTarget) {
+  Harness h;
+  const std::string session = h.initialize();
+  const std::vector<std::pair<std::string, std::string>> headers{{"Mcp-Session-Id", session},
+                                                                 {"MCP-Protocol-Version", "2025-11-25"}};
+  h.post("/mcp",
+         R"({"jsonrpc":"2.0","id":3,"method":"resources/read","params":{"uri":"file:///notes.txt?token=s3cret#top"}})",
+         headers);
+  h.post("/mcp", R"({"jsonrpc":"2.0","id":4,"method":"prompts/get","params":{"name":"greet","arguments":{}}})",
+         headers);
+  const auto lines = h.request_lines();
+  ASSERT_EQ(lines.size(), 3u);
+  EXPECT_EQ(str(lines[1], "mcp_method"), "resources/read");
+  EXPECT_EQ(str(lines[1], "resource"), "file:///notes.txt");
+  EXPECT_EQ(str(lines[2], "mcp_method"), "prompts/get");
+  EXPECT_EQ(str(lines[2], "prompt"), "greet");
+  EXPECT_FALSE(lines[2].contains("argument_digest"));  // only tool calls have one
+}
+
 TEST(Pipeline, ErrorsAndUnknownToolsAreBoundedLabels) {
   Harness h;
   const std::string session = h.initialize();
