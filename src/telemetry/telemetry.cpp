@@ -489,7 +489,7 @@ bool RequestRecord::take_emission_locked() {
   return true;
 }
 
-void RequestRecord::maybe_emit(std::unique_lock<std::mutex>& lock) {
+void RequestRecord::maybe_emit(std::unique_lock<core::SpinLock>& lock) {
   if (!take_emission_locked()) return;
   lock.unlock();
   emit();
