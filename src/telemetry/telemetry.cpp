@@ -249,7 +249,7 @@ RequestRecord::RequestRecord(Telemetry& telemetry, const RouteTag& route, const 
     if (parent_)
       if (const std::string* ts = request.headers.find("tracestate")) parent_->tracestate = sanitize_tracestate(*ts);
   }
-  if (telemetry_.options().metrics) telemetry_.route_series(route_.route).in_flight->add(1);
+  if (telemetry_.options().metrics) telemetry_.route_series(route_).in_flight->add(1);
 }
 
 RequestRecord::~RequestRecord() {
@@ -452,7 +452,7 @@ void RequestRecord::http_stream_started(int status) {
   if (http_done_ || streaming_) return;
   status_ = status;
   streaming_ = true;
-  if (telemetry_.options().metrics) telemetry_.route_series(route_.route).active_streams->add(1);
+  if (telemetry_.options().metrics) telemetry_.route_series(route_).active_streams->add(1);
 }
 
 void RequestRecord::http_stream_bytes(std::size_t bytes) {
@@ -465,7 +465,7 @@ void RequestRecord::http_stream_finished() {
   if (http_done_) return;
   http_done_ = true;
   end_ = std::chrono::steady_clock::now();
-  if (streaming_ && telemetry_.options().metrics) telemetry_.route_series(route_.route).active_streams->add(-1);
+  if (streaming_ && telemetry_.options().metrics) telemetry_.route_series(route_).active_streams->add(-1);
   maybe_emit(lock);
 }
 
@@ -477,7 +477,7 @@ void RequestRecord::http_abandoned() {
   // 499: the client closed the connection before an answer (the nginx convention).
   if (!streaming_) status_ = 499;
   end_ = std::chrono::steady_clock::now();
-  if (streaming_ && telemetry_.options().metrics) telemetry_.route_series(route_.route).active_streams->add(-1);
+  if (streaming_ && telemetry_.options().metrics) telemetry_.route_series(route_).active_streams->add(-1);
   maybe_emit(lock);
 }
 
@@ -507,7 +507,7 @@ void RequestRecord::emit() {
   if (telemetry_.options().metrics) {
     thread_local HistogramFamily::Last<3> last;
     ins.duration.with(last, {route_.route, http_method_, status}).observe(seconds);
-    const RouteSeries& series = telemetry_.route_series(route_.route);
+    const RouteSeries& series = telemetry_.route_series(route_);
     series.received_bytes->inc(static_cast<double>(bytes_in_));
     series.sent_bytes->inc(static_cast<double>(bytes_out_));
     series.in_flight->add(-1);
@@ -771,12 +771,22 @@ const RouteSeries& Telemetry::route_series(const std::string& route) {
   for (const Entry& e : entries)
     if (e.owner == id_ && core::same_text(e.route, route)) return e.series;
   Entry& e = entries[next_victim++ % entries.size()];
-  RequestInstruments& ins = instruments();
   e.owner = id_;
   e.route = route;
-  e.series = RouteSeries{&ins.received_bytes.with({route}), &ins.sent_bytes.with({route}),
-                         &ins.active_streams.with({route}), &ins.in_flight.with({route})};
+  e.series = find_route_series(route);
   return e.series;
+}
+
+RouteSeries Telemetry::find_route_series(const std::string& route) {
+  RequestInstruments& ins = instruments();
+  return RouteSeries{&ins.received_bytes.with({route}), &ins.sent_bytes.with({route}),
+                     &ins.active_streams.with({route}), &ins.in_flight.with({route})};
+}
+
+void Telemetry::bind_route(RouteTag& tag) {
+  if (!options_.metrics) return;
+  tag.series = find_route_series(tag.route);
+  tag.bound_to = id_;
 }
 
 Telemetry::~Telemetry() {

@@ -65,6 +65,17 @@ struct TelemetryOptions {
   std::string service_version;
 };
 
+class Telemetry;
+class RequestRecord;
+
+// A route's own series (labelled by route alone): four of the eight series a request updates.
+struct RouteSeries {
+  Counter* received_bytes = nullptr;
+  Counter* sent_bytes = nullptr;
+  Gauge* active_streams = nullptr;
+  Gauge* in_flight = nullptr;
+};
+
 // What observe() knows about a route (made once at start-up).
 struct RouteTag {
   std::string route;               // the configured path, the metrics' `route` label
@@ -72,10 +83,12 @@ struct RouteTag {
   // Whether a tool exists: unknown names are not used as metric labels (a client could
   // otherwise create unbounded series). Unset: every name counts as unknown.
   std::function<bool(std::string_view)> known_tool;
+  // The route's own series, found once by Telemetry::bind_route() instead of per request. A tag
+  // that is not bound, or bound by another Telemetry, has them looked up (route_series()).
+  // By the binder's instance number, not its address: a later Telemetry can reuse an address.
+  std::uint64_t bound_to = 0;
+  RouteSeries series;
 };
-
-class Telemetry;
-class RequestRecord;
 
 // One MCP operation (a JSON-RPC request) inside an HTTP request: its span, its duration
 // metric, and for tools/call its audit record. end() is called with the JSON-RPC response.
@@ -254,14 +267,6 @@ struct RequestInstruments {
   CounterFamily& rate_limited;     // bastion_rate_limit_rejections_total{route}
 };
 
-// A route's own series (labelled by route alone): four of the eight series a request updates.
-struct RouteSeries {
-  Counter* received_bytes = nullptr;
-  Counter* sent_bytes = nullptr;
-  Gauge* active_streams = nullptr;
-  Gauge* in_flight = nullptr;
-};
-
 class Telemetry {
  public:
   // `fetcher` sends OTLP batches (http::keep_alive_fetcher() in production, a fake in tests).
@@ -280,6 +285,12 @@ class Telemetry {
   // request showed in the request path's profile. The reference is valid until this thread's
   // next call.
   const RouteSeries& route_series(const std::string& route);
+  // The series of `tag`'s route: those bind_route() stored in it, else route_series(tag.route).
+  const RouteSeries& route_series(const RouteTag& tag) {
+    return tag.bound_to == id_ ? tag.series : route_series(tag.route);
+  }
+  // Finds `tag`'s series once (when metrics are on), for the life of this Telemetry.
+  void bind_route(RouteTag& tag);
   const TelemetryOptions& options() const { return options_; }
   OtlpExporter* exporter() { return exporter_.get(); }
 
@@ -317,6 +328,8 @@ class Telemetry {
   }
 
  private:
+  RouteSeries find_route_series(const std::string& route);
+
   TelemetryOptions options_;
   MetricsRegistry metrics_;
   std::unique_ptr<RequestInstruments> instruments_;
@@ -326,7 +339,7 @@ class Telemetry {
   Tracer tracer_;
   bool active_;
   std::shared_ptr<spdlog::logger> request_logger_;
-  const std::uint64_t id_;  // tells this instance's cache entries from another's (tests make many)
+  const std::uint64_t id_;  // tells this instance's cache entries and tags from another's (tests make many)
 };
 
 // The pseudonym under which a session appears in logs, audit records and spans: the first 16

@@ -85,6 +85,7 @@ struct Harness {
     tag.route = "/mcp";
     tag.log_tool_arguments = log_arguments;
     tag.known_tool = [d = def](std::string_view n) { return d->find_tool(std::string(n)) != nullptr; };
+    tel->bind_route(tag);  // as apps/bastion/app.cpp does
     transport::EndpointOptions eo;
     eo.telemetry = tel.get();
     endpoint = std::make_unique<transport::McpEndpoint>(def, eo);
@@ -101,11 +102,12 @@ struct Harness {
   }
 
   std::shared_ptr<FakeExchange> post(const std::string& target, const std::string& body,
-                                     std::vector<std::pair<std::string, std::string>> headers) {
+                                     std::vector<std::pair<std::string, std::string>> headers,
+                                     const telemetry::RouteTag* route_tag = nullptr) {
     headers.emplace_back("Accept", kAccept);
     headers.emplace_back("Content-Type", "application/json");
     auto fake = FakeExchange::make("POST", target, body, std::move(headers));
-    auto observed = tel->observe(fake, tag);
+    auto observed = tel->observe(fake, route_tag ? *route_tag : tag);
     // The app's guard step, as apps/bastion/app.cpp runs it.
     auto refused = tel->first_step(*observed, "guard", [] { return std::optional<int>(); });
     EXPECT_FALSE(refused);
@@ -407,6 +409,42 @@ TEST(Pipeline, StreamsAreCountedWhileOpen) {
   EXPECT_NE(h.tel->metrics().expose().find("bastion_http_active_streams{route=\"/mcp\"} 1\n"), std::string::npos);
   fake->close_by_peer();
   EXPECT_NE(h.tel->metrics().expose().find("bastion_http_active_streams{route=\"/mcp\"} 0\n"), std::string::npos);
+}
+
+TEST(Pipeline, RouteSeriesAreTheSameWhetherTheTagIsBoundUnboundOrBoundElsewhere) {
+  Harness h;  // its tag is bound to h.tel
+  const std::string session = h.initialize();
+  telemetry::RouteTag unbound;
+  unbound.route = "/mcp";
+  telemetry::RouteTag foreign = unbound;
+  telemetry::Telemetry other(telemetry::TelemetryOptions{}, nullptr);
+  other.bind_route(foreign);
+  ASSERT_NE(foreign.bound_to, 0u);
+  ASSERT_NE(foreign.bound_to, h.tag.bound_to);
+  const std::string ping = R"({"jsonrpc":"2.0","id":3,"method":"ping"})";
+  const std::vector<std::pair<std::string, std::string>> headers{{"Mcp-Session-Id", session},
+                                                                  {"MCP-Protocol-Version", "2025-11-25"}};
+  std::size_t bytes = 0;
+  for (const telemetry::RouteTag* t : {&h.tag, &unbound, &foreign}) {
+    auto r = h.post("/mcp", ping, headers, t);
+    EXPECT_EQ(r->status(), 200) << r->body();
+    bytes += ping.size();
+  }
+  const std::string initialize_bytes = [&] {
+    for (const auto& line : h.request_lines())
+      if (str(line, "mcp_method") == "initialize") return std::to_string(line.at("bytes_in").as_int64());
+    return std::string("?");
+  }();
+  // Every request counted in h's registry, whichever tag it came through; none in the other's.
+  const std::string exposed = h.tel->metrics().expose();
+  EXPECT_NE(exposed.find("bastion_http_request_body_bytes_total{route=\"/mcp\"} " +
+                         std::to_string(bytes + std::stoul(initialize_bytes)) + "\n"),
+            std::string::npos)
+      << exposed;
+  EXPECT_NE(exposed.find("bastion_http_requests_in_flight{route=\"/mcp\"} 0\n"), std::string::npos) << exposed;
+  const std::string elsewhere = other.metrics().expose();
+  EXPECT_NE(elsewhere.find("bastion_http_request_body_bytes_total{route=\"/mcp\"} 0\n"), std::string::npos)
+      << elsewhere;
 }
 
 TEST(Pipeline, StatelessRefusalsStillNameTheMethodAndTheError) {
