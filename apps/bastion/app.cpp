@@ -548,7 +548,7 @@ HttpApp::HttpApp(const config::Config& config, HttpAppHooks hooks) : config_(con
       const auto started = traced ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{};
       // A JWKS fetch or an introspection this token needs is traced inside this request, here
       // or on the auth pool.
-      telemetry::OutboundParent outbound(traced ? telemetry::record_of(*exchange) : nullptr);
+      telemetry::OutboundParent outbound(traced ? exchange.get() : nullptr);
       authenticator->authenticate(request, [target, exchange, traced, started](auth::RouteAuthenticator::Outcome outcome) mutable {
         auto record = telemetry::record_of(*exchange);
         const auto* answer = std::get_if<http::Response>(&outcome);

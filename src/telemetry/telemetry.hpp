@@ -128,7 +128,10 @@ class Operation {
   std::atomic<bool> ended_{false};
 };
 
-class RequestRecord : public std::enable_shared_from_this<RequestRecord> {
+// Owned by shared pointers: the observing exchange's and its operations'. Not
+// enable_shared_from_this: a control block whose weak count is only its own releases its last
+// reference without a locked instruction, and the weak self-reference cost two more per request.
+class RequestRecord {
  public:
   RequestRecord(Telemetry& telemetry, const RouteTag& route, const http::Request& request);
   ~RequestRecord();
@@ -154,9 +157,6 @@ class RequestRecord : public std::enable_shared_from_this<RequestRecord> {
   using SteadyTime = std::chrono::steady_clock::time_point;
   void add_step(const char* name, SteadyTime start, SteadyTime end, const char* error = "");
 
-  // Opens an MCP operation for `method` with its `params` (tool name, arguments, _meta trace
-  // context are read from them).
-  std::shared_ptr<Operation> begin_operation(std::string_view method, const boost::json::object& params);
 
   // A steady-clock time on the request's Unix time line (its start plus the time since, never
   // before the start): what its steps and outbound calls are stamped with.
@@ -175,6 +175,12 @@ class RequestRecord : public std::enable_shared_from_this<RequestRecord> {
 
  private:
   friend class Operation;
+  friend std::shared_ptr<Operation> begin_operation(const http::Exchange& exchange, std::string_view method,
+                                                    const boost::json::object& params);
+  // Opens an MCP operation for `method` with its `params` (tool name, arguments, _meta trace
+  // context are read from them); `self` owns this record, and the operation shares it.
+  std::shared_ptr<Operation> begin_operation(std::shared_ptr<RequestRecord> self, std::string_view method,
+                                             const boost::json::object& params);
   void fix_context_locked();
   void set_principal_locked(const Principal& principal);
   void operation_ended(const Operation& op, int jsonrpc_error, bool tool_error, bool cancelled, double seconds);
@@ -233,20 +239,19 @@ class RequestRecord : public std::enable_shared_from_this<RequestRecord> {
 };
 
 // While it lives, outbound calls made on this thread, and by pool jobs posted from it
-// (core::WorkerPool carries the context), are traced as part of `record`'s request (see
-// Telemetry::traced_fetcher). A null record opens nothing.
+// (core::WorkerPool carries the context), are traced as part of `exchange`'s request (see
+// Telemetry::traced_fetcher). Null, or an exchange nobody observes, opens nothing.
 class OutboundParent {
  public:
-  explicit OutboundParent(RequestRecord* record);
+  explicit OutboundParent(const http::Exchange* exchange);
 
  private:
   std::optional<core::TaskContextScope> scope_;
 };
 
 // The record of an observed exchange, or nullptr (not observed: unit tests, telemetry off).
-// Valid while the exchange lives; a caller that keeps it takes shared_from_this(). A pointer,
-// not a shared_ptr copy: the pipeline asks several times per request, and each copy was a pair
-// of atomic read-modify-writes on the record's count.
+// Valid while the exchange lives. A pointer, not a shared_ptr copy: the pipeline asks several
+// times per request, and each copy was a pair of atomic read-modify-writes on the record's count.
 RequestRecord* record_of(const http::Exchange& exchange);
 
 // begin_operation on the exchange's record; nullptr when not observed.

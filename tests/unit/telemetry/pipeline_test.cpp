@@ -531,7 +531,7 @@ TEST(Pipeline, OutboundCallsAreClientSpansOfTheRequestThatNeededThem) {
   auto fake = FakeExchange::make("POST", "/mcp", "{}", {{"traceparent", kHeaderTraceparent}});
   auto observed = h.tel->observe(fake, h.tag);
   {
-    telemetry::OutboundParent parent(telemetry::record_of(*observed));
+    telemetry::OutboundParent parent(observed.get());
     core::WorkerPool pool(1, 4);
     std::promise<bool> done;
     ASSERT_TRUE(pool.post([&] { done.set_value(traced(jwks, {}).has_value()); }));
