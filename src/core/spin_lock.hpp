@@ -6,7 +6,7 @@
 // whether a thread sleeps on it) and two calls into libc. A locked instruction waits for the
 // stores before it to drain, and the request path has just copied a request's worth of bytes:
 // in a perf profile of bench/run.sh's observed server, the six mutex pairs telemetry took per
-// request cost about 0.35 us of CPU, a sixth of what telemetry cost in all.
+// request cost about 0.35 us of CPU, an eighth of what telemetry cost in all.
 //
 // The price is that a waiter never sleeps on the lock: it spins on a plain load, pausing, then
 // yields its CPU. Use it only where the holder does a short, bounded piece of work and never

@@ -130,7 +130,7 @@ class Operation {
 
 // Owned by shared pointers: the observing exchange's and its operations'. Not
 // enable_shared_from_this: a control block whose weak count is only its own releases its last
-// reference without a locked instruction, and the weak self-reference cost two more per request.
+// reference without a locked instruction; the weak self-reference cost four per request.
 class RequestRecord {
  public:
   RequestRecord(Telemetry& telemetry, const RouteTag& route, const http::Request& request);
@@ -156,7 +156,6 @@ class RequestRecord {
   // disagree by microseconds).
   using SteadyTime = std::chrono::steady_clock::time_point;
   void add_step(const char* name, SteadyTime start, SteadyTime end, const char* error = "");
-
 
   // A steady-clock time on the request's Unix time line (its start plus the time since, never
   // before the start): what its steps and outbound calls are stamped with.
