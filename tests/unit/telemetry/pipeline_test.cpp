@@ -124,14 +124,17 @@ struct Harness {
     return r->header("Mcp-Session-Id");
   }
 
+  static std::vector<std::pair<std::string, std::string>> session_headers(const std::string& session) {
+    return {{"Mcp-Session-Id", session}, {"MCP-Protocol-Version", "2025-11-25"}};
+  }
+
   std::shared_ptr<FakeExchange> call(const std::string& session, const std::string& tool, json::object arguments,
                                      std::vector<std::pair<std::string, std::string>> headers = {},
                                      json::object meta = {}, const std::string& target = "/mcp") {
     json::object params{{"name", tool}, {"arguments", std::move(arguments)}};
     if (!meta.empty()) params["_meta"] = std::move(meta);
     json::object msg{{"jsonrpc", "2.0"}, {"id", 2}, {"method", "tools/call"}, {"params", std::move(params)}};
-    headers.emplace_back("Mcp-Session-Id", session);
-    headers.emplace_back("MCP-Protocol-Version", "2025-11-25");
+    for (auto& h : session_headers(session)) headers.push_back(std::move(h));
     return post(target, json::serialize(msg), std::move(headers));
   }
 
@@ -301,8 +304,7 @@ TEST(Pipeline, OneRequestLineWithItsFields) {
 TEST(Pipeline, ResourceAndPromptRequestsNameTheirTarget) {
   Harness h;
   const std::string session = h.initialize();
-  const std::vector<std::pair<std::string, std::string>> headers{{"Mcp-Session-Id", session},
-                                                                 {"MCP-Protocol-Version", "2025-11-25"}};
+  const auto headers = h.session_headers(session);
   h.post("/mcp",
          R"({"jsonrpc":"2.0","id":3,"method":"resources/read","params":{"uri":"file:///notes.txt?token=s3cret#top"}})",
          headers);
@@ -422,23 +424,17 @@ TEST(Pipeline, RouteSeriesAreTheSameWhetherTheTagIsBoundUnboundOrBoundElsewhere)
   ASSERT_NE(foreign.bound_to, 0u);
   ASSERT_NE(foreign.bound_to, h.tag.bound_to);
   const std::string ping = R"({"jsonrpc":"2.0","id":3,"method":"ping"})";
-  const std::vector<std::pair<std::string, std::string>> headers{{"Mcp-Session-Id", session},
-                                                                  {"MCP-Protocol-Version", "2025-11-25"}};
-  std::size_t bytes = 0;
   for (const telemetry::RouteTag* t : {&h.tag, &unbound, &foreign}) {
-    auto r = h.post("/mcp", ping, headers, t);
+    auto r = h.post("/mcp", ping, h.session_headers(session), t);
     EXPECT_EQ(r->status(), 200) << r->body();
-    bytes += ping.size();
   }
-  const std::string initialize_bytes = [&] {
-    for (const auto& line : h.request_lines())
-      if (str(line, "mcp_method") == "initialize") return std::to_string(line.at("bytes_in").as_int64());
-    return std::string("?");
-  }();
   // Every request counted in h's registry, whichever tag it came through; none in the other's.
+  const auto lines = h.request_lines();
+  ASSERT_EQ(lines.size(), 4u);  // initialize and three pings
+  std::int64_t bytes = 0;
+  for (const auto& line : lines) bytes += line.at("bytes_in").as_int64();
   const std::string exposed = h.tel->metrics().expose();
-  EXPECT_NE(exposed.find("bastion_http_request_body_bytes_total{route=\"/mcp\"} " +
-                         std::to_string(bytes + std::stoul(initialize_bytes)) + "\n"),
+  EXPECT_NE(exposed.find("bastion_http_request_body_bytes_total{route=\"/mcp\"} " + std::to_string(bytes) + "\n"),
             std::string::npos)
       << exposed;
   EXPECT_NE(exposed.find("bastion_http_requests_in_flight{route=\"/mcp\"} 0\n"), std::string::npos) << exposed;
