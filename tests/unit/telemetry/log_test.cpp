@@ -1,5 +1,9 @@
 // Log lines: JSON with per-line fields, text for terminals, per-component levels; readiness.
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <linux/magic.h>
+#include <sys/mman.h>
+#include <sys/statfs.h>
 #include <unistd.h>
 
 #include <boost/json.hpp>
@@ -247,6 +251,53 @@ TEST(Log, BufferedSinkDoesNotHoldUpLoggersWhileItsReaderIsStalled) {
     ASSERT_EQ(object.at("seq").as_int64(), next);
   }
   EXPECT_EQ(next, kLines);
+}
+
+// A log that is a regular file gives its written pages back (drop-behind, log.cpp): once the
+// sink has written 16 MiB, the first 8 MiB are written back and out of the page cache, while the
+// newest lines stay cached. mincore(2) over a read-only mapping tells which pages are cached
+// without reading any in. The file is made in the working directory (the build tree): on tmpfs
+// there is no writeback and no page to give back.
+TEST(Log, BufferedSinkDropsTheLogFilesWrittenPagesBehindItself) {
+  const std::string path = "drop-behind-" + std::to_string(::getpid()) + ".log";
+  const int fd = ::open(path.c_str(), O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, 0600);
+  ASSERT_GE(fd, 0) << path;
+  struct statfs fs {};
+  ASSERT_EQ(::fstatfs(fd, &fs), 0);
+  ASSERT_NE(fs.f_type, TMPFS_MAGIC) << "the build tree is on tmpfs, which has no page cache to drop";
+  LoggingOptions o;
+  o.format = LogFormat::json;
+  setup_logging(o, buffered_fd_sink(fd));
+  constexpr std::size_t kMiB = 1 << 20;
+  const std::string padding(900, 'p');
+  auto logger = component_logger("request");
+  for (int i = 0; ::lseek(fd, 0, SEEK_END) < static_cast<off_t>(20 * kMiB); ++i) {
+    ASSERT_LT(i, 100000) << "20 MiB of lines never reached the file";
+    const LogField fields[] = {LogField::integral("seq", i), LogField::string("padding", padding)};
+    log_fields(*logger, spdlog::level::info, "line", fields);
+  }
+  setup_logging(LoggingOptions{});  // flushes and releases the test's sink
+  const off_t size = ::lseek(fd, 0, SEEK_END);
+  ::close(fd);
+
+  const int read_fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  ASSERT_GE(read_fd, 0);
+  void* map = ::mmap(nullptr, static_cast<std::size_t>(size), PROT_READ, MAP_SHARED, read_fd, 0);
+  ASSERT_NE(map, MAP_FAILED);
+  const std::size_t page = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
+  std::vector<unsigned char> resident((static_cast<std::size_t>(size) + page - 1) / page);
+  ASSERT_EQ(::mincore(map, static_cast<std::size_t>(size), resident.data()), 0);
+  auto cached_pages = [&](std::size_t from, std::size_t to) {
+    std::size_t n = 0;
+    for (std::size_t i = from / page; i < to / page; ++i) n += resident[i] & 1;
+    return n;
+  };
+  EXPECT_EQ(cached_pages(0, 8 * kMiB), 0u) << "of the first 8 MiB's " << 8 * kMiB / page << " pages";
+  const std::size_t last = static_cast<std::size_t>(size) / page * page;
+  EXPECT_EQ(cached_pages(last - kMiB, last), kMiB / page) << "the newest lines' pages";
+  ::munmap(map, static_cast<std::size_t>(size));
+  ::close(read_fd);
+  ::unlink(path.c_str());
 }
 
 // log_fields() writes a line straight into the buffered sink when that sink is the logger's only
