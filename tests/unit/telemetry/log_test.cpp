@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <linux/magic.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/statfs.h>
 #include <unistd.h>
 
@@ -262,6 +263,15 @@ TEST(Log, BufferedSinkDropsTheLogFilesWrittenPagesBehindItself) {
   const std::string path = "drop-behind-" + std::to_string(::getpid()) + ".log";
   const int fd = ::open(path.c_str(), O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, 0600);
   ASSERT_GE(fd, 0) << path;
+  struct Removed {  // the 20 MiB file goes, whichever assertion ends the test
+    const std::string& path;
+    ~Removed() { ::unlink(path.c_str()); }
+  } removed{path};
+  // The file's size by fstat: an lseek here would move the offset the sink's writer writes at.
+  auto file_size = [fd] {
+    struct stat st {};
+    return ::fstat(fd, &st) == 0 ? st.st_size : off_t{-1};
+  };
   struct statfs fs {};
   ASSERT_EQ(::fstatfs(fd, &fs), 0);
   ASSERT_NE(fs.f_type, TMPFS_MAGIC) << "the build tree is on tmpfs, which has no page cache to drop";
@@ -271,13 +281,13 @@ TEST(Log, BufferedSinkDropsTheLogFilesWrittenPagesBehindItself) {
   constexpr std::size_t kMiB = 1 << 20;
   const std::string padding(900, 'p');
   auto logger = component_logger("request");
-  for (int i = 0; ::lseek(fd, 0, SEEK_END) < static_cast<off_t>(20 * kMiB); ++i) {
+  for (int i = 0; file_size() < static_cast<off_t>(20 * kMiB); ++i) {
     ASSERT_LT(i, 100000) << "20 MiB of lines never reached the file";
     const LogField fields[] = {LogField::integral("seq", i), LogField::string("padding", padding)};
     log_fields(*logger, spdlog::level::info, "line", fields);
   }
   setup_logging(LoggingOptions{});  // flushes and releases the test's sink
-  const off_t size = ::lseek(fd, 0, SEEK_END);
+  const off_t size = file_size();
   ::close(fd);
 
   const int read_fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
@@ -297,7 +307,6 @@ TEST(Log, BufferedSinkDropsTheLogFilesWrittenPagesBehindItself) {
   EXPECT_EQ(cached_pages(last - kMiB, last), kMiB / page) << "the newest lines' pages";
   ::munmap(map, static_cast<std::size_t>(size));
   ::close(read_fd);
-  ::unlink(path.c_str());
 }
 
 // log_fields() writes a line straight into the buffered sink when that sink is the logger's only
