@@ -254,59 +254,102 @@ TEST(Log, BufferedSinkDoesNotHoldUpLoggersWhileItsReaderIsStalled) {
   EXPECT_EQ(next, kLines);
 }
 
+// A log file in the working directory (the build tree; on tmpfs there is no writeback and no page
+// to give back), removed when the test ends however it ends, with setup_logging()'s buffered
+// JSON sink on it.
+class DropBehindFile {
+ public:
+  static constexpr off_t kMiB = 1 << 20;
+
+  explicit DropBehindFile(int flags) : path_("drop-behind-" + std::to_string(::getpid()) + ".log") {
+    fd_ = ::open(path_.c_str(), O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC | flags, 0600);
+    struct statfs fs {};
+    on_disk_ = fd_ >= 0 && ::fstatfs(fd_, &fs) == 0 && fs.f_type != TMPFS_MAGIC;
+    LoggingOptions o;
+    o.format = LogFormat::json;
+    if (fd_ >= 0) setup_logging(o, buffered_fd_sink(fd_));
+  }
+  ~DropBehindFile() {
+    setup_logging(LoggingOptions{});
+    if (fd_ >= 0) ::close(fd_);
+    ::unlink(path_.c_str());
+  }
+  bool on_disk() const { return on_disk_; }
+  int fd() const { return fd_; }
+
+  // By fstat: an lseek would move the offset the sink's writer writes at.
+  off_t size() const {
+    struct stat st {};
+    return ::fstat(fd_, &st) == 0 ? st.st_size : off_t{-1};
+  }
+  // Logs lines until the file has grown by `mib` MiB and they are all written. False if it
+  // never grew that far.
+  bool log_mib(off_t mib) {
+    const off_t target = size() + mib * kMiB;
+    auto logger = component_logger("request");
+    const std::string padding(900, 'p');
+    for (int i = 0; size() < target; ++i) {
+      if (i > 100000) return false;
+      const LogField fields[] = {LogField::integral("seq", i), LogField::string("padding", padding)};
+      log_fields(*logger, spdlog::level::info, "line", fields);
+    }
+    logger->flush();
+    return true;
+  }
+  // How many of the pages in [from, to) of the file are in the page cache: mincore(2) over a
+  // read-only mapping, which reads none in.
+  std::size_t cached_pages(off_t from, off_t to) const {
+    const int fd = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return SIZE_MAX;
+    const auto length = static_cast<std::size_t>(to - from);
+    void* map = ::mmap(nullptr, length, PROT_READ, MAP_SHARED, fd, from);
+    ::close(fd);
+    if (map == MAP_FAILED) return SIZE_MAX;
+    std::vector<unsigned char> resident((length + page() - 1) / page());
+    std::size_t n = SIZE_MAX;
+    if (::mincore(map, length, resident.data()) == 0) {
+      n = 0;
+      for (unsigned char r : resident) n += r & 1;
+    }
+    ::munmap(map, length);
+    return n;
+  }
+  static std::size_t pages(off_t bytes) { return static_cast<std::size_t>(bytes) / page(); }
+  static std::size_t page() { return static_cast<std::size_t>(::sysconf(_SC_PAGESIZE)); }
+
+ private:
+  std::string path_;
+  int fd_ = -1;
+  bool on_disk_ = false;
+};
+
 // A log that is a regular file gives its written pages back (drop-behind, log.cpp): once the
 // sink has written 16 MiB, the first 8 MiB are written back and out of the page cache, while the
-// newest lines stay cached. mincore(2) over a read-only mapping tells which pages are cached
-// without reading any in. The file is made in the working directory (the build tree): on tmpfs
-// there is no writeback and no page to give back.
+// newest lines stay cached.
 TEST(Log, BufferedSinkDropsTheLogFilesWrittenPagesBehindItself) {
-  const std::string path = "drop-behind-" + std::to_string(::getpid()) + ".log";
-  const int fd = ::open(path.c_str(), O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, 0600);
-  ASSERT_GE(fd, 0) << path;
-  struct Removed {  // the 20 MiB file goes, whichever assertion ends the test
-    const std::string& path;
-    ~Removed() { ::unlink(path.c_str()); }
-  } removed{path};
-  // The file's size by fstat: an lseek here would move the offset the sink's writer writes at.
-  auto file_size = [fd] {
-    struct stat st {};
-    return ::fstat(fd, &st) == 0 ? st.st_size : off_t{-1};
-  };
-  struct statfs fs {};
-  ASSERT_EQ(::fstatfs(fd, &fs), 0);
-  ASSERT_NE(fs.f_type, TMPFS_MAGIC) << "the build tree is on tmpfs, which has no page cache to drop";
-  LoggingOptions o;
-  o.format = LogFormat::json;
-  setup_logging(o, buffered_fd_sink(fd));
-  constexpr std::size_t kMiB = 1 << 20;
-  const std::string padding(900, 'p');
-  auto logger = component_logger("request");
-  for (int i = 0; file_size() < static_cast<off_t>(20 * kMiB); ++i) {
-    ASSERT_LT(i, 100000) << "20 MiB of lines never reached the file";
-    const LogField fields[] = {LogField::integral("seq", i), LogField::string("padding", padding)};
-    log_fields(*logger, spdlog::level::info, "line", fields);
-  }
-  setup_logging(LoggingOptions{});  // flushes and releases the test's sink
-  const off_t size = file_size();
-  ::close(fd);
+  constexpr off_t kMiB = DropBehindFile::kMiB;
+  DropBehindFile file(0);
+  ASSERT_GE(file.fd(), 0);
+  ASSERT_TRUE(file.on_disk()) << "the build tree is on tmpfs, which has no page cache to drop";
+  ASSERT_TRUE(file.log_mib(20));
+  EXPECT_EQ(file.cached_pages(0, 8 * kMiB), 0u) << "of the first 8 MiB's " << DropBehindFile::pages(8 * kMiB);
+  const off_t last = file.size() / static_cast<off_t>(DropBehindFile::page()) * static_cast<off_t>(DropBehindFile::page());
+  EXPECT_EQ(file.cached_pages(last - kMiB, last), DropBehindFile::pages(kMiB)) << "the newest lines' pages";
+}
 
-  const int read_fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  ASSERT_GE(read_fd, 0);
-  void* map = ::mmap(nullptr, static_cast<std::size_t>(size), PROT_READ, MAP_SHARED, read_fd, 0);
-  ASSERT_NE(map, MAP_FAILED);
-  const std::size_t page = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
-  std::vector<unsigned char> resident((static_cast<std::size_t>(size) + page - 1) / page);
-  ASSERT_EQ(::mincore(map, static_cast<std::size_t>(size), resident.data()), 0);
-  auto cached_pages = [&](std::size_t from, std::size_t to) {
-    std::size_t n = 0;
-    for (std::size_t i = from / page; i < to / page; ++i) n += resident[i] & 1;
-    return n;
-  };
-  EXPECT_EQ(cached_pages(0, 8 * kMiB), 0u) << "of the first 8 MiB's " << 8 * kMiB / page << " pages";
-  const std::size_t last = static_cast<std::size_t>(size) / page * page;
-  EXPECT_EQ(cached_pages(last - kMiB, last), kMiB / page) << "the newest lines' pages";
-  ::munmap(map, static_cast<std::size_t>(size));
-  ::close(read_fd);
+// A file truncated under the server (logrotate's copytruncate, with the log opened for appending)
+// starts the count again: its new first 8 MiB leave the cache as the old ones did. Counting on
+// from the old offsets, the sink would drop nothing until the file passed its old size.
+TEST(Log, BufferedSinkStartsDroppingAgainAfterItsFileIsTruncated) {
+  constexpr off_t kMiB = DropBehindFile::kMiB;
+  DropBehindFile file(O_APPEND);
+  ASSERT_GE(file.fd(), 0);
+  ASSERT_TRUE(file.on_disk()) << "the build tree is on tmpfs, which has no page cache to drop";
+  ASSERT_TRUE(file.log_mib(30));
+  ASSERT_EQ(::ftruncate(file.fd(), 0), 0);
+  ASSERT_TRUE(file.log_mib(20));
+  ASSERT_LT(file.size(), 25 * kMiB);  // the lines after the truncation, not a sparse tail
+  EXPECT_EQ(file.cached_pages(0, 8 * kMiB), 0u) << "of the new first 8 MiB's " << DropBehindFile::pages(8 * kMiB);
 }
 
 // log_fields() writes a line straight into the buffered sink when that sink is the logger's only
