@@ -23,8 +23,9 @@ function flush_sample() {
   # one: it wraps the transport's own respond; what it adds is http_responded, below).
   # The request line: formatted where it is logged (log_json_fields, or log_fields for other
   # sinks), written by the log sink's writer thread, whose loop is inlined into the thread's
-  # lambda: perf names that frame after BufferedFdSink's constructor, not write_loop.
-  if (frame ~ /telemetry::log_(json_)?fields|BufferedFdSink/) { hit["request line"] = 1; any = 1 }
+  # lambda (perf names that frame after BufferedFdSink's constructor, not write_loop), and its
+  # pages dropped behind by the DropBehind thread.
+  if (frame ~ /telemetry::log_(json_)?fields|BufferedFdSink|DropBehind/) { hit["request line"] = 1; any = 1 }
   if (frame ~ /telemetry::argument_digest/) { hit["argument digest"] = 1 }
   if (frame ~ /OtlpExporter::run/) { hit["exporter thread"] = 1 }
   if (frame ~ /Telemetry::observe|telemetry::begin_operation|RequestRecord::(begin_operation|http_|emit|maybe_emit|set_|add_step|operation_ended|context)|telemetry::Operation::(end|finish)|telemetry::record_of|Telemetry::first_step|~RequestRecord|~ObservedExchange|(ObservedExchange|RequestRecord|Operation)[^ ]*>::_M_dispose|~Operation|OtlpExporter::run/) any = 1

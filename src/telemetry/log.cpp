@@ -24,6 +24,7 @@
 #include <mutex>
 #include <thread>
 #include <typeinfo>
+#include <utility>
 
 #include "core/json_text.hpp"
 
@@ -247,23 +248,31 @@ void append_json_line(std::string& out, const spdlog::details::log_msg& msg, std
   });
 }
 
-// Drop-behind for a log that is a regular file: every 8 MiB appended, the kernel is asked to
-// start writing those pages back (sync_file_range(2), SYNC_FILE_RANGE_WRITE), and the 8 MiB
-// before them, written back by then, leave the page cache (posix_fadvise(2),
-// POSIX_FADV_DONTNEED); the last 8 to 16 MiB stay cached for a reader that tails the file.
+// Drop-behind for a log that is a regular file: every 8 MiB appended, a thread of the sink's asks
+// the kernel to start writing back what was appended (sync_file_range(2), SYNC_FILE_RANGE_WRITE),
+// and all but the newest 8 MiB (from a 2 MiB boundary), written back by then, leave the page
+// cache (posix_fadvise(2), POSIX_FADV_DONTNEED): the newest 8 to 18 MiB stay cached for a reader
+// that tails the file.
 //
 // Why: an appended file takes a new page-cache page for every 4 KiB, forever, and on a virtual
 // machine whose balloon device reports free memory to the host (virtio VIRTIO_BALLOON_F_REPORTING,
 // Linux page_reporting) a page the host has taken back costs a host fault when it is touched
 // again: under bench/run.sh's load the writer thread cost 1.27 to 1.36 us per request line in
 // such a phase and 0.22 to 0.24 us in another. Pages dropped here return to the allocator and
-// the next appends reuse them before they are reported: 0.32 to 0.39 us in either phase. A log also no
-// longer pushes the rest of the machine's files out of the page cache. The writeback is the one
-// the kernel's flusher would do within its expiry time (30 s by default), done earlier.
+// the next appends reuse them before they are reported: 0.32 to 0.39 us in either phase (the
+// writer and this thread together). A log
+// also no longer pushes the rest of the machine's files out of the page cache. The writeback is
+// the one the kernel's flusher would do within its expiry time (30 s by default), done earlier.
+//
+// The calls run on a thread of their own. They wait for the disk (the drop waits for the
+// previous step's writeback, and starting writeback waits for room in the device's queue); the
+// sink's writer only hands over its file offset, so that a stalled disk holds up the dropping,
+// not the log: the writer's write(2) keeps landing in the page cache, as it would without
+// drop-behind, until the kernel's dirty-page limits throttle it.
 //
 // Pipes, terminals and character devices (stderr read by a container runtime, /dev/null) are left
 // alone, and so is a file on a file system where the calls fail. A file truncated under the
-// sink (copytruncate rotation) starts the count again.
+// sink (copytruncate rotation of a file opened for appending) starts the count again.
 class DropBehind {
  public:
   explicit DropBehind(int fd) : fd_(fd) {
@@ -271,43 +280,93 @@ class DropBehind {
     if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) return;
     const off_t at = ::lseek(fd, 0, SEEK_CUR);
     if (at < 0) return;
-    enabled_ = true;
-    dropped_to_ = submitted_to_ = at;  // what the file held before is not the sink's business
+    handed_to_ = dropped_to_ = submitted_to_ = at;  // what the file held before is not the sink's business
+    enabled_.store(true, std::memory_order_relaxed);
+    thread_ = std::thread([this] { run(); });
   }
+  ~DropBehind() {
+    if (!thread_.joinable()) return;
+    {
+      std::lock_guard lock(mutex_);
+      stopping_ = true;
+    }
+    wake_.notify_one();
+    thread_.join();
+  }
+  DropBehind(const DropBehind&) = delete;
+  DropBehind& operator=(const DropBehind&) = delete;
 
-  // After each write(2) of the sink's: the fd's offset is where its last write ended (the end
-  // of the file for O_APPEND).
+  // The sink's writer, after each write(2): the fd's offset is where its last write ended (the
+  // end of the file for O_APPEND). Every kStep, or at once after a truncation, it goes to the
+  // dropping thread.
   void wrote() {
-    if (!enabled_) return;
+    if (!enabled_.load(std::memory_order_relaxed)) return;
     const off_t end = ::lseek(fd_, 0, SEEK_CUR);
     if (end < 0) {
-      enabled_ = false;
+      enabled_.store(false, std::memory_order_relaxed);
       return;
     }
-    if (end < submitted_to_) dropped_to_ = submitted_to_ = 0;  // truncated under us
-    if (end - submitted_to_ < kStep) return;
-    if (submitted_to_ > dropped_to_) {
-      // The previous step's writeback, started 8 MiB of lines ago: done by now unless the disk
-      // is far behind the log; any page it skipped is written and waited for here, so that
-      // POSIX_FADV_DONTNEED, which passes over dirty and in-flight pages, finds them all clean.
-      ::sync_file_range(fd_, dropped_to_, submitted_to_ - dropped_to_,
-                        SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE | SYNC_FILE_RANGE_WAIT_AFTER);
-      ::posix_fadvise(fd_, dropped_to_, submitted_to_ - dropped_to_, POSIX_FADV_DONTNEED);
+    if (end >= handed_to_ && end - handed_to_ < kStep) return;
+    handed_to_ = end;
+    {
+      std::lock_guard lock(mutex_);
+      target_ = end;
     }
-    if (::sync_file_range(fd_, submitted_to_, end - submitted_to_, SYNC_FILE_RANGE_WRITE) != 0) {
-      enabled_ = false;  // not supported here: the pages stay with the kernel's own writeback
-      return;
-    }
-    dropped_to_ = submitted_to_;
-    submitted_to_ = end;
+    wake_.notify_one();
   }
 
  private:
   static constexpr off_t kStep = 8 << 20;
+  static constexpr off_t kFolioAlign = 2 << 20;
+
+  void run() {
+    std::unique_lock lock(mutex_);
+    while (true) {
+      wake_.wait(lock, [this] { return stopping_ || target_ >= 0; });
+      if (stopping_) return;
+      const off_t end = std::exchange(target_, -1);
+      lock.unlock();
+      step(end);
+      lock.lock();
+    }
+  }
+
+  // Catches up with a file that ends at `end`: everything but its newest kStep is written back
+  // and dropped, and the writeback of the rest is started. Usually the part dropped is the
+  // previous step's, whose writeback is done by then; when offsets were handed over faster than
+  // this thread ran, it writes and waits for more.
+  void step(off_t end) {
+    if (end < submitted_to_) dropped_to_ = submitted_to_ = 0;  // truncated under us
+    if (end - submitted_to_ < kStep) return;
+    // On a 2 MiB boundary: the page cache holds a file in folios of up to 2 MiB, aligned to their
+    // size, and POSIX_FADV_DONTNEED drops only the folios wholly inside its range.
+    if (const off_t keep_from = (end - kStep) / kFolioAlign * kFolioAlign; keep_from > dropped_to_) {
+      // POSIX_FADV_DONTNEED passes over dirty and in-flight pages: they are written and waited
+      // for first.
+      ::sync_file_range(fd_, dropped_to_, keep_from - dropped_to_,
+                        SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE | SYNC_FILE_RANGE_WAIT_AFTER);
+      ::posix_fadvise(fd_, dropped_to_, keep_from - dropped_to_, POSIX_FADV_DONTNEED);
+      dropped_to_ = keep_from;
+    }
+    const off_t from = std::max(submitted_to_, dropped_to_);
+    if (::sync_file_range(fd_, from, end - from, SYNC_FILE_RANGE_WRITE) != 0) {
+      enabled_.store(false, std::memory_order_relaxed);  // not here: the kernel's writeback alone
+      return;
+    }
+    submitted_to_ = end;
+  }
+
   const int fd_;
-  bool enabled_ = false;
+  std::atomic<bool> enabled_{false};
+  off_t handed_to_ = 0;  // the writer's: the offset it last handed over
+  std::mutex mutex_;     // target_, stopping_
+  std::condition_variable wake_;
+  off_t target_ = -1;  // an offset to catch up with, -1 when none is waiting
+  bool stopping_ = false;
+  // The dropping thread's:
   off_t dropped_to_ = 0;    // pages before this offset were dropped (or were there before)
   off_t submitted_to_ = 0;  // writeback was started for pages before this offset
+  std::thread thread_;
 };
 
 // Standard error through buffers: one write(2) per 256 KiB or per flush, not one per line (at
@@ -539,7 +598,7 @@ class BufferedFdSink final : public spdlog::sinks::sink, public std::enable_shar
   std::unique_ptr<spdlog::formatter> formatter_ = std::make_unique<LogFormatter>(true);
   LogFormatter* ours_ = static_cast<LogFormatter*>(formatter_.get());  // formatter_, when it is one
   const int fd_;
-  DropBehind drop_behind_{fd_};  // the writer thread's
+  DropBehind drop_behind_{fd_};  // wrote() is the writer thread's
   const std::uint64_t id_ = [] {
     static std::atomic<std::uint64_t> next{0};
     return next.fetch_add(1, std::memory_order_relaxed);
