@@ -260,9 +260,9 @@ void append_json_line(std::string& out, const spdlog::details::log_msg& msg, std
 // again: under bench/run.sh's load the writer thread cost 1.27 to 1.36 us per request line in
 // such a phase and 0.22 to 0.24 us in another. Pages dropped here return to the allocator and
 // the next appends reuse them before they are reported: 0.32 to 0.39 us in either phase (the
-// writer and this thread together). A log
-// also no longer pushes the rest of the machine's files out of the page cache. The writeback is
-// the one the kernel's flusher would do within its expiry time (30 s by default), done earlier.
+// writer and this thread together). A log also no longer pushes the rest of the machine's files
+// out of the page cache. The writeback is the one the kernel's flusher would do within its
+// expiry time (30 s by default), done earlier.
 //
 // The calls run on a thread of their own. They wait for the disk (the drop waits for the
 // previous step's writeback, and starting writeback waits for room in the device's queue); the
