@@ -86,6 +86,7 @@ struct RouteTag {
   // The route's own series, found once by Telemetry::bind_route() instead of per request. A tag
   // that is not bound, or bound by another Telemetry, has them looked up (route_series()).
   // By the binder's instance number, not its address: a later Telemetry can reuse an address.
+  // Instance numbers start at 1: 0 is a tag nobody bound.
   std::uint64_t bound_to = 0;
   RouteSeries series;
 };
