@@ -23,8 +23,8 @@
 # build/apps/bastion/bastion). Not run in CI.
 #
 # Environment (defaults): BENCH_DURATION=10s BENCH_WARMUP=3s BENCH_CONNECTIONS=64
-#   BENCH_THREADS=2 BENCH_SESSIONS=10000 BENCH_PAIRS=5 (alternating rounds of bastion and
-#   bastion-observed when both run)
+#   BENCH_THREADS=2 BENCH_SESSIONS=10000 BENCH_PAIRS=25 BENCH_PAIR_DURATION=2s (when bastion and
+#   bastion-observed both run: that many alternating rounds of one each, each that long)
 #   BENCH_TARGETS="bastion bastion-observed bastion-auth bastion-stateless ts ts-sse nginx sessions"
 #   BENCH_PROFILE_SECONDS=0: when set, after its rounds bastion-observed runs once more under
 #   `perf record` for that many seconds, and the share of its CPU samples under telemetry's entry
@@ -55,7 +55,8 @@ WARMUP="${BENCH_WARMUP:-3s}"
 CONNECTIONS="${BENCH_CONNECTIONS:-64}"
 THREADS="${BENCH_THREADS:-2}"
 SESSIONS="${BENCH_SESSIONS:-10000}"
-PAIRS="${BENCH_PAIRS:-5}"
+PAIRS="${BENCH_PAIRS:-25}"
+PAIR_DURATION="${BENCH_PAIR_DURATION:-2s}"
 TARGETS="${BENCH_TARGETS:-bastion bastion-observed bastion-auth bastion-stateless ts ts-sse nginx sessions}"
 PROFILE_SECONDS="${BENCH_PROFILE_SECONDS:-0}"
 CORUN_ROUNDS="${BENCH_CORUN_ROUNDS:-0}"
@@ -189,7 +190,7 @@ run_wrk() {  # name url session [wire: session | stateless] [protocol version]
   [[ -n "$SKIP_WARMUP" ]] || wrk_mcp "$url" "$session" "$wire" "$version" "$WARMUP" >/dev/null
   local ticks_before=""
   [[ -n "$MEASURED_PID" ]] && ticks_before="$(cpu_ticks "$MEASURED_PID")"
-  wrk_mcp "$url" "$session" "$wire" "$version" "$DURATION" --latency >"$TMP/$name.wrk"
+  wrk_mcp "$url" "$session" "$wire" "$version" "${ROUND_DURATION:-$DURATION}" --latency >"$TMP/$name.wrk"
   line="$(grep '^RESULT ' "$TMP/$name.wrk" | tail -1)"
   if [[ -n "$ticks_before" ]]; then
     # CPU time per request: less sensitive than req/s to other load on a shared machine.
@@ -440,7 +441,10 @@ instructions_telemetry() {  # sets INSTRUCTIONS_LINE (see BENCH_INSTRUCTIONS); n
 # of one each: this machine's speed drifts by more than the difference being measured, and
 # alternating puts both under the same drift. Only a server's first round has a warm-up. Each
 # figure (req/s, p50, p99, CPU per request) is the median of its rounds, and each overhead the
-# median of that figure's per-round ratios.
+# median of that figure's per-round ratios. The rounds are short (PAIR_DURATION) and many: this
+# machine's phases last seconds to minutes, and with 10-second rounds one phase change inside a
+# pair moved that pair's ratio by up to 30% (0.71x to 1.00x in one run of five pairs), while
+# 2-second pairs mostly sit inside one phase; their median then rests on many such pairs.
 declare -A SERVER_PID=() SERVER_URL=() SERVER_SID=()  # empty when neither bastion target runs
 if [[ " $TARGETS " == *" bastion "* ]]; then
   start_bastion bastion
@@ -466,7 +470,11 @@ if [[ " $TARGETS " == *" bastion-observed "* ]]; then
 fi
 if [[ ${#SERVER_PID[@]} -gt 0 ]]; then
   rounds=1
-  [[ ${#SERVER_PID[@]} -eq 2 ]] && rounds="$PAIRS"
+  ROUND_DURATION=""
+  if [[ ${#SERVER_PID[@]} -eq 2 ]]; then
+    rounds="$PAIRS"
+    ROUND_DURATION="$PAIR_DURATION"
+  fi
   for round in $(seq 1 "$rounds"); do
     # Each goes first in every other round (off then on, on then off, ...): a drift of the
     # machine within a round then favours neither.
@@ -482,6 +490,7 @@ if [[ ${#SERVER_PID[@]} -gt 0 ]]; then
     done
     [[ "$rounds" -gt 1 ]] && log "round $round of $rounds: telemetry on / off $(ratio "${RPS[bastion-observed]}" "${RPS[bastion]}")x"
   done
+  ROUND_DURATION=""  # the targets after these run for DURATION
   if [[ "$PROFILE_SECONDS" -gt 0 && -n "${SERVER_PID[bastion-observed]:-}" ]]; then
     log "profiling bastion-observed for ${PROFILE_SECONDS}s under the same load (perf)"
     profile_telemetry "${SERVER_PID[bastion-observed]}" "${SERVER_URL[bastion-observed]}" "${SERVER_SID[bastion-observed]}"
@@ -612,6 +621,8 @@ fi
 
 echo
 echo "Bastion benchmark: tools/call echo, wrk -t$THREADS -c$CONNECTIONS -d$DURATION on 127.0.0.1, $(nproc) cores"
+[[ -n "${RPS[bastion-observed]:-}" && -n "${RPS[bastion]:-}" ]] &&
+  echo "(bastion with telemetry on and off: medians of $PAIRS alternating rounds of $PAIR_DURATION each; requests: the last round's)"
 printf '%-30s %12s %10s %10s %12s %8s %8s %12s\n' target "req/s" "p50 ms" "p99 ms" requests errors non-2xx "RSS after"
 for name in bastion bastion-observed bastion-same-bytes bastion-auth bastion-stateless ts ts-sse nginx; do
   [[ -n "${RPS[$name]:-}" ]] || continue
