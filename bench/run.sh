@@ -43,7 +43,8 @@
 #   same build gives the same figures to a fraction of a percent whatever the machine's phase,
 #   so it ranks changes that the timed rounds cannot. It leaves out the kernel (the log file's
 #   write(2), the sockets) and what instructions cost (cache misses, locked instructions).
-#   BASTION_BIN=build/apps/bastion/bastion
+#   BASTION_BIN=build/apps/bastion/bastion (that default is first rebuilt from the sources if they
+#   changed; a binary named here is used as it is)
 set -euo pipefail
 shopt -s inherit_errexit
 
@@ -71,6 +72,9 @@ MODERN_VERSION="2026-07-28"
 die() { echo "bench: $*" >&2; exit 1; }
 log() { echo "bench: $*" >&2; }
 
+# shellcheck source=bench/up_to_date.sh
+source bench/up_to_date.sh
+bring_up_to_date bastion "${BASTION_BIN:-}"
 [[ -x "$BIN" ]] || die "no $BIN: run scripts/build.sh first"
 [[ -x "$NODE22" ]] || die "no $NODE22: run scripts/setup.sh first"
 for tool in wrk nginx curl; do

@@ -7,7 +7,8 @@
 # Both sides count CPU time of one thread (openssl speed's default; Google Benchmark's
 # items_per_second). Needs: scripts/build.sh with Google Benchmark installed (libbenchmark-dev).
 # Environment: BENCH_SECONDS=3 (openssl speed per algorithm), BENCH_MIN_TIME=2 (per benchmark),
-#   BENCH_BIN=build/bench/bastion_auth_bench
+#   BENCH_BIN=build/bench/bastion_auth_bench (that default is first rebuilt from the sources if they
+#   changed; a binary named here is used as it is)
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -15,6 +16,9 @@ cd "$ROOT"
 SECONDS_PER_ALG="${BENCH_SECONDS:-3}"
 MIN_TIME="${BENCH_MIN_TIME:-2}"
 BIN="${BENCH_BIN:-build/bench/bastion_auth_bench}"
+# shellcheck source=bench/up_to_date.sh
+source bench/up_to_date.sh
+bring_up_to_date bastion_auth_bench "${BENCH_BIN:-}"
 [[ -x "$BIN" ]] || { echo "bench: no $BIN: build it (cmake --build build --target bastion_auth_bench)" >&2; exit 1; }
 command -v openssl >/dev/null || { echo "bench: openssl is not installed" >&2; exit 1; }
 

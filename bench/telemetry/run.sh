@@ -7,12 +7,16 @@
 # Needs: scripts/build.sh with Google Benchmark installed (libbenchmark-dev).
 # Environment: BENCH_MIN_TIME=2 (seconds per benchmark), BENCH_SAMPLE_RATIO=0.1,
 #   BENCH_EVICT_KIB=0 (KiB of other memory written before each request: cold caches, as in a
-#   loaded server), BENCH_BIN=build/bench/bastion_telemetry_bench
+#   loaded server), BENCH_BIN=build/bench/bastion_telemetry_bench (that default is first rebuilt
+#   from the sources if they changed; a binary named here is used as it is)
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$ROOT"
 BIN="${BENCH_BIN:-build/bench/bastion_telemetry_bench}"
+# shellcheck source=bench/up_to_date.sh
+source bench/up_to_date.sh
+bring_up_to_date bastion_telemetry_bench "${BENCH_BIN:-}"
 [[ -x "$BIN" ]] || { echo "bench: no $BIN: build it (cmake --build build --target bastion_telemetry_bench)" >&2; exit 1; }
 TMP="$(mktemp -d -t bastion-telemetry-bench.XXXXXX)"
 trap 'rm -rf "$TMP"' EXIT
