@@ -381,6 +381,8 @@ profile_telemetry() {  # pid url session -> sets PROFILE_LINE (see BENCH_PROFILE
 # loopback port, and one token for the route's audience. Sets ISSUER_PID, ISSUER_URL and
 # AUTHORIZATION (the load's "Bearer ..." header).
 start_issuer() {
+  # An earlier issuer's files (the co-run's, then bastion-auth's) must not be read as this one's.
+  rm -f "$TMP/issuer.port" "$TMP/issuer.token"
   "$NODE22" bench/auth-issuer.mjs --port-file "$TMP/issuer.port" --token-file "$TMP/issuer.token" \
     --audience urn:bastion:bench >"$TMP/issuer.log" 2>&1 &
   ISSUER_PID=$!
