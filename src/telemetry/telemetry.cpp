@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <array>
 #include <charconv>
+#include <cstring>
 #include <map>
 #include <typeinfo>
 
@@ -247,16 +248,31 @@ RequestRecord::RequestRecord(Telemetry& telemetry, const RouteTag& route, const 
       route_(route),
       start_(std::chrono::steady_clock::now()),
       start_unix_nano_(unix_nanos(start_)),
-      request_id_(new_request_id()),
+      // The request span's own id (fix_context_locked): one id names the request in the
+      // X-Request-Id header, the log line, the audit records and the trace.
+      request_id_(new_span_id()),
       http_method_(bounded_http_method(request.method)),
       path_(truncated(request.path, 256)),
       remote_address_(request.remote_address),
       bytes_in_(request.body.size()) {
-  // Only traceparent and tracestate are read from the headers; nothing else is kept.
-  if (const std::string* tp = request.headers.find("traceparent"); tp && request.headers.count("traceparent") == 1) {
-    parent_ = parse_traceparent(*tp);
-    if (parent_)
-      if (const std::string* ts = request.headers.find("tracestate")) parent_->tracestate = sanitize_tracestate(*ts);
+  // Only traceparent and tracestate are read from the headers; nothing else is kept. One pass
+  // finds both and tells a repeated traceparent, which starts a new trace (W3C Trace Context
+  // §3.2: more than one traceparent is invalid).
+  const std::string* traceparent = nullptr;
+  const std::string* tracestate = nullptr;
+  bool repeated = false;
+  for (const auto& [name, value] : request.headers.fields()) {
+    if (http::iequals(name, "traceparent")) {
+      repeated = traceparent != nullptr;
+      if (repeated) break;
+      traceparent = &value;
+    } else if (!tracestate && http::iequals(name, "tracestate")) {
+      tracestate = &value;
+    }
+  }
+  if (traceparent && !repeated) {
+    parent_ = parse_traceparent(*traceparent);
+    if (parent_ && tracestate) parent_->tracestate = sanitize_tracestate(*tracestate);
   }
   if (telemetry_.options().metrics) telemetry_.route_series(route_).in_flight->add(1);
 }
@@ -315,7 +331,8 @@ void RequestRecord::fix_context_locked() {
   if (context_fixed_) return;
   context_fixed_ = true;
   // HTTP semantic conventions: the server span is named "{method} {http.route}".
-  telemetry_.tracer().start_in(request_span_, {}, SpanKind::server, parent_ ? &*parent_ : nullptr, start_unix_nano_);
+  telemetry_.tracer().start_in(request_span_, {}, SpanKind::server, parent_ ? &*parent_ : nullptr, start_unix_nano_,
+                               &request_id_);
   if (request_span_.recording()) request_span_.set_name(std::string(http_method_) + " " + route_.route);
 }
 
@@ -345,7 +362,7 @@ std::shared_ptr<Operation> RequestRecord::begin_operation(std::shared_ptr<Reques
     const std::string_view name = p.name;
     op->target_ = truncated(name, 128);
     known_tool = !name.empty() && route_.known_tool && route_.known_tool(name);
-    op->tool_label_ = known_tool ? std::string(name) : std::string("_unknown");
+    op->tool_label_ = known_tool ? std::string_view(op->target_) : std::string_view("_unknown");
     // The digest is for the log line and the audit record: not computed when neither is on.
     if (telemetry_.options().request_log || telemetry_.audit().enabled()) {
       static const json::object kNoArguments;
@@ -396,20 +413,25 @@ std::shared_ptr<Operation> RequestRecord::begin_operation(std::shared_ptr<Reques
 void RequestRecord::operation_ended(const Operation& op, int jsonrpc_error, bool tool_error, bool cancelled,
                                     double seconds) {
   const bool audited = core::same_text(op.method_, "tools/call") && telemetry_.audit().enabled();
-  SessionDigest session;
-  std::string version, issuer, subject, client_id, trace_id;
+  // The record's fields this operation reports, copied under the lock: the protocol version
+  // inline (at most 35 bytes, see set_protocol_version), the audit record's only when there is one.
+  char version_text[40];
+  std::size_t version_size = 0;
+  std::optional<AuditEvent> audit;
   bool emit_now = false;
   {
     // One lock for what this operation reads and writes, and for whether it was the record's
     // last writer; the request line then goes out after the operation's metric and audit record.
     std::lock_guard lock(mutex_);
-    version = protocol_version_;
+    version_size = std::min(protocol_version_.size(), sizeof version_text);
+    std::memcpy(version_text, protocol_version_.data(), version_size);
     if (audited) {
-      session = session_digest_;
-      issuer = issuer_;
-      subject = subject_;
-      client_id = client_id_;
-      trace_id = request_span_.context().trace_id;
+      audit.emplace();
+      audit->session_id = session_digest_.view();
+      audit->issuer = issuer_;
+      audit->subject = subject_;
+      audit->client_id = client_id_;
+      audit->trace_id = request_span_.context().trace_id.view();
     }
     if (core::same_text(mcp_method_, op.method_) && core::same_text(target_, op.target_)) {
       if (jsonrpc_error) jsonrpc_error_ = jsonrpc_error;
@@ -418,26 +440,28 @@ void RequestRecord::operation_ended(const Operation& op, int jsonrpc_error, bool
     --pending_operations_;
     emit_now = take_emission_locked();
   }
-  const std::string error_type =
-      jsonrpc_error ? std::to_string(jsonrpc_error) : tool_error ? "tool_error" : cancelled ? "cancelled" : "";
+  char code_text[12];
+  const std::string_view error_type =
+      jsonrpc_error ? std::string_view(code_text, static_cast<std::size_t>(
+                                                      std::to_chars(code_text, code_text + sizeof code_text, jsonrpc_error).ptr -
+                                                      code_text))
+      : tool_error  ? "tool_error"
+      : cancelled   ? "cancelled"
+                    : "";
   auto& ins = telemetry_.instruments();
   if (telemetry_.options().metrics) {
     thread_local HistogramFamily::Last<5> last;
-    ins.mcp_duration.with(last, {route_.route, op.method_, op.tool_label_, error_type, version}).observe(seconds);
+    ins.mcp_duration.with(last, {route_.route, op.method_, op.tool_label_, error_type, {version_text, version_size}})
+        .observe(seconds);
   }
-  if (audited) {
-    AuditEvent e;
+  if (audit) {
+    AuditEvent& e = *audit;
     e.type = audit_event::kToolCall;
     e.outcome = jsonrpc_error ? "error" : tool_error ? "tool_error" : cancelled ? "cancelled" : "success";
-    if (jsonrpc_error) e.reason = "jsonrpc_error_" + std::to_string(jsonrpc_error);
-    e.issuer = issuer;
-    e.subject = subject;
-    e.client_id = client_id;
+    if (jsonrpc_error) e.reason = "jsonrpc_error_" + std::string(error_type);
     e.remote_address = remote_address_;
     e.route = route_.route;
-    e.request_id = request_id_;
-    e.trace_id = trace_id;
-    e.session_id = session;
+    e.request_id = request_id_.view();
     e.tool = op.target_;
     e.argument_digest = op.argument_digest_.view();
     if (!op.arguments_.empty()) e.details["arguments"] = op.arguments_;
@@ -532,6 +556,7 @@ void RequestRecord::emit() {
     request_span_.set("url.path", path_);
     request_span_.set("http.response.status_code", static_cast<std::int64_t>(status_));
     request_span_.set("client.address", remote_address_);
+    // The span's own id, and also an attribute: trace backends search attributes, not always ids.
     request_span_.set("bastion.request_id", std::string(request_id_.view()));
     if (!mcp_method_.empty()) request_span_.set("mcp.method.name", std::string(mcp_method_));
     if (!protocol_version_.empty()) request_span_.set("mcp.protocol.version", protocol_version_);

@@ -121,7 +121,9 @@ class Operation {
   std::shared_ptr<RequestRecord> record_;
   std::string_view method_;  // bounded: a known method name (a literal), else "other"
   std::string target_;       // tool, resource URI or prompt name
-  std::string tool_label_;   // the gen_ai_tool_name label ("" unless tools/call of a known tool)
+  // The gen_ai_tool_name label: target_ for tools/call of a known tool, "_unknown" for another
+  // tools/call, "" otherwise. A view (of target_ or a literal): the operation does not move.
+  std::string_view tool_label_;
   ArgumentDigest argument_digest_;
   std::string arguments_;    // only when the route opted in
   std::chrono::steady_clock::time_point start_;

@@ -63,12 +63,12 @@ bool Tracer::sample_new_trace(std::uint64_t low_bits) const {
 }
 
 void Tracer::start_in(Span& span, std::string name, SpanKind kind, const TraceContext* parent,
-                      std::uint64_t start_unix_nano) const {
+                      std::uint64_t start_unix_nano, const SpanId* span_id) const {
   span.end();  // a span started before ends here, as when another is assigned to it
   const bool child = parent && parent->valid();
   std::uint64_t low_bits = 0;
   span.context_.trace_id = child ? parent->trace_id : new_trace_id(low_bits);
-  span.context_.span_id = new_span_id();
+  span.context_.span_id = span_id && !span_id->empty() ? *span_id : new_span_id();
   // A parent's decision is passed on even when we record nothing ourselves, so downstream
   // services still agree on it (W3C Trace Context §3.2.2.5.1).
   span.context_.sampled = child ? parent->sampled : (sink_ && sample_new_trace(low_bits));

@@ -106,9 +106,11 @@ class Tracer {
   }
   // The same, started in `span` (a span started in it before ends first): for a span that is a
   // member of a per-request object, without moving a whole span into it (its context, ids and
-  // handles) and destroying the moved-from one, twice per request.
+  // handles) and destroying the moved-from one, twice per request. `span_id`, when given, is the
+  // id the span takes (a random one drawn earlier, see RequestRecord's request id) instead of a
+  // new one.
   void start_in(Span& span, std::string name, SpanKind kind, const TraceContext* parent,
-                std::uint64_t start_unix_nano = 0) const;
+                std::uint64_t start_unix_nano = 0, const SpanId* span_id = nullptr) const;
 
   bool enabled() const { return sink_ != nullptr; }
   double sample_ratio() const { return ratio_; }

@@ -271,6 +271,61 @@ TEST(Pipeline, HandlersSeeTheOperationContextForOutboundMeta) {
   EXPECT_TRUE(found);
 }
 
+TEST(Pipeline, RequestIdIsTheRequestSpansId) {
+  Harness h;
+  const std::string session = h.initialize();
+  auto r = h.call(session, "echo", {{"message", "hi"}}, {{"traceparent", kHeaderTraceparent}});
+  const std::string id = r->header("X-Request-Id");
+  ASSERT_EQ(id.size(), 16u);
+  const auto lines = h.request_lines();
+  ASSERT_EQ(lines.size(), 2u);
+  EXPECT_EQ(str(lines[1], "span_id"), id);
+  EXPECT_NE(str(lines[0], "request_id"), id);  // each request its own
+  int found = 0;
+  for (const auto& s : h.spans())
+    if (str(s, "spanId") == id) {
+      ++found;
+      EXPECT_EQ(str(s, "name"), "POST /mcp");
+      EXPECT_EQ(str(s, "parentSpanId"), "00f067aa0ba902b7");  // the caller's span, not itself
+      EXPECT_EQ(attr(s, "bastion.request_id"), id);
+    }
+  EXPECT_EQ(found, 1);
+}
+
+// W3C Trace Context §3.2: a repeated traceparent is invalid, and the request starts a trace of
+// its own (its tracestate is not taken either).
+TEST(Pipeline, RepeatedTraceparentStartsANewTrace) {
+  Harness h;
+  const std::string session = h.initialize();
+  h.call(session, "echo", {{"message", "hi"}},
+         {{"traceparent", kHeaderTraceparent}, {"tracestate", "k=v"}, {"Traceparent", kMetaTraceparent}});
+  const auto lines = h.request_lines();
+  ASSERT_EQ(lines.size(), 2u);
+  const std::string trace = str(lines[1], "trace_id");
+  EXPECT_EQ(trace.size(), 32u);
+  EXPECT_NE(trace, "4bf92f3577b34da6a3ce929d0e0e4736");
+  EXPECT_NE(trace, "0af7651916cd43dd8448eb211c80319c");
+  for (const auto& s : h.spans())
+    if (str(s, "traceId") == trace) {
+      EXPECT_EQ(str(s, "traceState"), "");
+      if (str(s, "name") == "POST /mcp") EXPECT_EQ(str(s, "parentSpanId"), "");
+    }
+}
+
+// A tracestate header before the traceparent is taken with it.
+TEST(Pipeline, TracestateBeforeTraceparentIsKept) {
+  Harness h;
+  const std::string session = h.initialize();
+  h.call(session, "echo", {{"message", "hi"}}, {{"tracestate", "k=v"}, {"traceparent", kHeaderTraceparent}});
+  bool seen = false;
+  for (const auto& s : h.spans())
+    if (str(s, "name") == "POST /mcp" && str(s, "traceId") == "4bf92f3577b34da6a3ce929d0e0e4736") {
+      seen = true;
+      EXPECT_EQ(str(s, "traceState"), "k=v");
+    }
+  EXPECT_TRUE(seen);
+}
+
 TEST(Pipeline, OneRequestLineWithItsFields) {
   Harness h;
   const std::string session = h.initialize();
