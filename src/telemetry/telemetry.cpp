@@ -77,9 +77,21 @@ OperationParams scan_params(const json::object& params) {
   return out;
 }
 
+// `s`, cut after `max` bytes with "..." appended, into `out` (its memory reused: the record's
+// fields are assigned this way once or twice per request).
+void assign_truncated(std::string& out, std::string_view s, std::size_t max) {
+  if (s.size() <= max) {
+    out.assign(s);
+    return;
+  }
+  out.assign(s.substr(0, max));
+  out += "...";
+}
+
 std::string truncated(std::string_view s, std::size_t max) {
-  if (s.size() <= max) return std::string(s);
-  return std::string(s.substr(0, max)) + "...";
+  std::string out;
+  assign_truncated(out, s, max);
+  return out;
 }
 
 // A resource URI without its query and fragment: query strings are never recorded (they are
@@ -298,14 +310,14 @@ void RequestRecord::set_era(std::string_view era) {
 
 void RequestRecord::set_protocol_version(std::string_view version) {
   std::lock_guard lock(mutex_);
-  protocol_version_ = truncated(version, 32);
+  assign_truncated(protocol_version_, version, 32);
 }
 
 void RequestRecord::set_session(std::string_view era, std::string_view protocol_version, const SessionDigest& digest,
                                 const Principal* principal) {
   std::lock_guard lock(mutex_);
   era_ = bounded_era(era);
-  protocol_version_ = truncated(protocol_version, 32);
+  assign_truncated(protocol_version_, protocol_version, 32);
   session_digest_ = digest;
   if (principal) set_principal_locked(*principal);
 }
@@ -360,7 +372,7 @@ std::shared_ptr<Operation> RequestRecord::begin_operation(std::shared_ptr<Reques
   const OperationParams p = scan_params(params);
   if (core::same_text(method, "tools/call")) {
     const std::string_view name = p.name;
-    op->target_ = truncated(name, 128);
+    assign_truncated(op->target_, name, 128);
     known_tool = !name.empty() && route_.known_tool && route_.known_tool(name);
     op->tool_label_ = known_tool ? std::string_view(op->target_) : std::string_view("_unknown");
     // The digest is for the log line and the audit record: not computed when neither is on.
@@ -371,7 +383,7 @@ std::shared_ptr<Operation> RequestRecord::begin_operation(std::shared_ptr<Reques
       if (route_.log_tool_arguments) op->arguments_ = truncated(json::serialize(arguments), 8192);
     }
   } else if (core::same_text(method, "prompts/get")) {
-    op->target_ = truncated(p.name, 128);
+    assign_truncated(op->target_, p.name, 128);
   } else if (method == "resources/read" || method == "resources/subscribe" || method == "resources/unsubscribe") {
     op->target_ = uri_without_query(p.uri);
   }
@@ -388,9 +400,10 @@ std::shared_ptr<Operation> RequestRecord::begin_operation(std::shared_ptr<Reques
     argument_digest_ = op->argument_digest_;
     arguments_ = op->arguments_;
   }
-  // A child of the request span (fixed from here on). Named only when recorded: most
-  // requests are not sampled, and the name would be built for nothing.
-  telemetry_.tracer().start_in(op->span_, {}, SpanKind::server, &request_span_.context(), start_unix_nano_);
+  // A child of the request span (fixed from here on), or in an unsampled request its context
+  // (Tracer::start_child_in). Named only when recorded: most requests are not sampled, and the
+  // name would be built for nothing.
+  telemetry_.tracer().start_child_in(op->span_, {}, SpanKind::server, request_span_.context(), start_unix_nano_);
   if (op->span_.recording()) {
     op->span_.set_name(known_tool ? std::string(op->method_) + " " + op->target_ : std::string(op->method_));
     op->span_.set("mcp.method.name", std::string(method.substr(0, 64)));

@@ -89,4 +89,14 @@ void Tracer::start_in(Span& span, std::string name, SpanKind kind, const TraceCo
   span.sink_ = sink_;
 }
 
+void Tracer::start_child_in(Span& span, std::string name, SpanKind kind, const TraceContext& parent,
+                            std::uint64_t start_unix_nano) const {
+  if (parent.sampled && sink_) {
+    start_in(span, std::move(name), kind, &parent, start_unix_nano);
+    return;
+  }
+  span.end();
+  span.context_ = parent;
+}
+
 }  // namespace bastion::telemetry

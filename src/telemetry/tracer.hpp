@@ -112,6 +112,15 @@ class Tracer {
   void start_in(Span& span, std::string name, SpanKind kind, const TraceContext* parent,
                 std::uint64_t start_unix_nano = 0, const SpanId* span_id = nullptr) const;
 
+  // A child of `parent` (valid) in `span`, for a span that only ever has children of its own
+  // in this process or downstream (an MCP operation under its request). When it would not be
+  // recorded (the parent is not sampled, or nothing records), it carries the parent's context
+  // instead of a new span id: an id of an unrecorded span appears in no trace, and what runs
+  // under it downstream inherits the unsampled flag and is not recorded either (W3C Trace
+  // Context §3.2.2.5). A recorded child is started as start_in() starts it.
+  void start_child_in(Span& span, std::string name, SpanKind kind, const TraceContext& parent,
+                      std::uint64_t start_unix_nano = 0) const;
+
   bool enabled() const { return sink_ != nullptr; }
   double sample_ratio() const { return ratio_; }
   // The ratio decision for a new trace id (exposed for tests).

@@ -132,3 +132,34 @@ TEST(Tracer, NoSinkRecordsNothingButPassesTheParentsDecisionOn) {
   EXPECT_TRUE(s.context().sampled);
   EXPECT_EQ(s.context().trace_id, sampled.trace_id);
 }
+
+TEST(Tracer, AnUnrecordedChildCarriesItsParentsContext) {
+  auto sink = std::make_shared<CollectingSink>();
+  Tracer tracer(1.0, sink);
+  auto unsampled = *parse_traceparent("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-00");
+  unsampled.tracestate = "k=v";
+  Span child;
+  tracer.start_child_in(child, "op", SpanKind::server, unsampled);
+  EXPECT_FALSE(child.recording());
+  EXPECT_EQ(child.context().trace_id, unsampled.trace_id);
+  EXPECT_EQ(child.context().span_id, unsampled.span_id);
+  EXPECT_FALSE(child.context().sampled);
+  EXPECT_EQ(child.context().tracestate, "k=v");
+  // Nothing records: the same, even under a sampled parent.
+  auto sampled = *parse_traceparent(kValid);
+  Span quiet;
+  Tracer(1.0, nullptr).start_child_in(quiet, "op", SpanKind::server, sampled);
+  EXPECT_FALSE(quiet.recording());
+  EXPECT_EQ(quiet.context().span_id, sampled.span_id);
+  EXPECT_TRUE(quiet.context().sampled);
+  // A recorded child is a span of its own under the parent.
+  {
+    Span recorded;
+    tracer.start_child_in(recorded, "op", SpanKind::server, sampled);
+    EXPECT_TRUE(recorded.recording());
+    EXPECT_NE(recorded.context().span_id, sampled.span_id);
+  }
+  ASSERT_EQ(sink->spans.size(), 1u);
+  EXPECT_EQ(sink->spans[0].parent_span_id, sampled.span_id);
+  EXPECT_EQ(sink->spans[0].name, "op");
+}
