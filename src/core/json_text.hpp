@@ -28,7 +28,7 @@ inline void copy_first_and_last_word(char* out, const char* data, std::size_t si
 // (keys, ids, labels, a few to 16 bytes): memcpy with a size known only at run time is a call
 // that dispatches on the size, and a request line made some forty such calls; two overlapping
 // loads and stores do it inline.
-inline char* copy_bytes(char* out, const char* data, std::size_t size) {
+[[gnu::always_inline]] inline char* copy_bytes(char* out, const char* data, std::size_t size) {
   if (size > 16) {
     std::memcpy(out, data, size);
   } else if (size >= 8) {

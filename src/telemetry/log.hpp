@@ -102,7 +102,7 @@ class JsonValueWriter {
   explicit JsonValueWriter(char* out) : at_(out) {}
   void text(std::string_view value) { at_ = core::write_json_string(at_, value); }
   // LogField::verbatim's contract: the value needs no escaping by construction.
-  void verbatim(std::string_view value) {
+  [[gnu::always_inline]] void verbatim(std::string_view value) {
     *at_++ = '"';
     at_ = core::copy_bytes(at_, value.data(), value.size());
     *at_++ = '"';
@@ -112,7 +112,7 @@ class JsonValueWriter {
   void flag(bool value) { at_ = value ? core::copy_bytes(at_, "true", 4) : core::copy_bytes(at_, "false", 5); }
   // Milliseconds from whole microseconds, with up to three fraction digits (LogField::milliseconds).
   void milliseconds(std::int64_t micros);
-  void raw(std::string_view s) { at_ = core::copy_bytes(at_, s.data(), s.size()); }
+  [[gnu::always_inline]] void raw(std::string_view s) { at_ = core::copy_bytes(at_, s.data(), s.size()); }
   char* end() const { return at_; }
 
   static constexpr std::size_t kNumberBound = 32;  // the shortest form of any double or int64
@@ -122,19 +122,21 @@ class JsonValueWriter {
 };
 
 // Writes `,"key":value` for each call into memory sized by JsonFieldsBound over the same calls.
+// Its calls are always inlined: a line's keys are literals, and inlined, their copies have sizes
+// known at compile time (a few moves each instead of a size dispatch per piece).
 class JsonFieldsWriter {
  public:
   explicit JsonFieldsWriter(char* out) : w_(out) {}
-  void text(std::string_view k, std::string_view value) { key(k).text(value); }
-  void verbatim(std::string_view k, std::string_view value) { key(k).verbatim(value); }
-  void integer(std::string_view k, std::int64_t value) { key(k).integer(value); }
-  void real(std::string_view k, double value) { key(k).real(value); }
-  void flag(std::string_view k, bool value) { key(k).flag(value); }
-  void milliseconds(std::string_view k, std::int64_t micros) { key(k).milliseconds(micros); }
+  [[gnu::always_inline]] void text(std::string_view k, std::string_view value) { key(k).text(value); }
+  [[gnu::always_inline]] void verbatim(std::string_view k, std::string_view value) { key(k).verbatim(value); }
+  [[gnu::always_inline]] void integer(std::string_view k, std::int64_t value) { key(k).integer(value); }
+  [[gnu::always_inline]] void real(std::string_view k, double value) { key(k).real(value); }
+  [[gnu::always_inline]] void flag(std::string_view k, bool value) { key(k).flag(value); }
+  [[gnu::always_inline]] void milliseconds(std::string_view k, std::int64_t micros) { key(k).milliseconds(micros); }
   char* end() const { return w_.end(); }
 
  private:
-  JsonValueWriter& key(std::string_view k) {
+  [[gnu::always_inline]] JsonValueWriter& key(std::string_view k) {
     w_.raw(",\"");
     w_.raw(k);
     w_.raw("\":");

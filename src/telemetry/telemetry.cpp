@@ -616,10 +616,10 @@ template <class Fields>
 void RequestRecord::request_line_fields(Fields& out, const TraceContext& context, std::uint64_t nanos) const {
   // Fields are left out when empty. Ids and digests (lowercase hex) and names from the fixed
   // sets above need no escaping; the rest comes from requests, tokens or configuration.
-  auto text = [&](std::string_view key, std::string_view value) {
+  auto text = [&](std::string_view key, std::string_view value) __attribute__((always_inline)) {
     if (!value.empty()) out.text(key, value);
   };
-  auto verbatim = [&](std::string_view key, std::string_view value) {
+  auto verbatim = [&](std::string_view key, std::string_view value) __attribute__((always_inline)) {
     if (!value.empty()) out.verbatim(key, value);
   };
   verbatim("request_id", request_id_);
