@@ -308,7 +308,9 @@ TEST(Pipeline, RepeatedTraceparentStartsANewTrace) {
   for (const auto& s : h.spans())
     if (str(s, "traceId") == trace) {
       EXPECT_EQ(str(s, "traceState"), "");
-      if (str(s, "name") == "POST /mcp") EXPECT_EQ(str(s, "parentSpanId"), "");
+      if (str(s, "name") == "POST /mcp") {
+        EXPECT_EQ(str(s, "parentSpanId"), "");
+      }
     }
 }
 
