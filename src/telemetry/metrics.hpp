@@ -248,7 +248,8 @@ class Family {
   template <std::size_t N>
   Series& with(Last<N>& last, const std::array<std::string_view, N>& values) {
     if (last.series && last.family == id_ &&
-        std::equal(values.begin(), values.end(), last.values.begin(), core::same_text))
+        std::equal(values.begin(), values.end(), last.values.begin(),
+                   [](std::string_view a, std::string_view b) { return core::same_text(a, b); }))
       return *last.series;
     Series& found = with(std::span<const std::string_view>(values));
     last.family = id_;
