@@ -105,6 +105,20 @@ bool needs_no_escape(const char* p, std::size_t size) {
   return true;
 }
 
+constexpr char kDigitPairs[] =
+    "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+    "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+    "8081828384858687888990919293949596979899";
+
+// Exactly 8 digits of `value` (< 10^8), leading zeros included.
+void write_8_digits(char* out, std::uint32_t value) {
+  const std::uint32_t high = value / 10000, low = value % 10000;
+  std::memcpy(out, kDigitPairs + 2 * (high / 100), 2);
+  std::memcpy(out + 2, kDigitPairs + 2 * (high % 100), 2);
+  std::memcpy(out + 4, kDigitPairs + 2 * (low / 100), 2);
+  std::memcpy(out + 6, kDigitPairs + 2 * (low % 100), 2);
+}
+
 template <class Integer>
 void append_integer(std::string& out, Integer value) {
   char buffer[24];
@@ -163,6 +177,21 @@ char* write_json_string(char* out, std::string_view s) {
   RawOut raw{out};
   escape_json_string(raw, s);
   return raw.at;
+}
+
+char* write_decimal(char* out, std::uint64_t value) {
+  constexpr std::uint64_t k8 = 100000000, k16 = k8 * k8;
+  if (value < k8) return std::to_chars(out, out + 20, static_cast<std::uint32_t>(value)).ptr;
+  if (value < k16) {
+    out = std::to_chars(out, out + 20, static_cast<std::uint32_t>(value / k8)).ptr;
+    write_8_digits(out, static_cast<std::uint32_t>(value % k8));
+    return out + 8;
+  }
+  const std::uint64_t rest = value % k16;
+  out = std::to_chars(out, out + 20, static_cast<std::uint32_t>(value / k16)).ptr;  // at most 1844
+  write_8_digits(out, static_cast<std::uint32_t>(rest / k8));
+  write_8_digits(out + 8, static_cast<std::uint32_t>(rest % k8));
+  return out + 16;
 }
 
 void append_decimal(std::string& out, std::int64_t value) { append_integer(out, value); }

@@ -90,7 +90,7 @@ void write_time(SpanWriter& w, std::string_view name, std::uint64_t unix_nano) {
   w.raw(",\"");
   w.raw(name);
   w.raw("\":\"");
-  w.decimal(unix_nano);
+  w.at = core::write_decimal(w.at, unix_nano);
   w.put('"');
 }
 

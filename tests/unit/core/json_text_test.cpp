@@ -5,10 +5,12 @@
 #include <boost/json.hpp>
 
 #include <algorithm>
+#include <charconv>
 #include <cstdint>
 #include <limits>
 #include <random>
 #include <string>
+#include <vector>
 
 namespace bastion::core {
 namespace {
@@ -93,6 +95,24 @@ TEST(JsonText, WritesIntoRawMemoryWhatItAppends) {
       raw.resize(static_cast<std::size_t>(write_json_string(raw.data(), s) - raw.data()));
       ASSERT_EQ(raw, encoded(s)) << "length " << length;
     }
+  }
+}
+
+// write_decimal takes 8 digits at a time: every length, the edges of each chunk, and random values
+// agree with std::to_chars.
+TEST(JsonText, WritesDecimalsAsToCharsDoes) {
+  std::vector<std::uint64_t> values{0, std::numeric_limits<std::uint64_t>::max()};
+  std::uint64_t power = 1;
+  for (int digits = 1; digits <= 19; ++digits) {
+    power *= 10;
+    for (std::uint64_t v : {power - 1, power, power + 1, power / 2 + 7}) values.push_back(v);
+  }
+  std::mt19937_64 rng(11);
+  for (int i = 0; i < 20000; ++i) values.push_back(rng() >> (i % 64));
+  for (std::uint64_t v : values) {
+    char expected[24], got[24];
+    const std::string_view want(expected, static_cast<std::size_t>(std::to_chars(expected, expected + 24, v).ptr - expected));
+    ASSERT_EQ(std::string_view(got, static_cast<std::size_t>(write_decimal(got, v) - got)), want) << v;
   }
 }
 
