@@ -8,10 +8,6 @@
 #include "core/hex.hpp"
 #include "core/short_text.hpp"
 
-#if defined(__SSE2__)
-#include <emmintrin.h>
-#endif
-
 namespace bastion::core {
 
 namespace {
@@ -23,36 +19,9 @@ constexpr std::array<bool, 256> kNeedsEscape = [] {
   return table;
 }();
 
-// Bit 7 of each byte of the result is set exactly where `y` has a zero byte: no carry crosses a
-// byte (each sum is at most 0xfe), so a byte next to one that matched is never flagged by it.
-template <class Word>
-constexpr Word zero_bytes(Word y) {
-  constexpr Word kLow7 = static_cast<Word>(0x7f7f7f7f7f7f7f7full);
-  return static_cast<Word>(~(((y & kLow7) + kLow7) | y | kLow7));
-}
-
-// The bytes of a word that need escaping (< 0x20, '"' or '\\'), flagged in bit 7 of each; exact
-// per byte, so the lowest flag is the first such byte (words are loaded little-endian).
-template <class Word>
-constexpr Word escape_flags(Word word) {
-  constexpr Word kOnes = static_cast<Word>(0x0101010101010101ull);
-  return zero_bytes<Word>(word & (kOnes * 0xe0)) | zero_bytes<Word>(word ^ (kOnes * '"')) |
-         zero_bytes<Word>(word ^ (kOnes * '\\'));
-}
-static_assert(escape_flags<std::uint64_t>(0x2020202020202020ull) == 0);
-static_assert(escape_flags<std::uint64_t>(0x2020202020235c22ull) == 0x8080ull);  // "\"\\#": no borrow
-static_assert(escape_flags<std::uint32_t>(0x7e1f205du) == 0x00800000u);
-
 #if defined(__SSE2__)
-// One bit per byte of `v`: set where the byte needs escaping.
-unsigned escape_mask16(__m128i v) {
-  const __m128i control = _mm_cmpeq_epi8(_mm_min_epu8(v, _mm_set1_epi8(0x1f)), v);  // v <= 0x1f
-  const __m128i quote = _mm_cmpeq_epi8(v, _mm_set1_epi8('"'));
-  const __m128i backslash = _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'));
-  return static_cast<unsigned>(_mm_movemask_epi8(_mm_or_si128(control, _mm_or_si128(quote, backslash))));
-}
-// The same for p[0..16).
-unsigned escape_mask16(const char* p) { return escape_mask16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))); }
+// detail::escape_mask16 of p[0..16).
+unsigned escape_mask16(const char* p) { return detail::escape_mask16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))); }
 #endif
 
 // The index of the first byte of p[from..size) that needs escaping, or `size`. Encoded text is
@@ -74,35 +43,21 @@ std::size_t next_to_escape(const char* p, std::size_t size, std::size_t from) {
 #endif
   if (size >= 8) {
     for (; size - i >= 8; i += 8)
-      if (const std::uint64_t flags = escape_flags(load_word<std::uint64_t>(p + i)))
+      if (const std::uint64_t flags = detail::escape_flags(load_word<std::uint64_t>(p + i)))
         return i + static_cast<std::size_t>(std::countr_zero(flags)) / 8;
     if (i == size) return size;
     const std::size_t last = size - 8;
-    const std::uint64_t flags = escape_flags(load_word<std::uint64_t>(p + last)) >> (8 * (i - last));
+    const std::uint64_t flags = detail::escape_flags(load_word<std::uint64_t>(p + last)) >> (8 * (i - last));
     return flags ? i + static_cast<std::size_t>(std::countr_zero(flags)) / 8 : size;
   }
   while (i < size && !kNeedsEscape[static_cast<unsigned char>(p[i])]) ++i;
   return i;
 }
 
-// Whether no byte of p[0..size) needs escaping: most strings a line or a span is made of. Any
-// size from 4 up is checked by two loads that overlap (first and last word or block), without
-// a loop over the bytes.
+// Whether no byte of p[0..size) needs escaping: most strings a line or a span is made of.
 bool needs_no_escape(const char* p, std::size_t size) {
   if (size >= 16) return next_to_escape(p, size, 0) == size;
-#if defined(__SSE2__)
-  // Both words in one register, one test (most values of a request line are 4 to 15 bytes).
-  if (size >= 8)
-    return escape_mask16(_mm_set_epi64x(static_cast<long long>(load_word<std::uint64_t>(p + size - 8)),
-                                        static_cast<long long>(load_word<std::uint64_t>(p)))) == 0;
-#else
-  if (size >= 8) return (escape_flags(load_word<std::uint64_t>(p)) | escape_flags(load_word<std::uint64_t>(p + size - 8))) == 0;
-#endif
-  if (size >= 4)
-    return escape_flags((std::uint64_t{load_word<std::uint32_t>(p + size - 4)} << 32) | load_word<std::uint32_t>(p)) == 0;
-  for (std::size_t i = 0; i < size; ++i)
-    if (kNeedsEscape[static_cast<unsigned char>(p[i])]) return false;
-  return true;
+  return detail::short_needs_no_escape(p, size);
 }
 
 constexpr char kDigitPairs[] =
@@ -173,7 +128,7 @@ void append_json_string(std::string& out, std::string_view s) { escape_json_stri
 
 bool needs_no_json_escape(std::string_view s) { return needs_no_escape(s.data(), s.size()); }
 
-char* write_json_string(char* out, std::string_view s) {
+char* detail::write_json_string_escaped(char* out, std::string_view s) {
   RawOut raw{out};
   escape_json_string(raw, s);
   return raw.at;

@@ -9,9 +9,72 @@
 #include <string>
 #include <string_view>
 
+#include "core/short_text.hpp"
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 namespace bastion::core {
 
 namespace detail {
+
+// Bit 7 of each byte of the result is set exactly where `y` has a zero byte: no carry crosses a
+// byte (each sum is at most 0xfe), so a byte next to one that matched is never flagged by it.
+template <class Word>
+constexpr Word zero_bytes(Word y) {
+  constexpr Word kLow7 = static_cast<Word>(0x7f7f7f7f7f7f7f7full);
+  return static_cast<Word>(~(((y & kLow7) + kLow7) | y | kLow7));
+}
+
+// The bytes of a word that need escaping in a JSON string (< 0x20, '"' or '\\'), flagged in bit
+// 7 of each; exact per byte, so the lowest flag is the first such byte (words are loaded
+// little-endian).
+template <class Word>
+constexpr Word escape_flags(Word word) {
+  constexpr Word kOnes = static_cast<Word>(0x0101010101010101ull);
+  return zero_bytes<Word>(word & (kOnes * 0xe0)) | zero_bytes<Word>(word ^ (kOnes * '"')) |
+         zero_bytes<Word>(word ^ (kOnes * '\\'));
+}
+static_assert(escape_flags<std::uint64_t>(0x2020202020202020ull) == 0);
+static_assert(escape_flags<std::uint64_t>(0x2020202020235c22ull) == 0x8080ull);  // "\"\\#": no borrow
+static_assert(escape_flags<std::uint32_t>(0x7e1f205du) == 0x00800000u);
+
+#if defined(__SSE2__)
+// One bit per byte of `v`: set where the byte needs escaping.
+inline unsigned escape_mask16(__m128i v) {
+  const __m128i control = _mm_cmpeq_epi8(_mm_min_epu8(v, _mm_set1_epi8(0x1f)), v);  // v <= 0x1f
+  const __m128i quote = _mm_cmpeq_epi8(v, _mm_set1_epi8('"'));
+  const __m128i backslash = _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'));
+  return static_cast<unsigned>(_mm_movemask_epi8(_mm_or_si128(control, _mm_or_si128(quote, backslash))));
+}
+#endif
+
+// Whether no byte of p[0..size), size <= 16, needs escaping, by loads that overlap (the first
+// and last word, or the whole block) instead of a loop over the bytes: most values of a request
+// line or a span are 4 to 16 bytes.
+[[gnu::always_inline]] inline bool short_needs_no_escape(const char* p, std::size_t size) {
+#if defined(__SSE2__)
+  if (size == 16) return escape_mask16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))) == 0;
+  // Both words in one register, one test.
+  if (size >= 8)
+    return escape_mask16(_mm_set_epi64x(static_cast<long long>(load_word<std::uint64_t>(p + size - 8)),
+                                        static_cast<long long>(load_word<std::uint64_t>(p)))) == 0;
+#else
+  if (size >= 8) return (escape_flags(load_word<std::uint64_t>(p)) | escape_flags(load_word<std::uint64_t>(p + size - 8))) == 0;
+#endif
+  if (size >= 4)
+    return escape_flags((std::uint64_t{load_word<std::uint32_t>(p + size - 4)} << 32) | load_word<std::uint32_t>(p)) == 0;
+  for (std::size_t i = 0; i < size; ++i) {
+    const auto c = static_cast<unsigned char>(p[i]);
+    if (c < 0x20 || c == '"' || c == '\\') return false;
+  }
+  return true;
+}
+
+// write_json_string's general case: any length, escapes written.
+char* write_json_string_escaped(char* out, std::string_view s);
+
 // `size` bytes, sizeof(Word) <= size <= 2 * sizeof(Word): its first and last words (they overlap
 // when size < 2 * sizeof(Word)), both read before either is written.
 template <class Word>
@@ -54,8 +117,15 @@ bool needs_no_json_escape(std::string_view s);
 // the quotes.
 constexpr std::size_t json_string_bound(std::size_t size) { return 6 * size + 2; }
 // append_json_string into memory that holds json_string_bound(s.size()) bytes: for writers that
-// size a whole line once instead of growing a string piece by piece. Returns the end.
-char* write_json_string(char* out, std::string_view s);
+// size a whole line once instead of growing a string piece by piece. Returns the end. Inline for
+// a value of up to 16 bytes that needs no escape (nearly every one a request line holds).
+[[gnu::always_inline]] inline char* write_json_string(char* out, std::string_view s) {
+  if (s.size() > 16 || !detail::short_needs_no_escape(s.data(), s.size())) return detail::write_json_string_escaped(out, s);
+  *out++ = '"';
+  out = copy_bytes(out, s.data(), s.size());
+  *out++ = '"';
+  return out;
+}
 
 // `value` in decimal into memory that holds 20 bytes; returns the end. For the nanosecond times
 // of spans (19 digits), which std::to_chars writes two digits per step over the whole number:
