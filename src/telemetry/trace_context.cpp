@@ -145,6 +145,5 @@ TraceId new_trace_id() {
   return new_trace_id(low_bits);
 }
 SpanId new_span_id() { return random_id<16>(true); }
-RequestId new_request_id() { return random_id<16>(false); }
 
 }  // namespace bastion::telemetry

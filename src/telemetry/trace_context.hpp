@@ -88,6 +88,5 @@ TraceId new_trace_id();
 // input, without parsing the digits back.
 TraceId new_trace_id(std::uint64_t& low_bits);
 SpanId new_span_id();
-RequestId new_request_id();
 
 }  // namespace bastion::telemetry
