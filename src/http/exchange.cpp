@@ -68,11 +68,18 @@ std::optional<std::string> query_param(const Request& request, std::string_view 
   return std::nullopt;
 }
 
+bool RequestIdField::assign(std::string_view value) {
+  if (value.size() > kCapacity) return false;
+  std::copy(value.begin(), value.end(), data_.begin());
+  size_ = static_cast<std::uint8_t>(value.size());
+  return true;
+}
+
 Response json_response(int status, std::string body) {
   Response response;
   response.status = status;
-  // Room for what later layers add (the session id, telemetry's X-Request-Id) without the
-  // field vector growing, a reallocation and a move of every field, once per request.
+  // Room for what later layers add (the session id, a handler's fields) without the field vector
+  // growing, a reallocation and a move of every field, once per request.
   response.headers.reserve(4);
   response.headers.set("Content-Type", "application/json");
   response.body = std::move(body);

@@ -3,7 +3,9 @@
 // appear here, so transport/ and mcp/ never depend on them (DESIGN.md §3).
 #pragma once
 
+#include <array>
 #include <chrono>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -46,11 +48,37 @@ struct Request {
 // Value of one query parameter (percent-decoded), or nullopt.
 std::optional<std::string> query_param(const Request& request, std::string_view name);
 
+// The X-Request-Id field's value, held inline: a std::string of an id's length (16 hex digits)
+// is a heap allocation and a free on every response. Up to kCapacity bytes; a longer value is
+// not kept (assign() returns false).
+class RequestIdField {
+ public:
+  static constexpr std::size_t kCapacity = 32;  // a span id is 16 hex digits, a trace id 32
+  bool assign(std::string_view value);
+  std::string_view view() const { return {data_.data(), size_}; }
+  bool empty() const { return size_ == 0; }
+
+ private:
+  std::array<char, kCapacity> data_{};
+  std::uint8_t size_ = 0;
+};
+
 struct Response {
   int status = 200;
   Headers headers;
   std::string body;
+  // Sent as X-Request-Id when set, in place of any X-Request-Id in `headers` (telemetry sets it:
+  // the id a user quotes to an operator).
+  RequestIdField request_id;
 };
+
+// A response with `status`, `body` and no fields of its own (acknowledgements, refusals).
+inline Response plain_response(int status, std::string body = {}) {
+  Response response;
+  response.status = status;
+  response.body = std::move(body);
+  return response;
+}
 
 // One request's answer channel. Every member is safe to call from any thread: calls are posted
 // to the connection's strand. Exactly one of respond() or start_stream() is called.

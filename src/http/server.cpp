@@ -896,7 +896,7 @@ class Connection final : public ConnectionBase, public std::enable_shared_from_t
       send_response(500, headers, error_body(500));
       return;
     }
-    send_response(response.status, response.headers, std::move(response.body));
+    send_response(response.status, response.headers, std::move(response.body), response.request_id.view());
   }
 
   void on_abandoned(std::uint64_t sequence) {
@@ -907,11 +907,12 @@ class Connection final : public ConnectionBase, public std::enable_shared_from_t
     send_response(500, headers, error_body(500));
   }
 
-  void send_response(int status, const Headers& headers, std::string body) {
+  void send_response(int status, const Headers& headers, std::string body, std::string_view request_id = {}) {
     // RFC 9110 §6.4.1: 204 and 304 have no content; RFC 9110 §8.6: no Content-Length on 204.
     const bool has_content = status != 204 && status != 304;
     OutgoingPiece piece;
-    piece.head = build_head(status, headers, has_content ? Framing::content_length : Framing::none, body.size(), false);
+    piece.head = build_head(status, headers, has_content ? Framing::content_length : Framing::none, body.size(), false,
+                            request_id);
     // RFC 9110 §9.3.2: HEAD gets the GET's fields, Content-Length included, and no content.
     if (has_content && !head_request_) piece.body = std::move(body);
     enqueue(std::move(piece));
@@ -933,14 +934,16 @@ class Connection final : public ConnectionBase, public std::enable_shared_from_t
     });
   }
 
+  // `request_id`, when not empty, is sent as X-Request-Id in place of any in `headers`.
   std::string build_head(int status, const Headers& headers, Framing framing, std::size_t content_length,
-                         bool is_stream) {
+                         bool is_stream, std::string_view request_id = {}) {
     // The server-wide flag is set before each connection hears of the shutdown: a response
     // written in between already tells the client not to reuse the connection.
     if (core_->draining.load(std::memory_order_acquire)) keep_alive_ = false;
     std::string head;
     std::size_t estimate = 160;
     for (const auto& [name, value] : headers.fields()) estimate += name.size() + value.size() + 4;
+    estimate += request_id.size();
     head.reserve(estimate);
     head.append("HTTP/1.1 ");
     append_number(head, static_cast<std::uint64_t>(status));
@@ -955,11 +958,14 @@ class Connection final : public ConnectionBase, public std::enable_shared_from_t
     bool has_accel_buffering = false;
     for (const auto& [name, value] : headers.fields()) {
       if (!is_token(name) || !is_safe_field_value(value) || is_connection_managed_field(name)) continue;
+      if (!request_id.empty() && iequals(name, "X-Request-Id")) continue;
       if (iequals(name, "Cache-Control")) has_cache_control = true;
       if (iequals(name, "X-Content-Type-Options")) has_content_type_options = true;
       if (iequals(name, "X-Accel-Buffering")) has_accel_buffering = true;
       head.append(name).append(": ").append(value).append("\r\n");
     }
+    if (!request_id.empty() && is_safe_field_value(request_id))
+      head.append("X-Request-Id: ").append(request_id).append("\r\n");
     // Responses here are per-client and often carry tokens or private data: no cache may keep
     // them unless a handler says otherwise (RFC 9111 §5.2.2.5).
     if (!has_cache_control) head.append("Cache-Control: no-store\r\n");

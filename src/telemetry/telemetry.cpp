@@ -119,7 +119,7 @@ class ObservedExchange final : public http::Exchange {
 
   void respond(http::Response response) override {
     // The id a user quotes to an operator; it finds the log line, the audit record, the trace.
-    response.headers.set("X-Request-Id", std::string(record_->request_id().view()));
+    response.request_id.assign(record_->request_id().view());
     record_->http_responded(response.status, response.body.size());
     answered_ = true;
     inner_->respond(std::move(response));

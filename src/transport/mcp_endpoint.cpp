@@ -497,7 +497,7 @@ struct McpEndpoint::Impl {
       return;
     }
     // Notifications and responses are accepted with 202 and no body.
-    ex->respond(http::Response{202, {}, {}});
+    ex->respond(http::plain_response(202));
     if (auto* n = std::get_if<rpc::Notification>(&message)) dispatcher.handle_notification(hs->mcp, *n);
     else dispatcher.handle_response(hs->mcp, std::get<rpc::Response>(message));
   }
@@ -560,7 +560,7 @@ struct McpEndpoint::Impl {
       }
       messages.push_back(std::move(*m));
     }
-    if (requests == 0) ex->respond(http::Response{202, {}, {}});
+    if (requests == 0) ex->respond(http::plain_response(202));
     auto collector = requests ? std::make_shared<BatchCollector>(ex, requests) : nullptr;
     for (auto& m : messages) {
       if (auto* r = std::get_if<rpc::Request>(&m)) {
@@ -617,7 +617,7 @@ struct McpEndpoint::Impl {
     const auto& hs = std::get<std::shared_ptr<HttpSession>>(found);
     note_session(*ex, "session", *hs);
     end_session(hs->mcp->id(), "deleted");
-    ex->respond(http::Response{200, {}, {}});
+    ex->respond(http::plain_response(200));
   }
 
   // -- 2024-11-05 HTTP+SSE --
@@ -676,7 +676,7 @@ struct McpEndpoint::Impl {
     OperationPtr op;
     if (auto* r = std::get_if<rpc::Request>(&*message)) op = telemetry::begin_operation(*ex, r->method, r->params);
     // The answer travels on the SSE stream; the POST itself is only acknowledged.
-    http::Response accepted{202, {}, "Accepted"};
+    http::Response accepted = http::plain_response(202, "Accepted");
     accepted.headers.set("Content-Type", "text/plain");
     ex->respond(std::move(accepted));
     auto out = std::make_shared<SseOutbound>(stream, principal, std::move(op));

@@ -372,7 +372,7 @@ struct ModernHttp::Impl {
     if (std::holds_alternative<rpc::Notification>(*message)) {
       // The core protocol defines no client notifications over HTTP on this revision (closing
       // the stream is the cancellation); accept and ignore, as streamable-http.mdx allows.
-      return ex->respond(http::Response{202, {}, {}});
+      return ex->respond(http::plain_response(202));
     }
     if (std::holds_alternative<rpc::Response>(*message))
       return reject(ex, std::nullopt, rpc::kInvalidRequest,

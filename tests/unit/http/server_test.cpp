@@ -140,6 +140,43 @@ TEST_F(HttpServerTest, HandlerSetHeadersWinButFramingIsOurs) {
   EXPECT_EQ(header(*response, "X-Fine"), "yes");
 }
 
+// A response's request id (held inline, see RequestIdField) goes out as one X-Request-Id field,
+// in place of one a handler put in its headers; a value that could split the response is not
+// sent, and one too long to hold is not kept.
+TEST_F(HttpServerTest, RequestIdIsSentAsOneXRequestIdField) {
+  start_server([](std::shared_ptr<Exchange> exchange) {
+    const std::string& path = exchange->request().path;
+    Response response;
+    response.headers.add("X-Request-Id", "from-the-headers");
+    if (path == "/id") {
+      EXPECT_TRUE(response.request_id.assign("0123456789abcdef"));
+    } else if (path == "/unsafe") {
+      EXPECT_TRUE(response.request_id.assign("a\r\nSet-Cookie: evil=1"));
+    } else if (path == "/long") {
+      EXPECT_FALSE(response.request_id.assign(std::string(RequestIdField::kCapacity + 1, 'a')));
+    }
+    response.body = "ok";
+    exchange->respond(std::move(response));
+  });
+  TestClient client(port_);
+  ASSERT_TRUE(client.send(get("/id")));
+  auto with_id = client.read_response();
+  ASSERT_TRUE(with_id);
+  EXPECT_EQ(with_id->count("X-Request-Id"), 1u);
+  EXPECT_EQ(header(*with_id, "X-Request-Id"), "0123456789abcdef");
+
+  ASSERT_TRUE(client.send(get("/unsafe")));
+  auto unsafe = client.read_response();
+  ASSERT_TRUE(unsafe);
+  EXPECT_EQ(unsafe->count("X-Request-Id"), 0u);
+  EXPECT_TRUE(header(*unsafe, "Set-Cookie").empty());
+
+  ASSERT_TRUE(client.send(get("/long")));
+  auto too_long = client.read_response();
+  ASSERT_TRUE(too_long);
+  EXPECT_EQ(header(*too_long, "X-Request-Id"), "from-the-headers");  // nothing was kept in its place
+}
+
 TEST_F(HttpServerTest, HeadGetsHeadersWithoutBody) {
   start_server(echo_handler());
   TestClient client(port_);

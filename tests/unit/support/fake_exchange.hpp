@@ -96,6 +96,9 @@ class FakeExchange : public http::Exchange {
   }
   std::string header(std::string_view name) {
     std::lock_guard l(mu_);
+    // As the server sends it: the response's request id is its X-Request-Id field.
+    if (response_ && !response_->request_id.empty() && http::iequals(name, "X-Request-Id"))
+      return std::string(response_->request_id.view());
     const std::string* v = response_ ? response_->headers.find(name) : stream_headers_.find(name);
     return v ? *v : std::string();
   }

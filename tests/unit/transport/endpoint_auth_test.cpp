@@ -47,7 +47,7 @@ class EndpointAuthTest : public ::testing::Test {
     o.authorize = [this](const Principal* p, const jsonrpc::Request& r) -> std::optional<http::Response> {
       seen.push_back(r.method);
       if (r.method == "tools/call" && r.params.at("name").as_string() == "admin_reset" && !p->scopes.contains("admin"))
-        return http::Response{403, {}, "denied"};
+        return http::plain_response(403, "denied");
       return std::nullopt;
     };
     o.may_use = [](const Principal* p, mcp::ListedKind, std::string_view name) {
