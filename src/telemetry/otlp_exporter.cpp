@@ -215,7 +215,7 @@ OtlpExporter::OtlpExporter(OtlpOptions options, http::Fetcher fetcher, MetricsRe
 
 OtlpExporter::~OtlpExporter() { shutdown(); }
 
-void OtlpExporter::export_span(SpanData span) {
+void OtlpExporter::export_span(const SpanData& span) {
   // Encoded outside the lock (per thread, the buffer keeps its capacity), appended under it.
   thread_local std::string encoded;
   encoded.clear();

@@ -56,7 +56,7 @@ class OtlpExporter final : public SpanSink {
   OtlpExporter(const OtlpExporter&) = delete;
   OtlpExporter& operator=(const OtlpExporter&) = delete;
 
-  void export_span(SpanData span) override;
+  void export_span(const SpanData& span) override;
 
   // Sends what is queued (one attempt, bounded by export_timeout per batch) and stops the
   // thread. Idempotent.

@@ -44,8 +44,9 @@ struct SpanData {
 class SpanSink {
  public:
   virtual ~SpanSink() = default;
-  // Must not block: called on request threads when a span ends.
-  virtual void export_span(SpanData span) = 0;
+  // Must not block: called on request threads when a span ends. The span's data is the
+  // caller's again when the call returns (the tracer reuses it for a later span).
+  virtual void export_span(const SpanData& span) = 0;
 };
 
 std::uint64_t unix_nanos(std::chrono::system_clock::time_point t = std::chrono::system_clock::now());

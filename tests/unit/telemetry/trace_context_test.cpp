@@ -14,7 +14,7 @@ constexpr const char* kValid = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b716920
 
 struct CollectingSink : SpanSink {
   std::vector<SpanData> spans;
-  void export_span(SpanData s) override { spans.push_back(std::move(s)); }
+  void export_span(const SpanData& s) override { spans.push_back(s); }
 };
 }  // namespace
 
@@ -90,6 +90,42 @@ TEST(Tracer, ChildrenShareTheTraceAndPointAtTheirParent) {
   EXPECT_EQ(child.parent_span_id, root.span_id);
   EXPECT_EQ(child.trace_id, root.trace_id);
   EXPECT_LE(root.start_unix_nano, root.end_unix_nano);
+}
+
+// The tracer reuses an exported span's data for the next span it records on the thread: nothing
+// of the earlier span (attributes, status, name, parent, trace state) may reach the later one.
+TEST(Tracer, AReusedSpanCarriesNothingOfTheOneBefore) {
+  auto sink = std::make_shared<CollectingSink>();
+  Tracer tracer(1.0, sink);
+  TraceContext incoming = *parse_traceparent(kValid);
+  incoming.tracestate = "vendor=value";
+  {
+    Span first = tracer.start("first", SpanKind::server, &incoming, 1000);
+    first.set("user.secret_attribute", std::string("a value long enough to live on the heap"));
+    first.set("count", std::int64_t{7});
+    first.set_error("it failed");
+  }
+  for (int i = 0; i < 3; ++i) {
+    Span later = tracer.start("later", SpanKind::internal, nullptr);
+    later.set("kept", std::string("yes"));
+  }
+  ASSERT_EQ(sink->spans.size(), 4u);
+  const SpanData& first = sink->spans[0];
+  EXPECT_EQ(first.attributes.size(), 2u);
+  EXPECT_EQ(first.status, SpanStatus::error);
+  for (std::size_t i = 1; i < sink->spans.size(); ++i) {
+    const SpanData& later = sink->spans[i];
+    EXPECT_EQ(later.name, "later");
+    EXPECT_EQ(later.kind, SpanKind::internal);
+    ASSERT_EQ(later.attributes.size(), 1u);
+    EXPECT_EQ(later.attributes[0].first, "kept");
+    EXPECT_EQ(later.status, SpanStatus::unset);
+    EXPECT_TRUE(later.status_message.empty());
+    EXPECT_TRUE(later.parent_span_id.empty());  // a root: the first span's parent is not carried
+    EXPECT_TRUE(later.tracestate.empty());
+    EXPECT_NE(later.trace_id, first.trace_id);
+    EXPECT_NE(later.start_unix_nano, 1000u);
+  }
 }
 
 TEST(Tracer, SamplingObeysTheParentAndTheRatio) {
