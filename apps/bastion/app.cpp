@@ -452,7 +452,6 @@ HttpApp::HttpApp(const config::Config& config, HttpAppHooks hooks) : config_(con
     auto tag = std::make_unique<telemetry::RouteTag>();
     tag->route = config_.routes[i].path;
     tag->log_tool_arguments = config_.routes[i].log_tool_arguments;
-    tag->known_tool = [definition](std::string_view name) { return definition->has_tool(name); };
     if (telemetry_) telemetry_->bind_route(*tag);
     route_tags_.push_back(std::move(tag));
     auto options = endpoint_options(config_, config_.routes[i]);

@@ -61,9 +61,7 @@ class ServerDefinition {
   std::vector<std::shared_ptr<const ResourceTemplate>> resource_templates() const;
   std::vector<std::shared_ptr<const Prompt>> prompts() const;
   std::shared_ptr<const Tool> find_tool(const std::string& name) const;
-  // Whether a tool of that name exists (no copy of the name or of the tool). Answers are kept
-  // per thread until the tools change: every observed tools/call asks (its metric label), and
-  // the shared lock's word moving between I/O threads showed in the loaded server's profile.
+  // Whether a tool of that name exists (no copy of the name or of the tool).
   bool has_tool(std::string_view name) const;
   std::shared_ptr<const Resource> find_resource(const std::string& uri) const;
   std::shared_ptr<const Prompt> find_prompt(const std::string& name) const;
@@ -82,10 +80,6 @@ class ServerDefinition {
 
   mutable std::mutex mutex_;
   std::vector<std::shared_ptr<const Tool>> tools_;
-  // has_tool()'s per-thread answers are tagged with this instance and the tools' generation.
-  const std::uint64_t instance_ = next_instance();
-  std::atomic<std::uint64_t> tools_generation_{0};  // bumped under mutex_ when tools_ changes
-  static std::uint64_t next_instance();
   std::vector<std::shared_ptr<const Resource>> resources_;
   std::vector<std::shared_ptr<const ResourceTemplate>> templates_;
   std::vector<std::shared_ptr<const Prompt>> prompts_;

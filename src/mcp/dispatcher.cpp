@@ -340,6 +340,7 @@ struct Dispatcher::Impl {
       out->respond(error_response(req.id, rpc::kInvalidParams, "Unknown tool: " + *name));
       return;
     }
+    out->tool_found();
     json::object args;
     if (json::value* a = req.params.if_contains("arguments"); a && !a->is_null()) {
       if (!a->is_object()) {

@@ -54,6 +54,7 @@ class ModernOutbound final : public Outbound {
   void close_for_polling(std::chrono::milliseconds) override {}
   void abandon() override { inner_->abandon(); }
   json::object trace_meta() const override { return inner_->trace_meta(); }
+  void tool_found() override { inner_->tool_found(); }
 
  private:
   void decorate(json::object& response) const {

@@ -47,7 +47,6 @@ void ServerDefinition::add_tool(Tool tool) {
     if (contains_key(tools_, tool.name, &Tool::name))
       throw std::invalid_argument("duplicate tool name: '" + tool.name + "'");
     tools_.push_back(std::make_shared<const Tool>(std::move(tool)));
-    tools_generation_.fetch_add(1, std::memory_order_release);
   }
   notify([](CatalogueObserver& o) { o.tools_changed(); });
 }
@@ -58,7 +57,6 @@ bool ServerDefinition::remove_tool(const std::string& name) {
     auto it = std::find_if(tools_.begin(), tools_.end(), [&](auto& t) { return t->name == name; });
     if (it == tools_.end()) return false;
     tools_.erase(it);
-    tools_generation_.fetch_add(1, std::memory_order_release);
   }
   notify([](CatalogueObserver& o) { o.tools_changed(); });
   return true;
@@ -129,42 +127,9 @@ std::shared_ptr<const Tool> ServerDefinition::find_tool(const std::string& name)
     if (t->name == name) return t;
   return nullptr;
 }
-std::uint64_t ServerDefinition::next_instance() {
-  static std::atomic<std::uint64_t> next{1};
-  return next.fetch_add(1, std::memory_order_relaxed);
-}
-
 bool ServerDefinition::has_tool(std::string_view name) const {
-  // A few answers per thread, direct-mapped by the name. An answer is used only while
-  // the generation it was found under is current: the generation is read before the scan, so
-  // a change during the scan leaves an answer that the next call no longer trusts.
-  struct Memo {
-    std::uint64_t instance = 0;
-    std::uint64_t generation = 0;
-    std::string name;
-    bool known = false;
-  };
-  thread_local std::array<Memo, 8> memos;
-  const std::uint64_t generation = tools_generation_.load(std::memory_order_acquire);
-  // The slot from the length and the outer characters: a full hash cost more than the lookup
-  // it spares, and a collision only costs a scan.
-  const std::size_t spread =
-      name.empty() ? 0
-                   : name.size() * 31 + static_cast<unsigned char>(name.front()) * 7 + static_cast<unsigned char>(name.back());
-  Memo& memo = memos[spread % memos.size()];
-  if (memo.instance == instance_ && memo.generation == generation && memo.name == name) return memo.known;
-  bool known = false;
-  {
-    std::lock_guard lock(mutex_);
-    for (const auto& t : tools_)
-      if (t->name == name) {
-        known = true;
-        break;
-      }
-  }
-  // Names are client input: only short ones are kept (a tool name is at most 128 characters).
-  if (name.size() <= 128) memo = Memo{instance_, generation, std::string(name), known};
-  return known;
+  std::lock_guard lock(mutex_);
+  return std::any_of(tools_.begin(), tools_.end(), [&](const auto& t) { return t->name == name; });
 }
 std::shared_ptr<const Resource> ServerDefinition::find_resource(const std::string& uri) const {
   std::lock_guard lock(mutex_);

@@ -36,6 +36,10 @@ class Outbound {
   // The W3C trace context of the request this outbound answers, as MCP `_meta` fields
   // (traceparent, tracestate, baggage); empty when the transport does not trace.
   virtual json::object trace_meta() const { return {}; }
+  // The dispatcher found the tool a tools/call names in the server's catalogue. Telemetry labels
+  // the call's metrics with the tool's name only then (a client's made-up names would otherwise
+  // create unbounded series); the lookup is the dispatcher's, made once.
+  virtual void tool_found() {}
   // Who sent this request, when it differs from the session's creator in what it holds (a
   // newer token of the same subject, with other scopes or expiry). Null: the session's
   // principal. Lives as long as the Outbound.

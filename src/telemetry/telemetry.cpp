@@ -222,6 +222,13 @@ void Operation::end(const json::object& response) {
 
 void Operation::end_cancelled() { finish(0, false, true); }
 
+void Operation::tool_found() {
+  if (!core::same_text(method_, "tools/call") || target_.empty()) return;
+  tool_label_ = target_;
+  // OpenTelemetry MCP semantic conventions: "{mcp.method.name} {target}" when the target is known.
+  if (span_.recording()) span_.set_name(std::string(method_) + " " + target_);
+}
+
 void Operation::finish(int jsonrpc_error, bool tool_error, bool cancelled) {
   if (ended_.exchange(true) || !record_) return;
   const double seconds =
@@ -368,13 +375,10 @@ std::shared_ptr<Operation> RequestRecord::begin_operation(std::shared_ptr<Reques
   // it was received until the result or ack is sent", so the operation starts when its request
   // arrived (the record's start): one clock read fewer per request.
   op->start_ = start_;
-  bool known_tool = false;
   const OperationParams p = scan_params(params);
   if (core::same_text(method, "tools/call")) {
-    const std::string_view name = p.name;
-    assign_truncated(op->target_, name, 128);
-    known_tool = !name.empty() && route_.known_tool && route_.known_tool(name);
-    op->tool_label_ = known_tool ? std::string_view(op->target_) : std::string_view("_unknown");
+    assign_truncated(op->target_, p.name, 128);
+    op->tool_label_ = "_unknown";  // until the dispatcher finds the tool (tool_found())
     // The digest is for the log line and the audit record: not computed when neither is on.
     if (telemetry_.options().request_log || telemetry_.audit().enabled()) {
       static const json::object kNoArguments;
@@ -405,7 +409,7 @@ std::shared_ptr<Operation> RequestRecord::begin_operation(std::shared_ptr<Reques
   // name would be built for nothing.
   telemetry_.tracer().start_child_in(op->span_, {}, SpanKind::server, request_span_.context(), start_unix_nano_);
   if (op->span_.recording()) {
-    op->span_.set_name(known_tool ? std::string(op->method_) + " " + op->target_ : std::string(op->method_));
+    op->span_.set_name(std::string(op->method_));  // with the tool's name once found (tool_found())
     op->span_.set("mcp.method.name", std::string(method.substr(0, 64)));
     if (core::same_text(method, "tools/call")) {
       op->span_.set("gen_ai.tool.name", op->target_);

@@ -80,9 +80,6 @@ struct RouteSeries {
 struct RouteTag {
   std::string route;               // the configured path, the metrics' `route` label
   bool log_tool_arguments = false; // the route opted in to raw tool arguments in logs and audit
-  // Whether a tool exists: unknown names are not used as metric labels (a client could
-  // otherwise create unbounded series). Unset: every name counts as unknown.
-  std::function<bool(std::string_view)> known_tool;
   // The route's own series, found once by Telemetry::bind_route() instead of per request. A tag
   // that is not bound, or bound by another Telemetry, has them looked up (route_series()).
   // By the binder's instance number, not its address: a later Telemetry can reuse an address.
@@ -110,6 +107,11 @@ class Operation {
   // {"traceparent", "tracestate"?, "baggage"?} for an outbound MCP _meta.
   boost::json::object trace_meta() const;
 
+  // A tools/call whose tool the dispatcher found (mcp::Outbound::tool_found): its metrics are
+  // labelled with the tool's name, and a recorded span is named after it. Until then the call
+  // counts as one of an unknown tool, so names a client makes up never become label values.
+  void tool_found();
+
   // The JSON-RPC response (or error) that ends it. Idempotent.
   void end(const boost::json::object& response);
   void end_cancelled();
@@ -121,8 +123,9 @@ class Operation {
   std::shared_ptr<RequestRecord> record_;
   std::string_view method_;  // bounded: a known method name (a literal), else "other"
   std::string target_;       // tool, resource URI or prompt name
-  // The gen_ai_tool_name label: target_ for tools/call of a known tool, "_unknown" for another
-  // tools/call, "" otherwise. A view (of target_ or a literal): the operation does not move.
+  // The gen_ai_tool_name label: target_ for tools/call of a found tool (tool_found()),
+  // "_unknown" for another tools/call, "" otherwise. A view (of target_ or a literal): the
+  // operation does not move.
   std::string_view tool_label_;
   ArgumentDigest argument_digest_;
   std::string arguments_;    // only when the route opted in

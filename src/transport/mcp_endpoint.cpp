@@ -158,6 +158,9 @@ class PostOutbound final : public mcp::Outbound {
         op_(std::move(op)) {}
 
   json::object trace_meta() const override { return op_ ? op_->trace_meta() : json::object{}; }
+  void tool_found() override {
+    if (op_) op_->tool_found();
+  }
   const Principal* caller() const override { return caller_.get(); }
 
   void send(json::object message) override {
@@ -232,6 +235,9 @@ class SseOutbound final : public mcp::Outbound {
     if (op_) op_->end_cancelled();
   }
   json::object trace_meta() const override { return op_ ? op_->trace_meta() : json::object{}; }
+  void tool_found() override {
+    if (op_) op_->tool_found();
+  }
   const Principal* caller() const override { return caller_.get(); }
 
  private:
@@ -275,6 +281,9 @@ class BatchOutbound final : public mcp::Outbound {
     collector_->add(json::object{});
   }
   json::object trace_meta() const override { return op_ ? op_->trace_meta() : json::object{}; }
+  void tool_found() override {
+    if (op_) op_->tool_found();
+  }
 
  private:
   std::shared_ptr<BatchCollector> collector_;

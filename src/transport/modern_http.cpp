@@ -182,6 +182,9 @@ class ModernPostOutbound final : public mcp::Outbound {
       : exchange_(std::move(exchange)), keepalive_(keepalive), op_(std::move(op)) {}
 
   json::object trace_meta() const override { return op_ ? op_->trace_meta() : json::object{}; }
+  void tool_found() override {
+    if (op_) op_->tool_found();
+  }
 
   // Keeps the request's principal alive as long as the request can still answer.
   void keep(std::shared_ptr<const Principal> principal) { principal_ = std::move(principal); }

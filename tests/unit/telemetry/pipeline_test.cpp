@@ -84,7 +84,6 @@ struct Harness {
         });
     tag.route = "/mcp";
     tag.log_tool_arguments = log_arguments;
-    tag.known_tool = [d = def](std::string_view n) { return d->find_tool(std::string(n)) != nullptr; };
     tel->bind_route(tag);  // as apps/bastion/app.cpp does
     transport::EndpointOptions eo;
     eo.telemetry = tel.get();
@@ -516,6 +515,29 @@ TEST(Pipeline, StatelessRefusalsStillNameTheMethodAndTheError) {
   EXPECT_EQ(lines[0].at("status").as_int64(), 400);
   EXPECT_TRUE(lines[0].contains("jsonrpc_error"));
   EXPECT_NE(h.audit_text().find("\"outcome\":\"error\""), std::string::npos) << h.audit_text();
+}
+
+// The tool label comes from the dispatcher's lookup (mcp::Outbound::tool_found), through the
+// stateless path's two outbounds as through the session's one.
+TEST(Pipeline, StatelessToolCallsAreLabelledWithTheToolTheDispatcherFound) {
+  Harness h;
+  const auto call = [&](const std::string& tool) {
+    const std::string body = R"({"jsonrpc":"2.0","id":9,"method":"tools/call","params":{"name":")" + tool +
+                             R"(","arguments":{"message":"x"},"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{}}}})";
+    return h.post("/mcp", body, {{"MCP-Protocol-Version", "2026-07-28"}, {"Mcp-Method", "tools/call"}, {"Mcp-Name", tool}});
+  };
+  auto found = call("echo");
+  EXPECT_EQ(found->status(), 200) << found->body();
+  auto unknown = call("nothing-here");
+  EXPECT_NE(unknown->body().find("-32602"), std::string::npos) << unknown->body();
+  const std::string metrics = h.tel->metrics().expose();
+  EXPECT_NE(metrics.find("bastion_mcp_tool_calls_total{route=\"/mcp\",gen_ai_tool_name=\"echo\",outcome=\"success\"} 1\n"),
+            std::string::npos)
+      << metrics;
+  EXPECT_NE(metrics.find("bastion_mcp_tool_calls_total{route=\"/mcp\",gen_ai_tool_name=\"_unknown\",outcome=\"error\"} 1\n"),
+            std::string::npos)
+      << metrics;
+  EXPECT_EQ(metrics.find("nothing-here"), std::string::npos) << metrics;
 }
 
 TEST(Pipeline, LegacySseMessagesAreLoggedWhenTheirAnswerLeavesOnTheStream) {
