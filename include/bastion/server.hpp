@@ -2,7 +2,6 @@
 // sessions; list changes are announced through the notify_* calls.
 #pragma once
 
-#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
