@@ -15,9 +15,8 @@ constexpr char ascii_lower(char c) noexcept { return (c >= 'A' && c <= 'Z') ? st
 
 }  // namespace
 
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
+bool iequals_same_size(const char* a, const char* b, std::size_t size) {
+  for (std::size_t i = 0; i < size; ++i) {
     if (ascii_lower(a[i]) != ascii_lower(b[i])) return false;
   }
   return true;

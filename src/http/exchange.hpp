@@ -32,7 +32,13 @@ class Headers {
   std::vector<std::pair<std::string, std::string>> fields_;
 };
 
-bool iequals(std::string_view a, std::string_view b);
+// Case-insensitive ASCII comparison. The length test inline: header lookups compare a name
+// against every field, and most differ in length: a call per field was about 500 instructions
+// per request of the bench's load (callgrind: 61,763 -> 61,266 with telemetry off).
+bool iequals_same_size(const char* a, const char* b, std::size_t size);
+inline bool iequals(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && iequals_same_size(a.data(), b.data(), a.size());
+}
 
 struct Request {
   std::string method;        // "GET", "POST", ... as received
