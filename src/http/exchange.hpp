@@ -110,6 +110,17 @@ class Exchange {
   // connection was torn down before the response (or stream) was complete.
   virtual void on_peer_closed(std::function<void()> callback) = 0;
   virtual bool peer_closed() const = 0;
+
+  // What an observer that decorates the exchange keeps on it (telemetry's request record),
+  // opaque to this layer; null when nobody observes it. A plain load: the pipeline asks for it
+  // several times per request, and a type test on the exchange cost more each time.
+  const void* observation() const { return observation_; }
+
+ protected:
+  void set_observation(const void* observation) { observation_ = observation; }
+
+ private:
+  const void* observation_ = nullptr;
 };
 
 using Handler = std::function<void(std::shared_ptr<Exchange>)>;
