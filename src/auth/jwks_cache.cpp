@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "core/thread_name.hpp"
+
 namespace bastion::auth {
 
 bool JwksSnapshot::has_kid(std::string_view kid) const {
@@ -103,7 +105,10 @@ void JwksCache::start() {
   std::lock_guard lock(thread_mutex_);
   if (thread_.joinable()) return;
   stopping_ = false;
-  thread_ = std::thread([this] { run(); });
+  thread_ = std::thread([this] {
+    core::name_this_thread("jwks-refresh");
+    run();
+  });
 }
 
 void JwksCache::stop() {

@@ -1,11 +1,16 @@
 #include "core/worker_pool.hpp"
+#include "core/thread_name.hpp"
 
 namespace bastion::core {
 
 WorkerPool::WorkerPool(std::size_t threads, std::size_t max_queued) : max_queued_(max_queued) {
   if (threads == 0) threads = 1;
   threads_.reserve(threads);
-  for (std::size_t i = 0; i < threads; ++i) threads_.emplace_back([this] { run(); });
+  for (std::size_t i = 0; i < threads; ++i)
+    threads_.emplace_back([this] {
+      name_this_thread("bastion-worker");
+      run();
+    });
 }
 
 WorkerPool::~WorkerPool() { stop(); }
@@ -63,7 +68,11 @@ void WorkerPool::run() {
   }
 }
 
-TimerQueue::TimerQueue() : thread_([this] { run(); }) {}
+TimerQueue::TimerQueue()
+    : thread_([this] {
+        name_this_thread("bastion-timers");
+        run();
+      }) {}
 
 TimerQueue::~TimerQueue() { stop(); }
 

@@ -17,6 +17,7 @@
 // queue (max_write_queue_bytes), the lingering close. Only the wait for our own handler has
 // none: the application owns that time (a tool call may legitimately take minutes).
 #include "http/server.hpp"
+#include "core/thread_name.hpp"
 
 #include <algorithm>
 #include <array>
@@ -1691,7 +1692,10 @@ void Server::run() {
   {
     std::lock_guard lock(impl_->threads_mutex);
     for (std::size_t i = 1; i < impl_->thread_count; ++i) {
-      impl_->threads.emplace_back([core = impl_] { core->run_io(); });
+      impl_->threads.emplace_back([core = impl_] {
+        core::name_this_thread("bastion-io");
+        core->run_io();
+      });
     }
   }
   impl_->run_io();
@@ -1701,7 +1705,10 @@ void Server::run() {
 void Server::start() {
   std::lock_guard lock(impl_->threads_mutex);
   for (std::size_t i = 0; i < impl_->thread_count; ++i) {
-    impl_->threads.emplace_back([core = impl_] { core->run_io(); });
+    impl_->threads.emplace_back([core = impl_] {
+      core::name_this_thread("bastion-io");
+      core->run_io();
+    });
   }
 }
 

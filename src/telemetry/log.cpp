@@ -27,6 +27,7 @@
 #include <utility>
 
 #include "core/json_text.hpp"
+#include "core/thread_name.hpp"
 
 namespace bastion::telemetry {
 
@@ -282,7 +283,10 @@ class DropBehind {
     if (at < 0) return;
     handed_to_ = dropped_to_ = submitted_to_ = at;  // what the file held before is not the sink's business
     enabled_.store(true, std::memory_order_relaxed);
-    thread_ = std::thread([this] { run(); });
+    thread_ = std::thread([this] {
+      core::name_this_thread("log-dropbehind");
+      run();
+    });
   }
   ~DropBehind() {
     if (!thread_.joinable()) return;
@@ -396,7 +400,10 @@ class DropBehind {
 class BufferedFdSink final : public spdlog::sinks::sink, public std::enable_shared_from_this<BufferedFdSink> {
  public:
   explicit BufferedFdSink(int fd) : fd_(fd) {
-    writer_ = std::thread([this] { write_loop(); });
+    writer_ = std::thread([this] {
+      core::name_this_thread("log-writer");
+      write_loop();
+    });
   }
   ~BufferedFdSink() override {
     flush();

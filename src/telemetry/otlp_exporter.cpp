@@ -7,6 +7,7 @@
 #include <variant>
 
 #include "core/json_text.hpp"
+#include "core/thread_name.hpp"
 
 namespace bastion::telemetry {
 
@@ -210,7 +211,10 @@ OtlpExporter::OtlpExporter(OtlpOptions options, http::Fetcher fetcher, MetricsRe
           metrics.counter("bastion_otlp_export_failures_total", "OTLP export requests that failed (any reason).")
               .with()),
       queue_gauge_(metrics.gauge("bastion_otlp_queue_spans", "Spans waiting in the OTLP export queue.").with()) {
-  thread_ = std::thread([this] { run(); });
+  thread_ = std::thread([this] {
+    core::name_this_thread("otlp-export");
+    run();
+  });
 }
 
 OtlpExporter::~OtlpExporter() { shutdown(); }
