@@ -38,9 +38,18 @@ namespace {
 thread_local const json::object* tl_fields = nullptr;
 thread_local std::span<const LogField> tl_list;
 
+}  // namespace
+
+char* JsonValueWriter::write_integer(char* out, std::int64_t value) { return std::to_chars(out, out + kNumberBound, value).ptr; }
+
+void JsonValueWriter::real(double value) {
+  if (!std::isfinite(value)) raw("null");
+  else at_ = std::to_chars(at_, at_ + kNumberBound, value).ptr;
+}
+
 // LogField::milliseconds: "<micros / 1000>[.<fraction without trailing zeros>]" into out,
 // which holds 32 bytes.
-char* write_milliseconds(char* out, std::int64_t signed_micros) {
+char* JsonValueWriter::write_milliseconds(char* out, std::int64_t signed_micros) {
   // In unsigned arithmetic: the magnitude of INT64_MIN has no int64 form.
   std::uint64_t micros = static_cast<std::uint64_t>(signed_micros);
   if (signed_micros < 0) {
@@ -62,17 +71,6 @@ char* write_milliseconds(char* out, std::int64_t signed_micros) {
   }
   return out + digits;
 }
-
-}  // namespace
-
-void JsonValueWriter::integer(std::int64_t value) { at_ = std::to_chars(at_, at_ + kNumberBound, value).ptr; }
-
-void JsonValueWriter::real(double value) {
-  if (!std::isfinite(value)) raw("null");
-  else at_ = std::to_chars(at_, at_ + kNumberBound, value).ptr;
-}
-
-void JsonValueWriter::milliseconds(std::int64_t micros) { at_ = write_milliseconds(at_, micros); }
 
 namespace {
 

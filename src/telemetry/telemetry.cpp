@@ -620,10 +620,11 @@ template <class Fields>
 void RequestRecord::request_line_fields(Fields& out, const TraceContext& context, std::uint64_t nanos) const {
   // Fields are left out when empty. Ids and digests (lowercase hex) and names from the fixed
   // sets above need no escaping; the rest comes from requests, tokens or configuration.
-  auto text = [&](std::string_view key, std::string_view value) __attribute__((always_inline)) {
+  auto text = [&]<std::size_t N>(const Key<N>& key, std::string_view value) __attribute__((always_inline)) {
     if (!value.empty()) out.text(key, value);
   };
-  auto verbatim = [&](std::string_view key, std::string_view value) __attribute__((always_inline)) {
+  // Ids and digests keep their types (HexId): the JSON writer copies them as fixed lengths.
+  auto verbatim = [&]<std::size_t N, class Value>(const Key<N>& key, const Value& value) __attribute__((always_inline)) {
     if (!value.empty()) out.verbatim(key, value);
   };
   verbatim("request_id", request_id_);

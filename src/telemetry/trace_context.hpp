@@ -21,6 +21,7 @@ namespace bastion::telemetry {
 template <std::size_t N>
 class HexId {
  public:
+  static constexpr std::size_t kSize = N;  // the length of every id it holds
   HexId() = default;
   explicit HexId(std::string_view hex) { assign(hex); }
   HexId& operator=(std::string_view hex) {
