@@ -189,6 +189,9 @@ class RequestRecord {
   void fix_context_locked();
   void set_principal_locked(const Principal& principal);
   void operation_ended(const Operation& op, int jsonrpc_error, bool tool_error, bool cancelled, double seconds);
+  // The audit record of a tools/call (when the audit trail is on).
+  void audit_tool_call(const Operation& op, int jsonrpc_error, bool tool_error, bool cancelled, double seconds,
+                       std::string_view error_type);
   // Whether the caller (holding mutex_) is the one to emit: answered, no operation pending, not
   // yet emitted. When it is, marks the record emitted and fixes the trace context.
   bool take_emission_locked();
