@@ -201,7 +201,7 @@ class RequestRecord {
   // (log.hpp): one description for the JSON fast path and the other outputs.
   // Inlined into each caller: the JSON writer's cursor then stays in a register.
   template <class Fields>
-  [[gnu::always_inline]] void request_line_fields(Fields& out, const TraceContext& context, std::uint64_t nanos) const;
+  [[gnu::always_inline]] inline void request_line_fields(Fields& out, const TraceContext& context, std::uint64_t nanos) const;
 
   Telemetry& telemetry_;
   const RouteTag& route_;
