@@ -102,8 +102,10 @@ class Operation {
   Operation(const Operation&) = delete;
   Operation& operator=(const Operation&) = delete;
 
-  // The context handlers and outbound calls carry (the operation span's).
-  const TraceContext& context() const { return span_.context(); }
+  // The context handlers and outbound calls carry: the operation span's when it is recorded,
+  // else its request's (an unsampled operation has no span id of its own, as
+  // Tracer::start_child_in explains, and so no span to copy the request's context into).
+  const TraceContext& context() const;
   // {"traceparent", "tracestate"?, "baggage"?} for an outbound MCP _meta.
   boost::json::object trace_meta() const;
 
