@@ -34,8 +34,10 @@
 #   BENCH_CORUN_ROUNDS=0: when set (and bastion, bastion-observed are both targets), two more
 #   servers, off and on, each with one I/O thread, share CPU 0 and are loaded at the same time
 #   from CPU 1 (wrk -t1 -c32 each) for that many rounds of BENCH_DURATION: a phase of the machine
-#   then slows both alike, and the ratio of their throughputs is the inverse ratio of their CPU
-#   per request (telemetry's cost without the load generator's share). Needs taskset and 2 CPUs.
+#   then slows both alike. Printed: the ratio of their throughputs and the ratio of their own CPU
+#   time per request (telemetry's cost without the load generator's share). The scheduler shares
+#   CPU 0 between threads, not processes, so the throughput ratio leaves out the CPU the on
+#   server's log writer and exporter threads draw; the CPU ratio charges it. Needs taskset and 2 CPUs.
 #   BENCH_CORUN_AUTH=0: when set to 1, the co-run's two servers protect /mcp with OAuth as
 #   bastion-auth does (a stand-in issuer's EdDSA token on every request, verified-token cache,
 #   scope check): the request of the default secured route, whose request line also names the
@@ -394,8 +396,8 @@ start_issuer() {
 CORUN_LINE=""
 INSTRUCTIONS_LINE=""
 corun_telemetry() {  # sets CORUN_LINE (see BENCH_CORUN_ROUNDS); needs the OTLP stand-in running
-  local name round ratios=() wrk_pids issuer="" route="open route"
-  declare -A pids urls sids
+  local name round ratios=() cpu_ratios=() wrk_pids issuer="" route="open route"
+  declare -A pids urls sids ticks cpu
   if [[ "$CORUN_AUTH" == 1 ]]; then
     start_issuer
     issuer="$ISSUER_URL"
@@ -415,6 +417,7 @@ corun_telemetry() {  # sets CORUN_LINE (see BENCH_CORUN_ROUNDS); needs the OTLP 
   log "co-run: corun-off and corun-on (one I/O thread each) on CPU 0, their loads on CPU 1"
   for round in $(seq 0 "$CORUN_ROUNDS"); do  # round 0 warms both up
     wrk_pids=()
+    for name in corun-off corun-on; do ticks[$name]="$(cpu_ticks "${pids[$name]}")"; done
     for name in corun-off corun-on; do
       # A subshell pinned to CPU 1: its wrk inherits the affinity.
       (
@@ -435,14 +438,23 @@ corun_telemetry() {  # sets CORUN_LINE (see BENCH_CORUN_ROUNDS); needs the OTLP 
         die "$name answered with errors in co-run round $round: $(grep '^RESULT ' "$TMP/$name.wrk")"
     done
     ratios+=("$(awk -v a="$on" -v b="$off" 'BEGIN { printf "%.3f", a / b }')")
-    log "co-run round $round of $CORUN_ROUNDS: off $off req/s, on $on req/s, on / off ${ratios[-1]}"
+    # Each server's own CPU time per request as well: the scheduler shares CPU 0 between
+    # threads, not processes, so the on server's log writer and exporter threads draw CPU time
+    # the throughput ratio does not charge to it.
+    for name in corun-off corun-on; do
+      cpu[$name]="$(awk -v a="${ticks[$name]}" -v b="$(cpu_ticks "${pids[$name]}")" -v hz="$(getconf CLK_TCK)" \
+        -v n="$(grep '^RESULT ' "$TMP/$name.wrk" | sed -E 's/.*requests=([0-9]+).*/\1/')" \
+        'BEGIN { printf "%.2f", (b - a) / hz * 1e6 / n }')"
+    done
+    cpu_ratios+=("$(awk -v a="${cpu[corun-on]}" -v b="${cpu[corun-off]}" 'BEGIN { printf "%.3f", a / b }')")
+    log "co-run round $round of $CORUN_ROUNDS: off $off req/s, on $on req/s, on / off ${ratios[-1]}; CPU per request ${cpu[corun-off]} -> ${cpu[corun-on]} us, ${cpu_ratios[-1]}x"
   done
   for name in corun-off corun-on; do stop_pid "${pids[$name]}"; done
   if [[ -n "$issuer" ]]; then
     stop_pid "$ISSUER_PID"
     AUTHORIZATION=""
   fi
-  CORUN_LINE="$(median "${ratios[@]}")x (median of rounds: ${ratios[*]}; $route)"
+  CORUN_LINE="throughput $(median "${ratios[@]}")x (median of rounds: ${ratios[*]}), CPU per request $(median "${cpu_ratios[@]}")x (${cpu_ratios[*]}); $route"
 }
 
 instructions_telemetry() {  # sets INSTRUCTIONS_LINE (see BENCH_INSTRUCTIONS); needs the OTLP stand-in running
@@ -677,7 +689,7 @@ done
 if [[ -n "${RPS[bastion]:-}" ]]; then
   [[ -n "${RPS[bastion-observed]:-}" ]] && echo "telemetry on / off (info logs, metrics, 10% traces), medians of the rounds' ratios: throughput $(median "${TELEMETRY_RATIOS[@]}")x (${TELEMETRY_RATIOS[*]})   p50 $(median "${P50_RATIOS[@]}")x (${P50_RATIOS[*]})   p99 $(median "${P99_RATIOS[@]}")x (${P99_RATIOS[*]})   CPU per request $(median "${CPU_RATIOS[@]}")x (${CPU_RATIOS[*]}; ${CPU_US[bastion]:-?} -> ${CPU_US[bastion-observed]:-?} us)   (${LOG_LINES[bastion-observed]:-0} request lines logged)"
   [[ -n "$PROFILE_LINE" ]] && echo "telemetry's share of bastion-observed's CPU samples: $PROFILE_LINE"
-  [[ -n "$CORUN_LINE" ]] && echo "telemetry on / off sharing one core, loaded at once (inverse CPU per request): $CORUN_LINE"
+  [[ -n "$CORUN_LINE" ]] && echo "telemetry on / off sharing one core, loaded at once: $CORUN_LINE"
   [[ -n "$INSTRUCTIONS_LINE" ]] && echo "telemetry on / off in instructions (callgrind, user space, all threads): $INSTRUCTIONS_LINE"
   [[ -n "${RPS[bastion-auth]:-}" ]] && echo "throughput bastion authenticated / unauthenticated: $(ratio "${RPS[bastion-auth]}" "${RPS[bastion]}")x   p99 unauthenticated / authenticated: $(ratio "${P99[bastion]}" "${P99[bastion-auth]}")x"
   [[ -n "${RPS[bastion-same-bytes]:-}" ]] && echo "throughput bastion authenticated / same bytes unauthenticated: $(ratio "${RPS[bastion-auth]}" "${RPS[bastion-same-bytes]}")x   p99: $(ratio "${P99[bastion-same-bytes]}" "${P99[bastion-auth]}")x"
