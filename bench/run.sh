@@ -442,9 +442,11 @@ corun_telemetry() {  # sets CORUN_LINE (see BENCH_CORUN_ROUNDS); needs the OTLP 
     # threads, not processes, so the on server's log writer and exporter threads draw CPU time
     # the throughput ratio does not charge to it.
     for name in corun-off corun-on; do
+      local requests
+      requests="$(grep '^RESULT ' "$TMP/$name.wrk" | sed -E 's/.*requests=([0-9]+).*/\1/')"
+      [[ "$requests" -gt 0 ]] || die "$name answered no request in co-run round $round"
       cpu[$name]="$(awk -v a="${ticks[$name]}" -v b="$(cpu_ticks "${pids[$name]}")" -v hz="$(getconf CLK_TCK)" \
-        -v n="$(grep '^RESULT ' "$TMP/$name.wrk" | sed -E 's/.*requests=([0-9]+).*/\1/')" \
-        'BEGIN { printf "%.2f", (b - a) / hz * 1e6 / n }')"
+        -v n="$requests" 'BEGIN { printf "%.2f", (b - a) / hz * 1e6 / n }')"
     done
     cpu_ratios+=("$(awk -v a="${cpu[corun-on]}" -v b="${cpu[corun-off]}" 'BEGIN { printf "%.3f", a / b }')")
     log "co-run round $round of $CORUN_ROUNDS: off $off req/s, on $on req/s, on / off ${ratios[-1]}; CPU per request ${cpu[corun-off]} -> ${cpu[corun-on]} us, ${cpu_ratios[-1]}x"
