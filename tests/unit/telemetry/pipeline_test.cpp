@@ -2,6 +2,7 @@
 // Telemetry::observe(), with the OTLP exporter's Fetcher and the log sink as the only fakes.
 // One request is one trace (header or _meta context), spans nest, the request line carries its
 // fields, and no secret reaches logs, audit records, metric labels or spans.
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <boost/json.hpp>
@@ -25,6 +26,7 @@
 
 using namespace bastion;
 using bastion::testing::FakeExchange;
+using ::testing::HasSubstr;
 namespace json = boost::json;
 
 namespace {
@@ -387,21 +389,13 @@ TEST(Pipeline, ErrorsAndUnknownToolsAreBoundedLabels) {
   EXPECT_EQ(lines[1].at("jsonrpc_error").as_int64(), -32602);
   const std::string metrics = h.tel->metrics().expose();
   EXPECT_EQ(metrics.find("evil"), std::string::npos) << "a client-chosen tool name became a label";
-  EXPECT_NE(metrics.find("gen_ai_tool_name=\"_unknown\",error_type=\"-32602\""), std::string::npos) << metrics;
-  EXPECT_NE(metrics.find("bastion_http_requests_total{route=\"/mcp\",method=\"POST\",status=\"200\"} 5\n"),
-            std::string::npos)
-      << metrics;
+  EXPECT_THAT(metrics, HasSubstr("gen_ai_tool_name=\"_unknown\",error_type=\"-32602\""));
+  EXPECT_THAT(metrics, HasSubstr("bastion_http_requests_total{route=\"/mcp\",method=\"POST\",status=\"200\"} 5\n"));
   // Both counters are read from the histograms' counts: the outcome follows error_type.
-  EXPECT_NE(metrics.find("# TYPE bastion_mcp_tool_calls_total counter\n"), std::string::npos) << metrics;
-  EXPECT_NE(metrics.find("bastion_mcp_tool_calls_total{route=\"/mcp\",gen_ai_tool_name=\"_unknown\",outcome=\"error\"} 1\n"),
-            std::string::npos)
-      << metrics;
-  EXPECT_NE(metrics.find("bastion_mcp_tool_calls_total{route=\"/mcp\",gen_ai_tool_name=\"echo\",outcome=\"success\"} 2\n"),
-            std::string::npos)
-      << metrics;
-  EXPECT_NE(metrics.find("bastion_mcp_tool_calls_total{route=\"/mcp\",gen_ai_tool_name=\"failing\",outcome=\"tool_error\"} 1\n"),
-            std::string::npos)
-      << metrics;
+  EXPECT_THAT(metrics, HasSubstr("# TYPE bastion_mcp_tool_calls_total counter\n"));
+  EXPECT_THAT(metrics, HasSubstr("bastion_mcp_tool_calls_total{route=\"/mcp\",gen_ai_tool_name=\"_unknown\",outcome=\"error\"} 1\n"));
+  EXPECT_THAT(metrics, HasSubstr("bastion_mcp_tool_calls_total{route=\"/mcp\",gen_ai_tool_name=\"echo\",outcome=\"success\"} 2\n"));
+  EXPECT_THAT(metrics, HasSubstr("bastion_mcp_tool_calls_total{route=\"/mcp\",gen_ai_tool_name=\"failing\",outcome=\"tool_error\"} 1\n"));
 }
 
 TEST(Pipeline, ToolCallsAreAuditedWithADigestUnlessTheRouteOptsIn) {
@@ -531,12 +525,8 @@ TEST(Pipeline, StatelessToolCallsAreLabelledWithTheToolTheDispatcherFound) {
   auto unknown = call("nothing-here");
   EXPECT_NE(unknown->body().find("-32602"), std::string::npos) << unknown->body();
   const std::string metrics = h.tel->metrics().expose();
-  EXPECT_NE(metrics.find("bastion_mcp_tool_calls_total{route=\"/mcp\",gen_ai_tool_name=\"echo\",outcome=\"success\"} 1\n"),
-            std::string::npos)
-      << metrics;
-  EXPECT_NE(metrics.find("bastion_mcp_tool_calls_total{route=\"/mcp\",gen_ai_tool_name=\"_unknown\",outcome=\"error\"} 1\n"),
-            std::string::npos)
-      << metrics;
+  EXPECT_THAT(metrics, HasSubstr("bastion_mcp_tool_calls_total{route=\"/mcp\",gen_ai_tool_name=\"echo\",outcome=\"success\"} 1\n"));
+  EXPECT_THAT(metrics, HasSubstr("bastion_mcp_tool_calls_total{route=\"/mcp\",gen_ai_tool_name=\"_unknown\",outcome=\"error\"} 1\n"));
   EXPECT_EQ(metrics.find("nothing-here"), std::string::npos) << metrics;
 }
 
@@ -570,10 +560,8 @@ TEST(Pipeline, LegacySseMessagesAreLoggedWhenTheirAnswerLeavesOnTheStream) {
   EXPECT_EQ(str(lines[1], "tool"), "echo");
   EXPECT_EQ(lines[1].at("status").as_int64(), 202);
   const std::string metrics = h.tel->metrics().expose();
-  EXPECT_NE(metrics.find("bastion_http_active_streams{route=\"/mcp\"} 1\n"), std::string::npos) << metrics;
-  EXPECT_NE(metrics.find("mcp_method_name=\"tools/call\",gen_ai_tool_name=\"echo\",error_type=\"\",mcp_protocol_version=\"2024-11-05\",le=\"+Inf\"} 1\n"),
-            std::string::npos)
-      << metrics;
+  EXPECT_THAT(metrics, HasSubstr("bastion_http_active_streams{route=\"/mcp\"} 1\n"));
+  EXPECT_THAT(metrics, HasSubstr("mcp_method_name=\"tools/call\",gen_ai_tool_name=\"echo\",error_type=\"\",mcp_protocol_version=\"2024-11-05\",le=\"+Inf\"} 1\n"));
   stream->close_by_peer();
   EXPECT_EQ(h.request_lines().size(), 3u);  // the stream's own line, at its end
   EXPECT_NE(h.audit_text().find("\"reason\":\"stream_closed\""), std::string::npos) << h.audit_text();
