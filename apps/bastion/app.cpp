@@ -527,7 +527,7 @@ HttpApp::HttpApp(const config::Config& config, HttpAppHooks hooks) : config_(con
     router.add_prefix(target->path(), [target, guard, authenticator, tag, observer](std::shared_ptr<http::Exchange> exchange) {
       // Where the request enters the pipeline: from here on it is counted, timed, traced and
       // logged once at its end (telemetry/telemetry.hpp).
-      exchange = observer->observe(std::move(exchange), *tag);
+      observer->observe(*exchange, *tag);
       const http::Request& request = exchange->request();
       if (!target->matches(request.path)) {
         exchange->respond(http::not_found_response());

@@ -51,10 +51,10 @@ class NullExchange final : public http::Exchange {
  public:
   explicit NullExchange(const http::Request& request) : request_(request) {}
   const http::Request& request() const override { return request_; }
-  void respond(http::Response response) override { benchmark::DoNotOptimize(response.body.data()); }
-  void start_stream(int, http::Headers, std::chrono::milliseconds) override {}
-  void write(std::string) override {}
-  void finish() override {}
+  void do_respond(http::Response response) override { benchmark::DoNotOptimize(response.body.data()); }
+  void do_start_stream(int, http::Headers, std::chrono::milliseconds) override {}
+  void do_write(std::string) override {}
+  void do_finish() override {}
   void on_peer_closed(std::function<void()>) override {}
   bool peer_closed() const override { return false; }
 
@@ -111,7 +111,7 @@ void BM_Request(benchmark::State& state) {
     for (std::size_t i = 0; i < evict.size(); i += 64) evict[i] = static_cast<char>(evict[i] + 1);
     benchmark::ClobberMemory();
     std::shared_ptr<http::Exchange> exchange = std::make_shared<NullExchange>(request);
-    exchange = telemetry.observe(std::move(exchange), route);
+    telemetry.observe(*exchange, route);
     if (auto record = telemetry::record_of(*exchange)) record->set_session("session", "2025-06-18", digest, nullptr);
     auto op = telemetry::begin_operation(*exchange, "tools/call", params);
     if (op) op->tool_found();  // what the dispatcher reports when it finds the tool

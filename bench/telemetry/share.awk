@@ -19,8 +19,8 @@ function flush_sample() {
 !/^\t/ { flush_sample(); in_sample = 1; next }
 {
   frame = $0
-  # The pipeline's entry points into telemetry/telemetry.hpp (ObservedExchange::respond is not
-  # one: it wraps the transport's own respond; what it adds is http_responded, below).
+  # The pipeline's entry points into telemetry/telemetry.hpp (http::Exchange::respond is not
+  # one: it calls the transport's own; what it adds is the record's responding, below).
   # The request line: formatted where it is logged (log_json_fields, or log_fields for other
   # sinks), written by the log sink's writer thread, whose loop is inlined into the thread's
   # lambda (perf names that frame after BufferedFdSink's constructor, not write_loop), and its
@@ -28,7 +28,7 @@ function flush_sample() {
   if (frame ~ /telemetry::log_(json_)?fields|BufferedFdSink|DropBehind/) { hit["request line"] = 1; any = 1 }
   if (frame ~ /telemetry::argument_digest/) { hit["argument digest"] = 1 }
   if (frame ~ /OtlpExporter::run/) { hit["exporter thread"] = 1 }
-  if (frame ~ /Telemetry::observe|telemetry::begin_operation|RequestRecord::(begin_operation|http_|emit|maybe_emit|set_|add_step|operation_ended|context)|telemetry::Operation::(end|finish)|telemetry::record_of|Telemetry::first_step|~RequestRecord|~ObservedExchange|(ObservedExchange|RequestRecord|Operation)[^ ]*>::_M_dispose|~Operation|OtlpExporter::run/) any = 1
+  if (frame ~ /Telemetry::observe|telemetry::begin_operation|RequestRecord::(begin_operation|responding|stream_|abandoned|unanswered|emit|maybe_emit|set_|add_step|operation_ended|context)|telemetry::Operation::(end|finish)|telemetry::record_of|Telemetry::first_step|~RequestRecord|(RequestRecord|Operation)[^ ]*>::_M_dispose|~Operation|OtlpExporter::run/) any = 1
 }
 END {
   flush_sample()

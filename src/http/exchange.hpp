@@ -86,41 +86,89 @@ inline Response plain_response(int status, std::string body = {}) {
   return response;
 }
 
+class Exchange;
+
+// What observes an exchange (telemetry's request record), told of its answer as it is given.
+// The exchange calls it before handing the answer to its implementation, so that the observer
+// may add to it (the X-Request-Id). Opaque otherwise to this layer.
+class ExchangeObserver {
+ public:
+  virtual ~ExchangeObserver() = default;
+  virtual void responding(Response& response) = 0;
+  virtual void stream_starting(Exchange& exchange, int status, Headers& headers) = 0;
+  virtual void stream_writing(std::size_t bytes) = 0;
+  virtual void stream_finished() = 0;  // called after the implementation's finish
+  // The exchange is being destroyed and neither respond() nor finish() was called on it.
+  virtual void unanswered() = 0;
+};
+
 // One request's answer channel. Every member is safe to call from any thread: calls are posted
 // to the connection's strand. Exactly one of respond() or start_stream() is called.
+//
+// The answering calls are not virtual: each tells the observer (when there is one), then the
+// implementation (do_respond(), ...). So an observer needs no decorator around the exchange,
+// which cost an allocation per request and a forwarding call for every use of the exchange.
 class Exchange {
  public:
-  virtual ~Exchange() = default;
+  virtual ~Exchange() {
+    // Runs after the implementation's destructor: the observer only learns the fact.
+    if (observer_ && !answered_) observer_->unanswered();
+  }
 
   virtual const Request& request() const = 0;
 
   // A complete response. Content-Length is set by the HTTP layer.
-  virtual void respond(Response response) = 0;
+  void respond(Response response) {
+    if (observer_) {
+      observer_->responding(response);
+      answered_ = true;
+    }
+    do_respond(std::move(response));
+  }
 
   // Starts a streamed response (used for text/event-stream). The HTTP layer writes the head at
   // once, then each write() as it comes, and a keep-alive comment line ": keep-alive\n\n" when
   // nothing was written for `keepalive` (zero: none). The stream ends with finish() or when the
   // peer goes away. Writes beyond the connection's write-queue bound close the connection (a
   // client that does not read must not grow our memory).
-  virtual void start_stream(int status, Headers headers, std::chrono::milliseconds keepalive) = 0;
-  virtual void write(std::string data) = 0;
-  virtual void finish() = 0;
+  void start_stream(int status, Headers headers, std::chrono::milliseconds keepalive) {
+    if (observer_) observer_->stream_starting(*this, status, headers);
+    do_start_stream(status, std::move(headers), keepalive);
+  }
+  void write(std::string data) {
+    if (observer_) observer_->stream_writing(data.size());
+    do_write(std::move(data));
+  }
+  void finish() {
+    do_finish();
+    if (observer_) {
+      observer_->stream_finished();
+      answered_ = true;
+    }
+  }
 
   // Called once, on the connection's strand, when the peer closed the connection or the
   // connection was torn down before the response (or stream) was complete.
   virtual void on_peer_closed(std::function<void()> callback) = 0;
   virtual bool peer_closed() const = 0;
 
-  // What an observer that decorates the exchange keeps on it (telemetry's request record),
-  // opaque to this layer; null when nobody observes it. A plain load: the pipeline asks for it
-  // several times per request, and a type test on the exchange cost more each time.
-  const void* observation() const { return observation_; }
+  // Makes `observer` this exchange's observer (once, before the exchange is answered; the
+  // exchange keeps it alive). A plain load to read back: the pipeline asks for it several times
+  // per request.
+  void set_observer(std::shared_ptr<ExchangeObserver> observer) { observer_ = std::move(observer); }
+  const std::shared_ptr<ExchangeObserver>& observer() const { return observer_; }
 
  protected:
-  void set_observation(const void* observation) { observation_ = observation; }
+  virtual void do_respond(Response response) = 0;
+  virtual void do_start_stream(int status, Headers headers, std::chrono::milliseconds keepalive) = 0;
+  virtual void do_write(std::string data) = 0;
+  virtual void do_finish() = 0;
 
  private:
-  const void* observation_ = nullptr;
+  std::shared_ptr<ExchangeObserver> observer_;
+  // Set by the thread that answers; read by the destructor, which runs after the last
+  // reference's release (the shared_ptr count orders the two).
+  bool answered_ = false;
 };
 
 using Handler = std::function<void(std::shared_ptr<Exchange>)>;

@@ -448,23 +448,23 @@ class ExchangeImpl final : public Exchange, public std::enable_shared_from_this<
 
   const Request& request() const override { return request_; }
 
-  void respond(Response response) override {
+  void do_respond(Response response) override {
     if (answered_.exchange(true, std::memory_order_acq_rel)) return;  // exactly once
     connection_->post_respond(sequence_, std::move(response));
   }
 
-  void start_stream(int status, Headers headers, std::chrono::milliseconds keepalive) override {
+  void do_start_stream(int status, Headers headers, std::chrono::milliseconds keepalive) override {
     if (answered_.exchange(true, std::memory_order_acq_rel)) return;
     streaming_.store(true, std::memory_order_release);
     connection_->post_start_stream(sequence_, status, std::move(headers), keepalive);
   }
 
-  void write(std::string data) override {
+  void do_write(std::string data) override {
     if (!streaming_.load(std::memory_order_acquire) || finished_.load(std::memory_order_acquire)) return;
     connection_->post_stream_write(sequence_, std::move(data));
   }
 
-  void finish() override {
+  void do_finish() override {
     if (!streaming_.load(std::memory_order_acquire) || finished_.exchange(true, std::memory_order_acq_rel)) return;
     connection_->post_stream_finish(sequence_);
   }

@@ -108,66 +108,10 @@ std::uint64_t nanos_between(std::chrono::steady_clock::time_point a, std::chrono
   return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(b - a).count());
 }
 
-class ObservedExchange final : public http::Exchange {
- public:
-  ObservedExchange(std::shared_ptr<http::Exchange> inner, std::shared_ptr<RequestRecord> record)
-      : inner_(std::move(inner)), record_(std::move(record)) {
-    set_observation(&record_);  // observed_record() reads it back
-  }
-  // An answered exchange has nothing more to tell the record (respond() and finish() are its
-  // last calls, made before the last reference goes); otherwise it was abandoned.
-  ~ObservedExchange() override {
-    if (!answered_) record_->http_abandoned();
-  }
-
-  const http::Request& request() const override { return inner_->request(); }
-
-  void respond(http::Response response) override {
-    // The id a user quotes to an operator; it finds the log line, the audit record, the trace.
-    response.request_id.assign(record_->request_id().view());
-    record_->http_responded(response.status, response.body.size());
-    answered_ = true;
-    inner_->respond(std::move(response));
-  }
-
-  void start_stream(int status, http::Headers headers, std::chrono::milliseconds keepalive) override {
-    headers.set("X-Request-Id", std::string(record_->request_id().view()));
-    record_->http_stream_started(status);
-    // A stream ends when the peer leaves as much as when we finish it.
-    std::weak_ptr<RequestRecord> weak = record_;
-    inner_->on_peer_closed([weak] {
-      if (auto r = weak.lock()) r->http_abandoned();
-    });
-    inner_->start_stream(status, std::move(headers), keepalive);
-  }
-
-  void write(std::string data) override {
-    record_->http_stream_bytes(data.size());
-    inner_->write(std::move(data));
-  }
-
-  void finish() override {
-    inner_->finish();
-    record_->http_stream_finished();
-    answered_ = true;
-  }
-
-  void on_peer_closed(std::function<void()> callback) override { inner_->on_peer_closed(std::move(callback)); }
-  bool peer_closed() const override { return inner_->peer_closed(); }
-
- private:
-  std::shared_ptr<http::Exchange> inner_;
-  std::shared_ptr<RequestRecord> record_;
-  // Set by the thread that answers; read by the destructor, which runs after the last
-  // reference's release (the shared_ptr count orders the two).
-  bool answered_ = false;
-};
-
-// The record of `exchange` when it is observed, else null: the slot ObservedExchange set to its
-// record_ member (nobody else in the process sets one). It replaced a type test on the exchange
-// (typeid, then __dynamic_cast before it), which cost a few dependent loads per call.
-const std::shared_ptr<RequestRecord>* observed_record(const http::Exchange& exchange) {
-  return static_cast<const std::shared_ptr<RequestRecord>*>(exchange.observation());
+// record_of(exchange), shared (one more owner). An exchange's observer is a RequestRecord
+// whenever it has one: observe() is the one place that sets one.
+std::shared_ptr<RequestRecord> shared_record_of(const http::Exchange& exchange) {
+  return std::static_pointer_cast<RequestRecord>(exchange.observer());
 }
 
 }  // namespace
@@ -499,30 +443,40 @@ void RequestRecord::audit_tool_call(const Operation& op, int jsonrpc_error, bool
   telemetry_.audit().record(e);
 }
 
-void RequestRecord::http_responded(int status, std::size_t body_bytes) {
+void RequestRecord::responding(http::Response& response) {
+  response.request_id.assign(request_id_.view());
   std::unique_lock lock(mutex_);
   if (http_done_) return;
   http_done_ = true;
-  status_ = status;
-  bytes_out_ += body_bytes;
+  status_ = response.status;
+  bytes_out_ += response.body.size();
   end_ = std::chrono::steady_clock::now();
   maybe_emit(lock);
 }
 
-void RequestRecord::http_stream_started(int status) {
-  std::lock_guard lock(mutex_);
-  if (http_done_ || streaming_) return;
-  status_ = status;
-  streaming_ = true;
-  if (telemetry_.options().metrics) telemetry_.route_series(route_).active_streams->add(1);
+void RequestRecord::stream_starting(http::Exchange& exchange, int status, http::Headers& headers) {
+  headers.set("X-Request-Id", std::string(request_id_.view()));
+  {
+    std::lock_guard lock(mutex_);
+    if (http_done_ || streaming_) return;
+    status_ = status;
+    streaming_ = true;
+    if (telemetry_.options().metrics) telemetry_.route_series(route_).active_streams->add(1);
+  }
+  // A stream ends when the peer leaves as much as when we finish it. Weak: the exchange keeps
+  // the record, and the connection keeps this callback.
+  std::weak_ptr<RequestRecord> weak = shared_record_of(exchange);
+  exchange.on_peer_closed([weak] {
+    if (auto r = weak.lock()) r->abandoned();
+  });
 }
 
-void RequestRecord::http_stream_bytes(std::size_t bytes) {
+void RequestRecord::stream_writing(std::size_t bytes) {
   std::lock_guard lock(mutex_);
   bytes_out_ += bytes;
 }
 
-void RequestRecord::http_stream_finished() {
+void RequestRecord::stream_finished() {
   std::unique_lock lock(mutex_);
   if (http_done_) return;
   http_done_ = true;
@@ -531,7 +485,7 @@ void RequestRecord::http_stream_finished() {
   maybe_emit(lock);
 }
 
-void RequestRecord::http_abandoned() {
+void RequestRecord::abandoned() {
   std::unique_lock lock(mutex_);
   if (http_done_) return;
   http_done_ = true;
@@ -700,8 +654,8 @@ UrlParts url_parts(std::string_view text) {
 }  // namespace
 
 OutboundParent::OutboundParent(const http::Exchange* exchange) {
-  if (const auto* record = exchange ? observed_record(*exchange) : nullptr)
-    scope_.emplace(core::TaskContext{&kOutboundParentKind, *record});
+  if (auto record = exchange ? shared_record_of(*exchange) : nullptr)
+    scope_.emplace(core::TaskContext{&kOutboundParentKind, std::move(record)});
 }
 
 http::Fetcher Telemetry::traced_fetcher(http::Fetcher fetcher) const {
@@ -741,14 +695,13 @@ http::Fetcher Telemetry::traced_fetcher(http::Fetcher fetcher) const {
 }
 
 RequestRecord* record_of(const http::Exchange& exchange) {
-  const auto* record = observed_record(exchange);
-  return record ? record->get() : nullptr;
+  return static_cast<RequestRecord*>(exchange.observer().get());
 }
 
 std::shared_ptr<Operation> begin_operation(const http::Exchange& exchange, std::string_view method,
                                            const json::object& params) {
-  const auto* record = observed_record(exchange);
-  return record ? (*record)->begin_operation(*record, method, params) : nullptr;
+  RequestRecord* record = record_of(exchange);
+  return record ? record->begin_operation(shared_record_of(exchange), method, params) : nullptr;
 }
 
 // ---- Telemetry ---------------------------------------------------------------------------
@@ -855,14 +808,12 @@ Telemetry::~Telemetry() {
   if (exporter_) exporter_->shutdown();
 }
 
-std::shared_ptr<http::Exchange> Telemetry::observe(std::shared_ptr<http::Exchange> exchange, const RouteTag& route) {
-  if (!active_) return exchange;
-  // From per-thread caches (core/block_cache.hpp): a pass over the ready connections holds
+void Telemetry::observe(http::Exchange& exchange, const RouteTag& route) {
+  if (!active_) return;
+  // From a per-thread cache (core/block_cache.hpp): a pass over the ready connections holds
   // dozens of these at once, more than malloc's own per-thread cache keeps.
-  auto record = std::allocate_shared<RequestRecord>(core::CachingAllocator<RequestRecord>(), *this, route,
-                                                    exchange->request());
-  return std::allocate_shared<ObservedExchange>(core::CachingAllocator<ObservedExchange>(), std::move(exchange),
-                                                std::move(record));
+  exchange.set_observer(std::allocate_shared<RequestRecord>(core::CachingAllocator<RequestRecord>(), *this, route,
+                                                            exchange.request()));
 }
 
 }  // namespace bastion::telemetry

@@ -2,9 +2,9 @@
 // counters), in one place so that no feature bolts on its own.
 //
 // How a request is observed:
-//   1. Where it enters (the app's route handler), Telemetry::observe() wraps the Exchange in an
-//      observing decorator and creates the request's RequestRecord (request id, start time,
-//      the traceparent/tracestate headers).
+//   1. Where it enters (the app's route handler), Telemetry::observe() creates the request's
+//      RequestRecord (request id, start time, the traceparent/tracestate headers) and makes it
+//      the Exchange's observer, which tells it of the answer (http::ExchangeObserver).
 //   2. Deeper layers annotate it through record_of(exchange): transport/ knows the era, the
 //      protocol version and the session; begin_operation() opens the MCP operation (method,
 //      tool/resource/prompt name, argument digest) and takes the trace context of the request's
@@ -136,13 +136,13 @@ class Operation {
   std::atomic<bool> ended_{false};
 };
 
-// Owned by shared pointers: the observing exchange's and its operations'. Not
+// Owned by shared pointers: the observed exchange's and its operations'. Not
 // enable_shared_from_this: a control block whose weak count is only its own releases its last
 // reference without a locked instruction; the weak self-reference cost four per request.
-class RequestRecord {
+class RequestRecord final : public http::ExchangeObserver {
  public:
   RequestRecord(Telemetry& telemetry, const RouteTag& route, const http::Request& request);
-  ~RequestRecord();
+  ~RequestRecord() override;
 
   const RequestId& request_id() const { return request_id_; }
   // When the request arrived (the record was made): the start of its duration and spans.
@@ -173,14 +173,17 @@ class RequestRecord {
   // unchanged for the record's life).
   const TraceContext& context();
 
-  // The HTTP side (the decorator calls these).
-  void http_responded(int status, std::size_t body_bytes);
-  void http_stream_started(int status);
-  void http_stream_bytes(std::size_t bytes);
-  void http_stream_finished();
-  void http_abandoned();  // decorator destroyed without an answer, or peer gone
+  // The HTTP side: the observed exchange's calls (http::ExchangeObserver). The answer carries
+  // the request id (X-Request-Id): the id a user quotes to an operator finds the log line, the
+  // audit record and the trace.
+  void responding(http::Response& response) override;
+  void stream_starting(http::Exchange& exchange, int status, http::Headers& headers) override;
+  void stream_writing(std::size_t bytes) override;
+  void stream_finished() override;
+  void unanswered() override { abandoned(); }
 
  private:
+  void abandoned();  // the exchange went unanswered, or the peer left a stream
   friend class Operation;
   friend std::shared_ptr<Operation> begin_operation(const http::Exchange& exchange, std::string_view method,
                                                     const boost::json::object& params);
@@ -263,6 +266,7 @@ class OutboundParent {
 // The record of an observed exchange, or nullptr (not observed: unit tests, telemetry off).
 // Valid while the exchange lives. A pointer, not a shared_ptr copy: the pipeline asks several
 // times per request, and each copy was a pair of atomic read-modify-writes on the record's count.
+// (The exchange's observer is always a RequestRecord: observe() is the one place that sets one.)
 RequestRecord* record_of(const http::Exchange& exchange);
 
 // begin_operation on the exchange's record; nullptr when not observed.
@@ -315,9 +319,9 @@ class Telemetry {
   // The "request" component's logger, looked up once (set up logging before constructing).
   spdlog::logger& request_logger() { return *request_logger_; }
 
-  // Wraps `exchange` so that the request is observed (see the file comment). Returns the
-  // exchange itself when nothing is active.
-  std::shared_ptr<http::Exchange> observe(std::shared_ptr<http::Exchange> exchange, const RouteTag& route);
+  // Observes the request of `exchange` (see the file comment): gives it a RequestRecord as its
+  // observer. Does nothing when nothing is active.
+  void observe(http::Exchange& exchange, const RouteTag& route);
 
   // `fetcher` with a client span per call (OpenTelemetry HTTP client conventions) and the W3C
   // traceparent header on the outbound request. The span is a child of the request span of the

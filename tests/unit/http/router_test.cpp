@@ -12,10 +12,10 @@ class RecordingExchange final : public Exchange {
  public:
   explicit RecordingExchange(std::string path) { request_.path = std::move(path); }
   const Request& request() const override { return request_; }
-  void respond(Response response) override { response_ = std::move(response); }
-  void start_stream(int, Headers, std::chrono::milliseconds) override {}
-  void write(std::string) override {}
-  void finish() override {}
+  void do_respond(Response response) override { response_ = std::move(response); }
+  void do_start_stream(int, Headers, std::chrono::milliseconds) override {}
+  void do_write(std::string) override {}
+  void do_finish() override {}
   void on_peer_closed(std::function<void()>) override {}
   bool peer_closed() const override { return false; }
   std::optional<Response> response_;

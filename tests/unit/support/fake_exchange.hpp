@@ -33,23 +33,23 @@ class FakeExchange : public http::Exchange {
 
   const http::Request& request() const override { return request_; }
 
-  void respond(http::Response response) override {
+  void do_respond(http::Response response) override {
     std::lock_guard l(mu_);
     response_ = std::move(response);
     cv_.notify_all();
   }
-  void start_stream(int status, http::Headers headers, std::chrono::milliseconds) override {
+  void do_start_stream(int status, http::Headers headers, std::chrono::milliseconds) override {
     std::lock_guard l(mu_);
     stream_status_ = status;
     stream_headers_ = std::move(headers);
     cv_.notify_all();
   }
-  void write(std::string data) override {
+  void do_write(std::string data) override {
     std::lock_guard l(mu_);
     streamed_ += data;
     cv_.notify_all();
   }
-  void finish() override {
+  void do_finish() override {
     std::lock_guard l(mu_);
     finished_ = true;
     cv_.notify_all();

@@ -108,11 +108,11 @@ struct Harness {
     headers.emplace_back("Accept", kAccept);
     headers.emplace_back("Content-Type", "application/json");
     auto fake = FakeExchange::make("POST", target, body, std::move(headers));
-    auto observed = tel->observe(fake, route_tag ? *route_tag : tag);
+    tel->observe(*fake, route_tag ? *route_tag : tag);
     // The app's guard step, as apps/bastion/app.cpp runs it.
-    auto refused = tel->first_step(*observed, "guard", [] { return std::optional<int>(); });
+    auto refused = tel->first_step(*fake, "guard", [] { return std::optional<int>(); });
     EXPECT_FALSE(refused);
-    endpoint->handle(observed);
+    endpoint->handle(fake);
     EXPECT_TRUE(fake->wait_answered());
     return fake;
   }
@@ -454,13 +454,51 @@ TEST(Pipeline, StreamsAreCountedWhileOpen) {
   auto fake = FakeExchange::make("GET", "/mcp", "",
                                  {{"Accept", "text/event-stream"}, {"Mcp-Session-Id", session},
                                   {"MCP-Protocol-Version", "2025-11-25"}});
-  auto observed = h.tel->observe(fake, h.tag);
-  h.endpoint->handle(observed);
+  h.tel->observe(*fake, h.tag);
+  h.endpoint->handle(fake);
   ASSERT_TRUE(fake->wait_answered());
   ASSERT_TRUE(fake->is_stream());
   EXPECT_NE(h.tel->metrics().expose().find("bastion_http_active_streams{route=\"/mcp\"} 1\n"), std::string::npos);
   fake->close_by_peer();
   EXPECT_NE(h.tel->metrics().expose().find("bastion_http_active_streams{route=\"/mcp\"} 0\n"), std::string::npos);
+}
+
+// An exchange dropped without an answer (a handler that gave up, a worker that threw) still
+// gives its one request line, marked as the client's loss (499, the nginx convention): as soon
+// as the exchange is gone and its operations have ended, not when the last of them is released.
+TEST(Pipeline, AnExchangeDroppedUnansweredIsLoggedOnce) {
+  Harness h;
+  std::shared_ptr<telemetry::Operation> op;
+  {
+    auto fake = FakeExchange::make("POST", "/mcp", "{}", {{"Content-Type", "application/json"}});
+    h.tel->observe(*fake, h.tag);
+    op = telemetry::begin_operation(*fake, "ping", json::object{});
+    ASSERT_TRUE(op);
+  }
+  EXPECT_TRUE(h.request_lines().empty());  // its operation is still open
+  op->end(json::object{{"jsonrpc", "2.0"}, {"id", 1}, {"result", json::object{}}});
+  const auto lines = h.request_lines();
+  ASSERT_EQ(lines.size(), 1u);
+  EXPECT_EQ(lines[0].at("status").as_int64(), 499);
+  EXPECT_TRUE(lines[0].at("client_closed").as_bool());
+  EXPECT_EQ(str(lines[0], "mcp_method"), "ping");
+  op.reset();
+  EXPECT_EQ(h.request_lines().size(), 1u);  // once
+}
+
+// An exchange answered directly (no MCP operation) is logged once, at its answer, and carries
+// the request id as the X-Request-Id of its response.
+TEST(Pipeline, AnExchangeAnsweredDirectlyIsLoggedAtItsAnswer) {
+  Harness h;
+  auto fake = FakeExchange::make("GET", "/mcp/other", "");
+  h.tel->observe(*fake, h.tag);
+  fake->respond(http::plain_response(404));
+  const auto lines = h.request_lines();
+  ASSERT_EQ(lines.size(), 1u);
+  EXPECT_EQ(lines[0].at("status").as_int64(), 404);
+  EXPECT_FALSE(lines[0].contains("client_closed"));
+  EXPECT_EQ(str(lines[0], "request_id"), fake->header("X-Request-Id"));
+  EXPECT_EQ(fake->header("X-Request-Id").size(), 16u);
 }
 
 TEST(Pipeline, RouteSeriesAreTheSameWhetherTheTagIsBoundUnboundOrBoundElsewhere) {
@@ -533,8 +571,8 @@ TEST(Pipeline, StatelessToolCallsAreLabelledWithTheToolTheDispatcherFound) {
 TEST(Pipeline, LegacySseMessagesAreLoggedWhenTheirAnswerLeavesOnTheStream) {
   Harness h;
   auto stream = FakeExchange::make("GET", "/mcp/sse", "", {{"Accept", "text/event-stream"}});
-  auto observed_stream = h.tel->observe(stream, h.tag);
-  h.endpoint->handle(observed_stream);
+  h.tel->observe(*stream, h.tag);
+  h.endpoint->handle(stream);
   ASSERT_TRUE(stream->wait_for_text("session_id="));
   const std::string text = stream->streamed();
   const auto at = text.find("session_id=") + 11;
@@ -542,7 +580,8 @@ TEST(Pipeline, LegacySseMessagesAreLoggedWhenTheirAnswerLeavesOnTheStream) {
   auto post = [&](const std::string& body) {
     auto fake = FakeExchange::make("POST", "/mcp/messages?session_id=" + session, body,
                                    {{"Content-Type", "application/json"}});
-    h.endpoint->handle(h.tel->observe(fake, h.tag));
+    h.tel->observe(*fake, h.tag);
+    h.endpoint->handle(fake);
     EXPECT_TRUE(fake->wait_answered());
     EXPECT_EQ(fake->status(), 202);
   };
@@ -592,9 +631,9 @@ TEST(Pipeline, OutboundCallsAreClientSpansOfTheRequestThatNeededThem) {
   introspection.body = "token=the-token-itself";
 
   auto fake = FakeExchange::make("POST", "/mcp", "{}", {{"traceparent", kHeaderTraceparent}});
-  auto observed = h.tel->observe(fake, h.tag);
+  h.tel->observe(*fake, h.tag);
   {
-    telemetry::OutboundParent parent(observed.get());
+    telemetry::OutboundParent parent(fake.get());
     core::WorkerPool pool(1, 4);
     std::promise<bool> done;
     ASSERT_TRUE(pool.post([&] { done.set_value(traced(jwks, {}).has_value()); }));
@@ -602,7 +641,7 @@ TEST(Pipeline, OutboundCallsAreClientSpansOfTheRequestThatNeededThem) {
     EXPECT_FALSE(traced(introspection, {}).has_value());
   }
   EXPECT_TRUE(traced(jwks, {}).has_value());  // no request: a trace of its own
-  observed->respond(http::Response{});
+  fake->respond(http::Response{});
   const auto spans = h.spans();
 
   // The request, its two calls; then the lone call's trace.
