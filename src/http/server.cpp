@@ -925,7 +925,7 @@ class Connection final : public ConnectionBase, public std::enable_shared_from_t
   // several of them (a load generator, a proxy on the same host) is then woken by the first and
   // finds the others when it runs, instead of being woken once per answer: a wake-up on another
   // CPU costs the sender microseconds, more under a hypervisor. Under bench/run.sh's load this
-  // raised throughput by about a fifth (docs/operations.md, "What it costs"). asio::defer from
+  // raised throughput by about a fifth (docs/telemetry-cost.md). asio::defer from
   // an I/O thread queues the job on that thread, behind the handlers already queued, and wakes
   // no other thread; the write itself still runs on the connection's strand. The cost is one
   // queue hop per answer: an answer waits for the handlers that were ready before its write.
