@@ -7,14 +7,17 @@
 // half the digest's share of the loaded server's CPU). These
 // are the same SHA-NI/AVX code without the dispatch. They bypass OpenSSL's providers, so a
 // FIPS provider configuration does not apply to these digests (none of them protects a secret:
-// PKCE S256 and key ids are public-input hashes, the rest are pseudonyms for logs).
+// PKCE S256 and key ids are public-input hashes, the rest are pseudonyms for logs, keyed where
+// their input could be guessed).
 #define OPENSSL_SUPPRESS_DEPRECATED
+#include <openssl/crypto.h>
 #include <openssl/sha.h>
 
 #ifdef OPENSSL_NO_DEPRECATED_3_0
 #error "Bastion needs OpenSSL built with its 3.0-deprecated APIs (SHA256_Init) for core/sha256.cpp"
 #endif
 
+#include <algorithm>
 #include <new>
 #include <stdexcept>
 
@@ -50,6 +53,39 @@ Sha256Digest Sha256Stream::finish() {
 Sha256Digest sha256(std::string_view data) {
   Sha256Stream stream;
   stream.update(data);
+  return stream.finish();
+}
+
+HmacSha256::HmacSha256(std::string_view key) {
+  constexpr std::size_t kBlockBytes = 64;
+  std::array<unsigned char, kBlockBytes> block{};
+  if (key.size() > kBlockBytes) {
+    const Sha256Digest hashed = sha256(key);
+    std::copy(hashed.begin(), hashed.end(), block.begin());
+  } else {
+    std::copy(key.begin(), key.end(), block.begin());
+  }
+  const auto absorb = [&block](Sha256Stream& stream, unsigned char pad) {
+    std::array<unsigned char, kBlockBytes> padded;
+    for (std::size_t i = 0; i < kBlockBytes; ++i) padded[i] = static_cast<unsigned char>(block[i] ^ pad);
+    stream.update(std::string_view(reinterpret_cast<const char*>(padded.data()), padded.size()));
+    OPENSSL_cleanse(padded.data(), padded.size());
+  };
+  absorb(inner_, 0x36);
+  absorb(outer_, 0x5c);
+  OPENSSL_cleanse(block.data(), block.size());
+}
+
+Sha256Digest HmacSha256::Stream::finish() {
+  const Sha256Digest inner = inner_.finish();
+  Sha256Stream outer = key_.outer_;
+  outer.update(std::string_view(reinterpret_cast<const char*>(inner.data()), inner.size()));
+  return outer.finish();
+}
+
+Sha256Digest HmacSha256::digest(std::string_view message) const {
+  Stream stream(*this);
+  stream.update(message);
   return stream.finish();
 }
 
