@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "bastion/module.hpp"
+#include "core/base64.hpp"
 #include "http/client.hpp"
 #include "http/router.hpp"
 #include "jsonrpc/error_codes.hpp"
@@ -175,6 +176,9 @@ telemetry::TelemetryOptions telemetry_options(const config::Config& config) {
                                                                       : telemetry::AuditOptions::Sink::stdout_stream;
   o.audit.path = config.audit.path;
   o.service_version = BASTION_VERSION;
+  // validate() checked that it decodes to 32 bytes.
+  if (!config.security.argument_digest_key.empty())
+    o.argument_digest_key = core::base64_decode(config.security.argument_digest_key).value_or(std::string());
   return o;
 }
 
@@ -589,7 +593,15 @@ HttpApp::HttpApp(const config::Config& config, HttpAppHooks hooks) : config_(con
   loaded.details["source"] = config_.source;
   loaded.details["routes"] = config_.routes.size();
   loaded.details["listeners"] = config_.listeners.size();
+  // Which key the tool_call records' argument digests are under: digests match only under one.
+  const bool digest_key_configured = !config_.security.argument_digest_key.empty();
+  loaded.details["argument_digest_key_id"] = telemetry_->argument_digest_key_id();
+  loaded.details["argument_digest_key"] = digest_key_configured ? "configured" : "random";
   telemetry_->audit().record(loaded);
+  if (!digest_key_configured && (telemetry_->options().request_log || telemetry_->audit().enabled()))
+    spdlog::info("tool arguments are digested under a random key of this process (id {}): set "
+                 "security.argument_digest_key to match calls across instances and restarts",
+                 telemetry_->argument_digest_key_id());
 }
 
 HttpApp::~HttpApp() {

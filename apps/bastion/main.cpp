@@ -11,9 +11,14 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <sstream>
 #include <thread>
 
+#include <boost/json/parse.hpp>
+
 #include "app.hpp"
+#include "core/base64.hpp"
+#include "core/sha256.hpp"
 #include "json_log.hpp"
 
 namespace {
@@ -216,6 +221,36 @@ int hash_password() {
   return kExitOk;
 }
 
+// Reads tool arguments (one JSON object) from standard input and prints their digest under the
+// config's security.argument_digest_key, as request lines and audit records show it: an
+// investigator can then tell whether a logged call had these arguments. Only a configured key
+// can do that; a process's random one is gone with it.
+int digest_arguments(const std::string& file) {
+  auto loaded = load(file);
+  if (!loaded) return kExitBadConfig;
+  if (loaded->security.argument_digest_key.empty()) {
+    std::cerr << "bastion: " << loaded->source
+              << " sets no security.argument_digest_key: each server process then digests under a random key of its "
+                 "own, which no other process can reproduce\n";
+    return kExitBadConfig;
+  }
+  std::ostringstream input;
+  input << std::cin.rdbuf();
+  boost::system::error_code ec;
+  const boost::json::value arguments = boost::json::parse(input.str(), ec);
+  if (ec || !arguments.is_object()) {
+    std::cerr << "bastion: standard input must be one JSON object (a tools/call's arguments)"
+              << (ec ? ": " + ec.message() : std::string()) << '\n';
+    return kExitBadConfig;
+  }
+  const std::string key = core::base64_decode(loaded->security.argument_digest_key).value_or(std::string());
+  // The digest alone on standard output, for scripts that grep the logs for it.
+  std::cout << telemetry::argument_digest(core::HmacSha256(key), arguments.get_object()) << '\n';
+  std::cerr << "bastion: under the key with id " << telemetry::argument_digest_key_id(key)
+            << " (a server's configuration_loaded audit record names its key's id)\n";
+  return kExitOk;
+}
+
 int check_config(const std::string& file) {
   auto loaded = load(file);
   if (!loaded) return kExitBadConfig;
@@ -271,6 +306,14 @@ int main(int argc, char** argv) {
                                       "Read a password from standard input and print its argon2id hash "
                                       "(for authorization_server.users[].password_hash)");
 
+  std::string digest_config;
+  auto* digest_cmd = cli.add_subcommand(
+      "digest-arguments",
+      "Read tool arguments (a JSON object) from standard input and print their digest as request lines and audit "
+      "records show it, under the config's security.argument_digest_key");
+  digest_cmd->add_option("-c,--config", digest_config, "YAML config file that sets security.argument_digest_key")
+      ->required();
+
   try {
     cli.parse(argc, argv);
   } catch (const CLI::Success& e) {
@@ -289,6 +332,7 @@ int main(int argc, char** argv) {
     if (*stdio_cmd) return stdio(stdio_config, stdio_route);
     if (*check_cmd) return check_config(check_file);
     if (*hash_cmd) return hash_password();
+    if (*digest_cmd) return digest_arguments(digest_config);
   } catch (const std::exception& e) {
     std::cerr << "bastion: " << e.what() << '\n';
     return kExitFailure;

@@ -578,10 +578,7 @@ class Parser {
       }
       Item child{value, value.IsNull() ? key.Mark() : value.Mark(), join_path(item.path, key.Scalar())};
       remember(child);
-      if (value.IsScalar() && !has_reference(value.Scalar())) {
-        fail(child, "a secret: write it as a reference (${env:NAME} or ${file:/path}), not as a literal");
-        continue;
-      }
+      if (!is_secret_reference(child)) continue;
       if (auto v = string_value(child)) config_.tracing.headers[key.Scalar()] = *v;
     }
   }
@@ -672,24 +669,34 @@ class Parser {
   void parse_security(const Item& item) {
     auto& security = config_.security;
     for (const auto& e : map_entries(item, {"allowed_hosts", "allowed_origins", "allow_loopback_names", "trusted_proxies",
-                                            "request_state_keys"})) {
+                                            "request_state_keys", "argument_digest_key"})) {
       if (e.key == "allowed_hosts") security.allowed_hosts = string_list(e.value);
       else if (e.key == "allowed_origins") security.allowed_origins = string_list(e.value);
       else if (e.key == "trusted_proxies") security.trusted_proxies = string_list(e.value);
       else if (e.key == "request_state_keys") parse_secret_list(e.value, security.request_state_keys);
+      else if (e.key == "argument_digest_key") parse_secret(e.value, security.argument_digest_key);
       else if (auto v = bool_value(e.value)) security.allow_loopback_names = *v;
     }
   }
 
-  // A list of secrets: each must be a reference (DESIGN.md §5), so a key never sits in a file
-  // that gets copied, committed or printed.
+  // A secret must be a reference (DESIGN.md §5), so that it never sits in a file that gets
+  // copied, committed or printed. False (and a reported error) for a literal.
+  bool is_secret_reference(const Item& item) {
+    if (!item.node.IsScalar() || has_reference(item.node.Scalar())) return true;
+    fail(item, "a secret: write it as a reference (${env:NAME} or ${file:/path}), not as a literal");
+    return false;
+  }
+
+  void parse_secret(const Item& item, std::string& out) {
+    if (!is_secret_reference(item)) return;
+    if (auto s = string_value(item)) out = std::move(*s);
+  }
+
+  // A list of secrets: each a reference.
   void parse_secret_list(const Item& item, std::vector<std::string>& out) {
     out.clear();
     for (const Item& element : list_items(item)) {
-      if (element.node.IsScalar() && !has_reference(element.node.Scalar())) {
-        fail(element, "a secret: write it as a reference (${env:NAME} or ${file:/path}), not as a literal");
-        continue;
-      }
+      if (!is_secret_reference(element)) continue;
       if (auto s = string_value(element)) out.push_back(std::move(*s));
     }
   }
@@ -821,12 +828,7 @@ class Parser {
       if (e.key == "max_cache_s") {
         if (auto v = seconds_value(e.value)) out.max_cache = *v;
       } else if (e.key == "client_secret") {
-        // A secret (DESIGN.md §5): never a literal in a file that gets copied or committed.
-        if (e.value.node.IsScalar() && !has_reference(e.value.node.Scalar())) {
-          fail(e.value, "a secret: write it as a reference (${env:NAME} or ${file:/path}), not as a literal");
-          continue;
-        }
-        if (auto v = string_value(e.value)) out.client_secret = *v;
+        parse_secret(e.value, out.client_secret);
       } else if (auto v = string_value(e.value)) {
         (e.key == "endpoint" ? out.endpoint : out.client_id) = *v;
       }
@@ -1008,12 +1010,7 @@ class Parser {
       } else if (e.key == "token_endpoint_auth_method") {
         if (auto v = string_value(e.value)) client.token_endpoint_auth_method = *v;
       } else if (e.key == "client_secret") {
-        // A secret (DESIGN.md §5): only as a reference, never written in the file.
-        if (e.value.node.IsScalar() && !has_reference(e.value.node.Scalar())) {
-          fail(e.value, "a secret: write it as a reference (${env:NAME} or ${file:/path}), not as a literal");
-        } else if (auto v = string_value(e.value)) {
-          client.client_secret = *v;
-        }
+        parse_secret(e.value, client.client_secret);
       } else if (e.key == "public_key") {
         if (auto v = string_value(e.value)) client.public_key = *v;
       } else if (e.key == "grant_types") {

@@ -85,6 +85,10 @@ struct SecurityConfig {
   // requests: the first seals, all open. Secrets: in the file only as ${env:...}/${file:...}
   // references. Empty: a random key per process (single instance only).
   std::vector<std::string> request_state_keys;
+  // The key (base64 of 32 bytes) of the HMAC-SHA-256 digests of tool arguments in request lines
+  // and audit records: shared by every instance, so that equal calls match across them. A
+  // secret: in the file only as a reference. Empty: a random key per process.
+  std::string argument_digest_key;
 };
 
 struct SessionsConfig {

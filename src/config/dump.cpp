@@ -110,6 +110,7 @@ class Dumper {
       else out_ << kRedacted;
     }
     out_ << YAML::EndSeq;
+    if (!c.security.argument_digest_key.empty()) secret_field("security", "argument_digest_key");
     out_ << YAML::EndMap;
 
     out_ << YAML::Key << "sessions" << YAML::Value << YAML::BeginMap;
@@ -164,6 +165,14 @@ class Dumper {
     field(parent + "." + key, value);
   }
 
+  // A secret: the reference it was loaded from (always one when it came from a file); a secret
+  // set in code is never printed.
+  void secret_field(const std::string& parent, const char* key) {
+    out_ << YAML::Key << key << YAML::Value;
+    if (auto it = config_.references.find(parent + "." + key); it != config_.references.end()) text(it->second);
+    else out_ << kRedacted;
+  }
+
   void string_list(const std::string& path, const char* key, const std::vector<std::string>& values) {
     out_ << YAML::Key << key << YAML::Value << YAML::Flow << YAML::BeginSeq;
     for (std::size_t i = 0; i < values.size(); ++i) field(path + "[" + std::to_string(i) + "]", values[i]);
@@ -215,10 +224,7 @@ class Dumper {
       out_ << YAML::Key << "introspection" << YAML::Value << YAML::BeginMap;
       if (!is.introspection->endpoint.empty()) keyed_field(ip, "endpoint", is.introspection->endpoint);
       keyed_field(ip, "client_id", is.introspection->client_id);
-      // Always a reference when loaded from a file; a secret set in code is never printed.
-      out_ << YAML::Key << "client_secret" << YAML::Value;
-      if (auto it = config_.references.find(ip + ".client_secret"); it != config_.references.end()) text(it->second);
-      else out_ << kRedacted;
+      secret_field(ip, "client_secret");
       number("max_cache_s", is.introspection->max_cache.count());
       out_ << YAML::EndMap;
     }
@@ -311,11 +317,7 @@ class Dumper {
       if (!c.client_name.empty()) keyed_field(cp, "client_name", c.client_name);
       string_list(cp + ".redirect_uris", "redirect_uris", c.redirect_uris);
       keyed_field(cp, "token_endpoint_auth_method", c.token_endpoint_auth_method);
-      if (!c.client_secret.empty()) {
-        out_ << YAML::Key << "client_secret" << YAML::Value;
-        if (auto it = config_.references.find(cp + ".client_secret"); it != config_.references.end()) text(it->second);
-        else out_ << kRedacted;
-      }
+      if (!c.client_secret.empty()) secret_field(cp, "client_secret");
       if (!c.public_key.empty()) keyed_field(cp, "public_key", c.public_key);
       string_list(cp + ".grant_types", "grant_types", c.grant_types);
       string_list(cp + ".scopes", "scopes", c.scopes);

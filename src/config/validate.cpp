@@ -260,17 +260,22 @@ class Validator {
       }
     }
     // Messages about keys never quote them.
+    constexpr const char* kKeyShape = "must be the base64 of exactly 32 random bytes (e.g. from: openssl rand -base64 32)";
     std::map<std::string, std::size_t> keys;  // decoded key -> first index
     for (std::size_t i = 0; i < s.request_state_keys.size(); ++i) {
       const std::string path = "security.request_state_keys[" + std::to_string(i) + "]";
       auto key = core::base64_decode(s.request_state_keys[i]);
       if (!key || key->size() != 32) {
-        report(path, "must be the base64 of exactly 32 random bytes (e.g. from: openssl rand -base64 32)");
+        report(path, kKeyShape);
         continue;
       }
       if (auto [it, inserted] = keys.emplace(std::move(*key), i); !inserted) {
         report(path, "repeats security.request_state_keys[" + std::to_string(it->second) + "]");
       }
+    }
+    if (!s.argument_digest_key.empty()) {
+      auto key = core::base64_decode(s.argument_digest_key);
+      if (!key || key->size() != 32) report("security.argument_digest_key", kKeyShape);
     }
     for (std::size_t i = 0; i < s.trusted_proxies.size(); ++i) {
       if (!detail::is_ip_or_cidr(s.trusted_proxies[i])) {

@@ -51,7 +51,7 @@ struct AuditEvent {
   std::string session_id;
   // What.
   std::string tool;
-  std::string argument_digest;  // "sha256:<hex>"
+  std::string argument_digest;  // "hmac-sha256:<hex>" (argument_digest() in telemetry.hpp)
   std::optional<double> duration_ms;
   boost::json::object details;  // extra fields; callers put no secrets here
 };

@@ -120,18 +120,22 @@ SessionDigest session_digest(std::string_view session_id) {
   return SessionDigest(std::string_view(core::sha256_hex(session_id)).substr(0, 16));
 }
 
-ArgumentDigest argument_digest(const json::object& arguments) {
+ArgumentDigest argument_digest(const core::HmacSha256& key, const json::object& arguments) {
   // The serializer's output goes to the digest piece by piece: no string of the whole text.
-  core::Sha256Stream stream;
+  core::HmacSha256::Stream stream(key);
   json::serializer serializer;
   serializer.reset(&arguments);
   char chunk[512];
   while (!serializer.done()) stream.update(serializer.read(chunk, sizeof chunk));
-  char text[7 + 64] = {'s', 'h', 'a', '2', '5', '6', ':'};
+  constexpr std::string_view kPrefix = "hmac-sha256:";
+  char text[kPrefix.size() + 64];
+  std::memcpy(text, kPrefix.data(), kPrefix.size());
   const core::Sha256Digest digest = stream.finish();
-  core::hex_into(digest.data(), digest.size(), text + 7);
+  core::hex_into(digest.data(), digest.size(), text + kPrefix.size());
   return ArgumentDigest(std::string_view(text, sizeof text));
 }
+
+std::string argument_digest_key_id(std::string_view key) { return core::sha256_hex(key).substr(0, 16); }
 
 // ---- Operation ---------------------------------------------------------------------------
 
@@ -332,7 +336,7 @@ std::shared_ptr<Operation> RequestRecord::begin_operation(std::shared_ptr<Reques
     // The digest is for the log line and the audit record: not computed when neither is on.
     if (telemetry_.options().request_log || telemetry_.audit().enabled()) {
       const json::object& arguments = p.arguments ? *p.arguments : kNoArguments;
-      op->argument_digest_ = argument_digest(arguments);
+      op->argument_digest_ = argument_digest(telemetry_.argument_digest_key(), arguments);
       if (route_.log_tool_arguments) op->arguments_ = truncated(json::serialize(arguments), 8192);
     }
   } else if (core::same_text(method, "prompts/get")) {
@@ -754,8 +758,19 @@ std::unique_ptr<RequestInstruments> make_instruments(MetricsRegistry& m) {
 
 }  // namespace
 
+namespace {
+
+TelemetryOptions with_argument_digest_key(TelemetryOptions options) {
+  // Without a configured key, one of this process's own: digests still match within it, and
+  // nobody can recompute them.
+  if (options.argument_digest_key.empty()) options.argument_digest_key = core::random_hex(32);
+  return options;
+}
+
+}  // namespace
+
 Telemetry::Telemetry(TelemetryOptions options, http::Fetcher fetcher)
-    : options_(std::move(options)),
+    : options_(with_argument_digest_key(std::move(options))),
       instruments_(make_instruments(metrics_)),
       audit_(std::make_unique<AuditSink>(options_.audit, metrics_)),
       exporter_(options_.tracing.enabled ? std::make_shared<OtlpExporter>(
@@ -768,6 +783,8 @@ Telemetry::Telemetry(TelemetryOptions options, http::Fetcher fetcher)
                                          : nullptr),
       tracer_(options_.tracing.sample_ratio, exporter_),
       active_(options_.metrics || options_.request_log || options_.tracing.enabled || options_.audit.enabled),
+      argument_digest_key_id_(telemetry::argument_digest_key_id(options_.argument_digest_key)),
+      argument_digest_key_(options_.argument_digest_key),
       request_logger_(component_logger("request")),
       id_([] {
         static std::atomic<std::uint64_t> next{1};

@@ -32,6 +32,7 @@
 #include <vector>
 
 #include "bastion/types.hpp"
+#include "core/sha256.hpp"
 #include "core/spin_lock.hpp"
 #include "core/worker_pool.hpp"
 #include "http/client.hpp"
@@ -47,9 +48,9 @@ namespace bastion::telemetry {
 
 // The pseudonym of a session in logs, audit records and spans (see session_digest()).
 using SessionDigest = HexId<16>;
-// What logs and audit records show of a tool call's arguments: "sha256:" and 64 hex digits of
-// their JSON text (see argument_digest()). Inline, like the ids: a string would allocate.
-using ArgumentDigest = HexId<71>;
+// What logs and audit records show of a tool call's arguments: "hmac-sha256:" and 64 hex digits
+// of their JSON text (see argument_digest()). Inline, like the ids: a string would allocate.
+using ArgumentDigest = HexId<76>;
 
 struct TracingOptions {
   bool enabled = false;
@@ -63,6 +64,10 @@ struct TelemetryOptions {
   TracingOptions tracing;
   AuditOptions audit;
   std::string service_version;
+  // The key of argument digests (see argument_digest()): 32 bytes from the deployment's secret
+  // store, the same on every instance. Empty: a random key for this process alone (Telemetry's
+  // options() then hold that key).
+  std::string argument_digest_key;
 };
 
 class Telemetry;
@@ -313,6 +318,9 @@ class Telemetry {
   void bind_route(RouteTag& tag);
   const TelemetryOptions& options() const { return options_; }
   OtlpExporter* exporter() { return exporter_.get(); }
+  const core::HmacSha256& argument_digest_key() const { return argument_digest_key_; }
+  // Names the argument digests' key without revealing it (argument_digest_key_id()).
+  const std::string& argument_digest_key_id() const { return argument_digest_key_id_; }
 
   // True when observe() does anything (metrics, request log, tracing or audit is on).
   bool active() const { return active_; }
@@ -358,6 +366,8 @@ class Telemetry {
   std::shared_ptr<OtlpExporter> exporter_;
   Tracer tracer_;
   bool active_;
+  std::string argument_digest_key_id_;
+  core::HmacSha256 argument_digest_key_;
   std::shared_ptr<spdlog::logger> request_logger_;
   const std::uint64_t id_;  // tells this instance's cache entries and tags from another's (tests make many)
 };
@@ -367,7 +377,17 @@ class Telemetry {
 // once per session and keep it.
 SessionDigest session_digest(std::string_view session_id);
 
-// "sha256:<hex>" of the canonical (serialised) JSON of tool arguments.
-ArgumentDigest argument_digest(const boost::json::object& arguments);
+// "hmac-sha256:<hex>": HMAC-SHA-256 under `key` of the compact JSON text of tool arguments. Keyed
+// because arguments are often guessable (an account number, a yes or no, a short PIN): a plain
+// hash of them gives them away to anyone who hashes the guesses, so logs would hold what they
+// must not (ENISA, "Pseudonymisation techniques and best practices", 2019: a keyed hash where
+// a plain one falls to a dictionary). Equal arguments give equal digests under one key, so calls
+// can still be matched, across instances that share it (TelemetryOptions::argument_digest_key).
+ArgumentDigest argument_digest(const core::HmacSha256& key, const boost::json::object& arguments);
+
+// The first 16 hex digits of the SHA-256 of a digest key: tells keys apart in the
+// configuration_loaded audit record and `bastion digest-arguments`, reveals nothing of a key of
+// 32 random bytes.
+std::string argument_digest_key_id(std::string_view key);
 
 }  // namespace bastion::telemetry

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { spawn } from 'node:child_process';
+import { createHmac } from 'node:crypto';
 import { run, describeRun } from './lib/proc.mjs';
 import { request, openStream, openSession } from './lib/http.mjs';
 import { BASTION_BIN, CONFIG_FILE, ARTIFACTS_DIR, PORT, DEMO_PATH } from './lib/env.mjs';
@@ -30,7 +31,7 @@ describe('informational commands', () => {
   test('--help names the subcommands and exits 0', async () => {
     const r = await bastion(['--help']);
     assert.equal(r.code, 0, describeRun(r));
-    for (const cmd of ['serve', 'stdio', 'check-config']) assert.match(r.stdout, new RegExp(cmd));
+    for (const cmd of ['serve', 'stdio', 'check-config', 'hash-password', 'digest-arguments']) assert.match(r.stdout, new RegExp(cmd));
   });
 
   test('serve --help names its options', async () => {
@@ -42,6 +43,49 @@ describe('informational commands', () => {
   test('an unknown subcommand fails', async () => {
     const r = await bastion(['frobnicate']);
     assert.notEqual(r.code, 0, describeRun(r));
+  });
+});
+
+// A server's request lines and audit records show the HMAC of tool arguments under
+// security.argument_digest_key (observability.test.mjs checks a server's against this command).
+describe('digest-arguments', () => {
+  const keyFile = writeScratch('digest.key', 'MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=\n');  // base64 of 32 bytes
+  const keyed = writeScratch('digest-keyed.yaml', `security:\n  argument_digest_key: \${file:${keyFile}}\nroutes:\n  - path: /mcp\n    modules: [demo]\n`);
+
+  test('prints the HMAC-SHA-256 of the compact arguments under the key, and only that on stdout', async () => {
+    const r = await bastion(['digest-arguments', '--config', keyed], { input: '{ "pin" : "1234" }\n' });
+    assert.equal(r.code, 0, describeRun(r));
+    // The key's bytes are the ASCII "0123456789abcdef" twice; the message is the arguments' compact JSON.
+    const expected = createHmac('sha256', '0123456789abcdef0123456789abcdef').update('{"pin":"1234"}').digest('hex');
+    assert.equal(r.stdout, `hmac-sha256:${expected}\n`);
+    assert.match(r.stderr, /key with id [0-9a-f]{16}/);
+  });
+
+  test('refuses a config without a key, and input that is not one JSON object, with exit 2', async () => {
+    const keyless = writeScratch('digest-keyless.yaml', 'routes:\n  - path: /mcp\n    modules: [demo]\n');
+    let r = await bastion(['digest-arguments', '--config', keyless], { input: '{}' });
+    assert.equal(r.code, 2, describeRun(r));
+    assert.match(r.stderr, /sets no security\.argument_digest_key/);
+    assert.equal(r.stdout, '');
+    for (const input of ['[1, 2]', '{"pin": ', '']) {
+      r = await bastion(['digest-arguments', '--config', keyed], { input });
+      assert.equal(r.code, 2, `${JSON.stringify(input)}: ${describeRun(r)}`);
+      assert.match(r.stderr, /must be one JSON object/);
+      assert.equal(r.stdout, '');
+    }
+  });
+
+  test('check-config refuses a literal key and a key of the wrong size', async () => {
+    const literal = writeScratch('digest-literal.yaml', 'security:\n  argument_digest_key: MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=\n');
+    let r = await bastion(['check-config', literal]);
+    assert.equal(r.code, 2, describeRun(r));
+    assert.match(r.stderr, /digest-literal\.yaml:2:\d+: security\.argument_digest_key: a secret: write it as a reference/);
+    assert.ok(!r.stderr.includes('MDEyMzQ1'), 'the key was quoted');
+    const shortKey = writeScratch('digest-short.key', 'c2hvcnQ=');
+    const short = writeScratch('digest-short.yaml', `security:\n  argument_digest_key: \${file:${shortKey}}\n`);
+    r = await bastion(['check-config', short]);
+    assert.equal(r.code, 2, describeRun(r));
+    assert.match(r.stderr, /security\.argument_digest_key: must be the base64 of exactly 32 random bytes/);
   });
 });
 

@@ -21,6 +21,7 @@ import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
 import { spawn, spawnSync } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
 import { request, mcpHeaders, rpc } from './lib/http.mjs';
 import { BASTION_BIN, ARTIFACTS_DIR } from './lib/env.mjs';
 import { metricSum } from './lib/metrics.mjs';
@@ -428,7 +429,12 @@ describe('secrets stay out of every output', () => {
     const receiver = await startReceiver();
     t.after(() => receiver.close());
     const auditFile = 'audit.jsonl';
-    const b = await startBastion('secrets', `audit:
+    // Argument digests under a key from a secret file, as every instance of a deployment shares.
+    const digestKeyFile = path.join(fs.mkdtempSync(path.join(scratch, 'digest-key-')), 'key');
+    fs.writeFileSync(digestKeyFile, randomBytes(32).toString('base64'), { mode: 0o600 });
+    const b = await startBastion('secrets', `security:
+  argument_digest_key: \${file:${digestKeyFile}}
+audit:
   enabled: true
   sink: file
   path: ${auditFile}
@@ -443,6 +449,10 @@ tracing:
       argument: `SECRET-arg-${randomHex(6)}`,
       code: `SECRET-code-${randomHex(6)}`,
     };
+    // A guess at the arguments can be tested against their unkeyed SHA-256, never against the
+    // keyed digest: that one must not appear either.
+    const argumentsText = JSON.stringify({ message: secrets.argument });
+    secrets.unkeyedDigest = createHash('sha256').update(argumentsText).digest('hex');
     const headers = { Authorization: `Bearer ${secrets.bearer}`, Cookie: `session=${secrets.cookie}` };
     const session = await openSession(b, headers);
     const traceId = randomHex(16);
@@ -463,7 +473,14 @@ tracing:
     // The scan looks at real output: the request line, the tool_call record, the spans.
     assert.match(outputs.log, /"mcp_method":"tools\/call"/);
     assert.match(outputs.audit, /"event":"tool_call"/);
-    assert.match(outputs.audit, /"argument_digest":"sha256:[0-9a-f]{64}"/);
+    // `bastion digest-arguments` with the same config reproduces the digest: an investigator can
+    // tell whether a logged call had given arguments.
+    const digest = spawnSync(BASTION_BIN, ['digest-arguments', '--config', path.join(b.dir, 'bastion.yaml')],
+      { input: argumentsText, encoding: 'utf8' });
+    assert.equal(digest.status, 0, digest.stderr);
+    assert.match(digest.stdout, /^hmac-sha256:[0-9a-f]{64}\n$/);
+    assert.ok(outputs.audit.includes(`"argument_digest":"${digest.stdout.trim()}"`), outputs.audit);
+    assert.ok(outputs.log.includes(`"argument_digest":"${digest.stdout.trim()}"`));
     assert.match(outputs.spans, /"tools\/call echo"/);
     assert.match(outputs.metrics, /bastion_http_requests_total/);
     for (const [where, text] of Object.entries(outputs)) {

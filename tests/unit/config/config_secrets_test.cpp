@@ -187,6 +187,30 @@ TEST(SecretReferences, RequestStateKeysMustBeReferences) {
             "test.yaml:2:60: security.request_state_keys[2]: repeats security.request_state_keys[1]\n");
 }
 
+TEST(SecretReferences, TheArgumentDigestKeyIsAReferenceTo32Bytes) {
+  auto ok = load_config_string("security:\n  argument_digest_key: ${env:KEY_A}\n", "test.yaml", options());
+  ASSERT_TRUE(ok) << format_errors(ok.error());
+  EXPECT_EQ(ok->security.argument_digest_key, kEnvironment.at("KEY_A"));
+  const std::string dump = dump_redacted(*ok);
+  EXPECT_NE(dump.find("argument_digest_key: ${env:KEY_A}"), std::string::npos) << dump;
+  EXPECT_EQ(dump.find(kEnvironment.at("KEY_A")), std::string::npos) << dump;
+  // Without one, the dump has no such key (an empty literal would not load again).
+  EXPECT_EQ(dump_redacted(default_config()).find("argument_digest_key"), std::string::npos);
+
+  auto literal = load_config_string("security:\n  argument_digest_key: AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=\n",
+                                    "test.yaml", options());
+  ASSERT_FALSE(literal);
+  EXPECT_EQ(format_errors(literal.error()),
+            "test.yaml:2:24: security.argument_digest_key: a secret: write it as a reference (${env:NAME} or "
+            "${file:/path}), not as a literal\n");
+
+  auto short_key = load_config_string("security:\n  argument_digest_key: ${env:SHORT_KEY}\n", "test.yaml", options());
+  ASSERT_FALSE(short_key);
+  EXPECT_EQ(format_errors(short_key.error()),
+            "test.yaml:2:24: security.argument_digest_key: must be the base64 of exactly 32 random bytes (e.g. from: "
+            "openssl rand -base64 32)\n");
+}
+
 TEST(RedactedDump, DefaultConfigRoundTrips) {
   const Config original = default_config();
   const std::string text = dump_redacted(original);

@@ -52,7 +52,7 @@ TEST(Audit, AFileSinkAppendsOneJsonObjectPerLine) {
     e.outcome = "success";
     e.subject = "alice";
     e.tool = "echo";
-    e.argument_digest = "sha256:00";
+    e.argument_digest = "hmac-sha256:00";
     e.duration_ms = 1.5;
     sink.record(e);
     AuditEvent ended;

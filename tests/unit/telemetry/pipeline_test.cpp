@@ -16,6 +16,7 @@
 #include <future>
 #include <thread>
 
+#include "core/hex.hpp"
 #include "core/sha256.hpp"
 #include "core/worker_pool.hpp"
 #include "support/fake_exchange.hpp"
@@ -63,7 +64,8 @@ struct Harness {
   std::unique_ptr<transport::McpEndpoint> endpoint;
   std::shared_ptr<ServerDefinition> def = definition();
 
-  explicit Harness(bool log_arguments = false) {
+  // `digest_key`: the argument digests' key (empty: the random key of a process without one).
+  explicit Harness(bool log_arguments = false, std::string digest_key = {}) {
     auto sink = std::make_shared<spdlog::sinks::ostream_sink_mt>(log_stream);
     telemetry::LoggingOptions lo;
     lo.format = telemetry::LogFormat::json;
@@ -76,6 +78,7 @@ struct Harness {
     o.tracing.enabled = true;
     o.tracing.sample_ratio = 1.0;
     o.audit = telemetry::AuditOptions{true, telemetry::AuditOptions::Sink::file, audit_path};
+    o.argument_digest_key = std::move(digest_key);
     tel = std::make_unique<telemetry::Telemetry>(
         o, [this](const http::ClientRequest& r, const http::ClientOptions&) -> Result<http::ClientResponse> {
           std::lock_guard lock(otlp_mutex);
@@ -348,7 +351,11 @@ TEST(Pipeline, OneRequestLineWithItsFields) {
   EXPECT_EQ(str(line, "protocol_version"), "2025-11-25");
   EXPECT_EQ(str(line, "mcp_method"), "tools/call");
   EXPECT_EQ(str(line, "tool"), "echo");
-  EXPECT_EQ(str(line, "argument_digest"), "sha256:" + core::sha256_hex(R"({"message":"hi"})"));
+  // Keyed (argument_digest()): here by the random key of a Telemetry configured without one.
+  const core::Sha256Digest digest = core::HmacSha256(h.tel->options().argument_digest_key).digest(R"({"message":"hi"})");
+  char hex[64];
+  core::hex_into(digest.data(), digest.size(), hex);
+  EXPECT_EQ(str(line, "argument_digest"), "hmac-sha256:" + std::string(hex, sizeof hex));
   EXPECT_EQ(line.at("status").as_int64(), 200);
   EXPECT_GT(line.at("bytes_in").as_int64(), 0);
   EXPECT_EQ(static_cast<std::size_t>(line.at("bytes_out").as_int64()), r->body().size());
@@ -406,7 +413,7 @@ TEST(Pipeline, ToolCallsAreAuditedWithADigestUnlessTheRouteOptsIn) {
     const std::string audit = h.audit_text();
     EXPECT_NE(audit.find("\"event\":\"tool_call\""), std::string::npos) << audit;
     EXPECT_NE(audit.find("\"event\":\"session_created\""), std::string::npos) << audit;
-    EXPECT_NE(audit.find("\"argument_digest\":\"sha256:"), std::string::npos);
+    EXPECT_NE(audit.find("\"argument_digest\":\"hmac-sha256:"), std::string::npos);
     EXPECT_EQ(audit.find("visible?"), std::string::npos);
   }
   {
@@ -420,9 +427,36 @@ TEST(Pipeline, ToolCallsAreAuditedWithADigestUnlessTheRouteOptsIn) {
   }
 }
 
+// A digest of guessable arguments must not give them away: under a key, equal arguments match
+// where the key is shared, and nobody without it can test a guess (argument_digest()).
+TEST(Pipeline, ArgumentDigestsAreKeyedAndMatchOnlyUnderOneKey) {
+  const json::object guessable{{"pin", "1234"}};
+  const std::string plain = core::sha256_hex(json::serialize(guessable));
+  const auto digest_under = [&](std::string key) {
+    Harness h(false, std::move(key));
+    h.call(h.initialize(), "echo", guessable);
+    const auto lines = h.request_lines();
+    const std::string output = h.log_stream.str() + h.audit_text();
+    EXPECT_EQ(output.find(plain), std::string::npos) << "the unkeyed digest of the arguments was written";
+    EXPECT_EQ(output.find("1234"), std::string::npos);
+    return lines.size() == 2 ? str(lines[1], "argument_digest") : std::string();
+  };
+  const std::string shared_key(32, 'k');
+  const std::string first = digest_under(shared_key);
+  EXPECT_THAT(first, ::testing::MatchesRegex("hmac-sha256:[0-9a-f]{64}"));
+  EXPECT_EQ(digest_under(shared_key), first) << "two instances with one key";
+  EXPECT_NE(digest_under(std::string(32, 'j')), first);
+  const std::string random_key = digest_under("");
+  EXPECT_NE(random_key, first);
+  EXPECT_NE(digest_under(""), random_key) << "each process without a configured key has a key of its own";
+}
+
 TEST(Pipeline, NoSecretReachesLogsAuditMetricsOrSpans) {
   const std::vector<std::string> secrets{"SECRET-bearer-3f9c", "SECRET-cookie-77aa", "SECRET-code-0b1d",
-                                         "SECRET-arg-5e6f", "SECRET-meta-state-9a9a"};
+                                         "SECRET-arg-5e6f", "SECRET-meta-state-9a9a",
+                                         // The arguments' unkeyed digest, which a guess could be tested against.
+                                         core::sha256_hex(json::serialize(
+                                             json::object{{"message", "SECRET-arg-5e6f"}, {"password", "SECRET-arg-5e6f"}}))};
   std::string all;
   {
     Harness h;
