@@ -425,6 +425,28 @@ tracing:
 });
 
 describe('secrets stay out of every output', () => {
+  test('without a configured key, argument digests are under a random key that the start-up names', async (t) => {
+    const b = await startBastion('random-digest-key', `audit:
+  enabled: true
+  sink: file
+  path: audit.jsonl
+`);
+    t.after(() => b.stop());
+    const session = await openSession(b, {});
+    await echo(b, session, 'guessable');
+    assert.equal(await b.stop(), 0);
+    const announced = b.log().match(/digested under a random key of this process \(id ([0-9a-f]{16})\)/);
+    assert.ok(announced, b.log());
+    const audit = fs.readFileSync(path.join(b.dir, 'audit.jsonl'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
+    const loaded = audit.find((r) => r.event === 'configuration_loaded');
+    assert.equal(loaded?.argument_digest_key, 'random');
+    assert.equal(loaded?.argument_digest_key_id, announced[1]);
+    const call = audit.find((r) => r.event === 'tool_call');
+    assert.match(call?.argument_digest ?? '', /^hmac-sha256:[0-9a-f]{64}$/);
+    const unkeyed = createHash('sha256').update(JSON.stringify({ message: 'guessable' })).digest('hex');
+    assert.ok(!b.log().includes(unkeyed) && !call.argument_digest.includes(unkeyed));
+  });
+
   test('an Authorization header, a cookie, a tool argument and a query code= reach no log, audit record, metric or span', async (t) => {
     const receiver = await startReceiver();
     t.after(() => receiver.close());
@@ -481,6 +503,12 @@ tracing:
     assert.match(digest.stdout, /^hmac-sha256:[0-9a-f]{64}\n$/);
     assert.ok(outputs.audit.includes(`"argument_digest":"${digest.stdout.trim()}"`), outputs.audit);
     assert.ok(outputs.log.includes(`"argument_digest":"${digest.stdout.trim()}"`));
+    // The configuration_loaded record names the key the server used, as the command does.
+    const keyId = digest.stderr.match(/key with id ([0-9a-f]{16})/)?.[1];
+    assert.ok(keyId, digest.stderr);
+    const loaded = outputs.audit.split('\n').filter(Boolean).map((l) => JSON.parse(l)).find((r) => r.event === 'configuration_loaded');
+    assert.equal(loaded?.argument_digest_key, 'configured', outputs.audit);
+    assert.equal(loaded?.argument_digest_key_id, keyId);
     assert.match(outputs.spans, /"tools\/call echo"/);
     assert.match(outputs.metrics, /bastion_http_requests_total/);
     for (const [where, text] of Object.entries(outputs)) {
