@@ -11,14 +11,12 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
-#include <sstream>
 #include <thread>
-
-#include <boost/json/parse.hpp>
 
 #include "app.hpp"
 #include "core/base64.hpp"
 #include "core/sha256.hpp"
+#include "jsonrpc/message.hpp"
 #include "json_log.hpp"
 
 namespace {
@@ -234,18 +232,26 @@ int digest_arguments(const std::string& file) {
                  "own, which no other process can reproduce\n";
     return kExitBadConfig;
   }
-  std::ostringstream input;
-  input << std::cin.rdbuf();
-  boost::system::error_code ec;
-  const boost::json::value arguments = boost::json::parse(input.str(), ec);
-  if (ec || !arguments.is_object()) {
+  // No request can carry more than limits.max_body_bytes, so no logged call has arguments longer.
+  const std::size_t max_bytes = loaded->limits.max_body_bytes;
+  std::string input(max_bytes + 1, '\0');
+  std::cin.read(input.data(), static_cast<std::streamsize>(input.size()));
+  input.resize(static_cast<std::size_t>(std::cin.gcount()));
+  if (input.size() > max_bytes) {
+    std::cerr << "bastion: standard input is longer than limits.max_body_bytes (" << max_bytes
+              << " bytes), more than any request could carry\n";
+    return kExitBadConfig;
+  }
+  // Parsed as the server parses a message, so the digest is of the same compact text.
+  const auto arguments = jsonrpc::parse(input);
+  if (!arguments || !arguments->is_object()) {
     std::cerr << "bastion: standard input must be one JSON object (a tools/call's arguments)"
-              << (ec ? ": " + ec.message() : std::string()) << '\n';
+              << (arguments ? std::string() : ": " + arguments.error().message) << '\n';
     return kExitBadConfig;
   }
   const std::string key = core::base64_decode(loaded->security.argument_digest_key).value_or(std::string());
   // The digest alone on standard output, for scripts that grep the logs for it.
-  std::cout << telemetry::argument_digest(core::HmacSha256(key), arguments.get_object()) << '\n';
+  std::cout << telemetry::argument_digest(core::HmacSha256(key), arguments->get_object()) << '\n';
   std::cerr << "bastion: under the key with id " << telemetry::argument_digest_key_id(key)
             << " (a server's configuration_loaded audit record names its key's id)\n";
   return kExitOk;

@@ -61,12 +61,18 @@ describe('digest-arguments', () => {
     assert.match(r.stderr, /key with id [0-9a-f]{16}/);
   });
 
-  test('refuses a config without a key, and input that is not one JSON object, with exit 2', async () => {
+  test('refuses a config without a key, input that is not one JSON object, and input no request could carry, with exit 2', async () => {
     const keyless = writeScratch('digest-keyless.yaml', 'routes:\n  - path: /mcp\n    modules: [demo]\n');
     let r = await bastion(['digest-arguments', '--config', keyless], { input: '{}' });
     assert.equal(r.code, 2, describeRun(r));
     assert.match(r.stderr, /sets no security\.argument_digest_key/);
     assert.equal(r.stdout, '');
+    const small = writeScratch('digest-small.yaml', `limits:\n  max_body_bytes: 1024\nsecurity:\n  argument_digest_key: \${file:${keyFile}}\n`);
+    r = await bastion(['digest-arguments', '--config', small], { input: JSON.stringify({ text: 'x'.repeat(1100) }) });
+    assert.equal(r.code, 2, describeRun(r));
+    assert.match(r.stderr, /longer than limits\.max_body_bytes \(1024 bytes\)/);
+    r = await bastion(['digest-arguments', '--config', small], { input: JSON.stringify({ text: 'x'.repeat(900) }) });
+    assert.equal(r.code, 0, describeRun(r));
     for (const input of ['[1, 2]', '{"pin": ', '']) {
       r = await bastion(['digest-arguments', '--config', keyed], { input });
       assert.equal(r.code, 2, `${JSON.stringify(input)}: ${describeRun(r)}`);
