@@ -30,6 +30,9 @@ namespace {
 static_assert(sizeof(SHA256_CTX) <= 112 && alignof(SHA256_CTX) <= 8, "Sha256Stream::state_ must hold a SHA256_CTX");
 
 SHA256_CTX* context(unsigned char* state) { return std::launder(reinterpret_cast<SHA256_CTX*>(state)); }
+const SHA256_CTX* context(const unsigned char* state) {
+  return std::launder(reinterpret_cast<const SHA256_CTX*>(state));
+}
 
 [[noreturn]] void sha256_failed() { throw std::runtime_error("SHA-256 failed"); }
 
@@ -38,6 +41,14 @@ SHA256_CTX* context(unsigned char* state) { return std::launder(reinterpret_cast
 Sha256Stream::Sha256Stream() {
   // SHA256_CTX is a plain C struct: placement-new value-initialises it before SHA256_Init.
   if (SHA256_Init(new (state_) SHA256_CTX{}) != 1) sha256_failed();
+}
+
+// SHA256_CTX holds no pointers: a copy of it is a stream of its own.
+Sha256Stream::Sha256Stream(const Sha256Stream& other) { new (state_) SHA256_CTX(*context(other.state_)); }
+
+Sha256Stream& Sha256Stream::operator=(const Sha256Stream& other) {
+  if (this != &other) *context(state_) = *context(other.state_);
+  return *this;
 }
 
 void Sha256Stream::update(std::string_view data) {

@@ -20,8 +20,8 @@ std::string sha256_hex(std::string_view data);
 class Sha256Stream {
  public:
   Sha256Stream();
-  Sha256Stream(const Sha256Stream&) = default;
-  Sha256Stream& operator=(const Sha256Stream&) = default;
+  Sha256Stream(const Sha256Stream& other);
+  Sha256Stream& operator=(const Sha256Stream& other);
 
   void update(std::string_view data);
   Sha256Digest finish();  // once
