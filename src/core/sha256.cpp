@@ -46,11 +46,6 @@ Sha256Stream::Sha256Stream() {
 // SHA256_CTX holds no pointers: a copy of it is a stream of its own.
 Sha256Stream::Sha256Stream(const Sha256Stream& other) { new (state_) SHA256_CTX(*context(other.state_)); }
 
-Sha256Stream& Sha256Stream::operator=(const Sha256Stream& other) {
-  if (this != &other) *context(state_) = *context(other.state_);
-  return *this;
-}
-
 void Sha256Stream::update(std::string_view data) {
   if (SHA256_Update(context(state_), data.data(), data.size()) != 1) sha256_failed();
 }

@@ -21,7 +21,7 @@ class Sha256Stream {
  public:
   Sha256Stream();
   Sha256Stream(const Sha256Stream& other);
-  Sha256Stream& operator=(const Sha256Stream& other);
+  Sha256Stream& operator=(const Sha256Stream&) = delete;  // a copy is made, not assigned
 
   void update(std::string_view data);
   Sha256Digest finish();  // once
