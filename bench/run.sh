@@ -49,6 +49,8 @@
 #   same build gives the same figures to a fraction of a percent whatever the machine's phase,
 #   so it ranks changes that the timed rounds cannot. It leaves out the kernel (the log file's
 #   write(2), the sockets) and what instructions cost (cache misses, locked instructions).
+#   One run measures one phase of the machine; bench/telemetry/budget.sh runs the telemetry
+#   comparison several times and prints the medians over the runs, on which the budget is judged.
 #   BASTION_BIN=build/apps/bastion/bastion (that default is first rebuilt from the sources if they
 #   changed; a binary named here is used as it is)
 set -euo pipefail
@@ -367,7 +369,7 @@ profile_telemetry() {  # pid url session -> sets PROFILE_LINE (see BENCH_PROFILE
   local pid="$1" url="$2" session="$3" event=cpu-clock wrk_pid
   # Kernel samples (the request line's write(2), the sockets under the exporter) need
   # perf_event_paranoid <= 1; above that, perf may sample user time only.
-  [[ "$(cat /proc/sys/kernel/perf_event_paranoid)" -le 1 ]] || event=cpu-clock:u
+  [[ "$(cat /proc/sys/kernel/perf_event_paranoid)" -le 1 ]] || event="cpu-clock:u"
   wrk_mcp "$url" "$session" session "$VERSION" "$((PROFILE_SECONDS + 2))s" >/dev/null &
   wrk_pid=$!
   sleep 1  # the load is up before sampling starts
