@@ -96,7 +96,7 @@ done
 
 within=0
 while read -r t p50 p99 cpu _; do
-  [[ -z "$(over_budget "$t" "$p50" "$p99" "$cpu")" ]] && within=$((within + 1))
+  if [[ -z "$(over_budget "$t" "$p50" "$p99" "$cpu")" ]]; then within=$((within + 1)); fi
 done <"$OUT/runs"
 column_median() { awk -v c="$1" '{ print $c }' "$OUT/runs" | grep -Ev '^\?$' | median; }
 t="$(column_median 1)" p50="$(column_median 2)" p99="$(column_median 3)" cpu="$(column_median 4)"
