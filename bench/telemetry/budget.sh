@@ -74,7 +74,7 @@ over_budget() {  # throughput p50 p99 cpu
 }
 
 log "$RUNS runs of bench/run.sh (bastion, bastion-observed), ${PAUSE}s apart; each run's output in $OUT"
-: >"$OUT/runs"
+rm -f "$OUT/runs" "$OUT"/pairs.* "$OUT"/run-*.txt "$OUT"/run-*.log  # a kept directory from an earlier call
 for run in $(seq 1 "$RUNS"); do
   if [[ "$run" -gt 1 && "$PAUSE" -gt 0 ]]; then
     log "pausing ${PAUSE}s before run $run"
@@ -105,4 +105,6 @@ echo
 echo "telemetry on / off over $RUNS runs (medians of the runs' figures): throughput ${t}x   p50 ${p50}x   p99 ${p99}x   CPU per request ${cpu}x   (off $(column_median 5) -> on $(column_median 6) us per request)"
 echo "over all $pairs pairs of those runs (median of the pairs' ratios): throughput $(median <"$OUT/pairs.throughput")x   p50 $(median <"$OUT/pairs.p50")x   p99 $(median <"$OUT/pairs.p99")x   CPU per request $(median <"$OUT/pairs.cpu")x"
 over="$(over_budget "$t" "$p50" "$p99" "$cpu")"
-echo "runs within the 10% budget in every figure: $within of $RUNS; the medians over the runs: ${over:+over the budget in $over}${over:-within it}"
+verdict="within it"
+[[ -z "$over" ]] || verdict="over the budget in $over"
+echo "runs within the 10% budget in every figure: $within of $RUNS; the medians over the runs: $verdict"
