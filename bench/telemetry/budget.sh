@@ -4,8 +4,8 @@
 # One run of `bench/run.sh` measures telemetry on against off in alternating pairs and prints, per
 # figure, the median of the pairs' ratios. That median is steady within a run, but this machine's
 # speed moves with phases of minutes to hours, and telemetry's cost (+2 to +3.5 us of CPU per
-# request) does not shrink when the rest of the request gets faster: the same build has read CPU
-# per request 1.06x in one run and 1.12x in another (docs/telemetry-cost.md). One run is one
+# request) does not shrink when the rest of the request gets faster: one build read p50 1.06x in
+# one run and 1.11x in another a few minutes away (docs/telemetry-cost.md). One run is one
 # sample of the machine's phases. This script takes RUNS of them, a pause apart, and prints each
 # run's figures, the median of each figure over the runs, the median over every pair of every
 # run, and how many runs were within the budget in every figure as printed. It prints figures
